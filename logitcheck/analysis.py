@@ -1,0 +1,86 @@
+"""parse -> compute -> infer -> check -> Report. The library's entry point."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from .checks import Context, run_checks
+from .engine import compute_stats
+from .inference import infer_kind
+from .io import open_labels, open_logits
+from .numerics import PATHS, Stats, exp_overflow_threshold
+from .report.model import Report
+from .settings import Settings
+
+
+def analyze(
+    logits: str | Path, labels: str | Path | None = None, settings: Settings | None = None
+) -> Report:
+    """Analyze a logits file (and its labels): raises LogitcheckError on bad input."""
+    settings = settings or Settings()
+    started = time.perf_counter()
+    source = open_logits(logits)
+    label_source = open_labels(labels, *source.shape) if labels is not None else None
+    opened = time.perf_counter()
+    stats = compute_stats(source, label_source, settings)
+    computed = time.perf_counter()
+    kind = infer_kind(stats, source.dtype)
+    inputs = [source.info()] + ([label_source.info()] if label_source else [])
+    ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings)
+    findings = run_checks(ctx)
+    done = time.perf_counter()
+    return Report(
+        inputs=inputs,
+        kind=kind,
+        metrics=metrics(stats),
+        findings=findings,
+        fail_on=settings.fail_on,
+        timings={
+            "open_s": opened - started,
+            "compute_s": computed - opened,
+            "check_s": done - computed,
+            "total_s": done - started,
+        },
+    )
+
+
+def metrics(stats: Stats) -> dict[str, Any]:
+    """The JSON-ready summary of merged statistics."""
+    naive = {}
+    for dtype, paths in stats.naive.items():
+        naive[dtype] = {"overflow_threshold": exp_overflow_threshold(dtype)}
+        for path in PATHS:
+            p = paths[path]
+            naive[dtype][path] = {
+                "failed_rows": p.failed.count,
+                "first_rows": list(p.failed.first),
+                "overflow_rows": p.overflow.count,
+                "underflow_rows": p.underflow.count,
+                "max_rel_gap": p.max_rel_gap.value if p.max_rel_gap else None,
+                "max_rel_gap_row": p.max_rel_gap.row if p.max_rel_gap else None,
+            }
+    return {
+        "rows": stats.rows,
+        "classes": stats.classes,
+        "evaluated_at": "label" if stats.labelled else "least_likely_class",
+        "loss_stable": stats.loss.mean if stats.labelled else None,
+        "accuracy": stats.accuracy,
+        "rows_with_nonfinite_loss": stats.nonfinite_loss.count,
+        "first_rows_with_nonfinite_loss": list(stats.nonfinite_loss.first),
+        "worst_loss": stats.worst_loss.value if stats.labelled and stats.worst_loss else None,
+        "worst_loss_row": stats.worst_loss.row if stats.labelled and stats.worst_loss else None,
+        "health": {
+            "nan_values": stats.nan_values,
+            "posinf_values": stats.posinf_values,
+            "neginf_values": stats.neginf_values,
+            "nan_first_rows": list(stats.nan.first),
+            "posinf_first_rows": list(stats.posinf.first),
+            "neginf_first_rows": list(stats.neginf.first),
+            "min": stats.finite_min,
+            "max": stats.finite_max,
+            "max_abs": stats.max_abs,
+        },
+        "naive": naive,
+    }

@@ -1,0 +1,64 @@
+"""The rule catalogue. A rule is one small function registered with its metadata.
+
+Checks read merged statistics and settings and yield findings; they never see raw
+arrays and never print. Adding a rule: write a function in the module of its range
+(input, numerics, activation) and decorate it with @rule(...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..numerics import Stats
+from ..report.model import Finding, InputInfo, Kind, Severity
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class Context:
+    stats: Stats
+    kind: Kind
+    logits: InputInfo
+    labels: InputInfo | None
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    why: str
+    fix: dict[str, str]  # framework -> how to fix it there
+    check: Callable[[Context], Iterator[tuple[str, dict[str, Any]]]]
+
+    def run(self, ctx: Context) -> Iterator[Finding]:
+        for message, evidence in self.check(ctx):
+            yield Finding(self.code, self.name, self.severity, message, evidence, self.fix)
+
+
+REGISTRY: dict[str, Rule] = {}
+
+
+def rule(code: str, name: str, severity: Severity, summary: str, why: str, fix: dict[str, str]):
+    """Register a check; it yields (message, evidence) pairs, one per finding."""
+
+    def register(check: Callable[[Context], Iterator[tuple[str, dict[str, Any]]]]):
+        if code in REGISTRY:
+            raise ValueError(f"rule {code} registered twice")
+        REGISTRY[code] = Rule(code, name, severity, summary, why, fix, check)
+        return check
+
+    return register
+
+
+def run_checks(ctx: Context) -> list[Finding]:
+    findings = [f for code in sorted(REGISTRY) for f in REGISTRY[code].run(ctx)]
+    return sorted(findings, key=lambda f: (-f.severity, f.code))
+
+
+# Importing the modules registers their rules.
+from . import activation, inputs, numerics  # noqa: E402, F401

@@ -1,0 +1,54 @@
+"""LC0xx: input integrity."""
+
+from __future__ import annotations
+
+from ..report.model import Severity
+from . import Context, rule
+from .fmt import rows_phrase
+
+
+@rule(
+    "LC001",
+    "non-finite-values",
+    Severity.ERROR,
+    summary="The input holds NaN or infinite values.",
+    why="A NaN or inf logit makes that row's loss NaN or inf in every framework, and a "
+    "single one turns a mean loss, and every gradient after it, into NaN.",
+    fix={
+        "numpy": "Find the rows with np.flatnonzero(~np.isfinite(z).all(axis=1)) and fix "
+        "what produced them; do not mask them silently.",
+        "pytorch": "Run the model under torch.autograd.detect_anomaly() or check "
+        "torch.isfinite(logits).all() after each layer to find the first NaN/inf.",
+        "keras": "Add tf.debugging.check_numerics(logits, 'logits') or "
+        "tf.debugging.enable_check_numerics() to find the op that produces it.",
+        "jax": "Run with jax.config.update('jax_debug_nans', True) to stop at the first NaN.",
+    },
+)
+def non_finite_values(ctx: Context):
+    s = ctx.stats
+    parts = []
+    for label, rows, values in (
+        ("NaN", s.nan, s.nan_values),
+        ("+inf", s.posinf, s.posinf_values),
+        ("-inf", s.neginf, s.neginf_values),
+    ):
+        if rows:
+            parts.append(f"{values:,} {label} in {rows_phrase(rows, s.rows)}")
+    if not parts:
+        return
+    yield (
+        "; ".join(parts) + "; the loss of those rows is NaN or inf",
+        {
+            "nan": {"values": s.nan_values, "rows": s.nan.count, "first_rows": list(s.nan.first)},
+            "posinf": {
+                "values": s.posinf_values,
+                "rows": s.posinf.count,
+                "first_rows": list(s.posinf.first),
+            },
+            "neginf": {
+                "values": s.neginf_values,
+                "rows": s.neginf.count,
+                "first_rows": list(s.neginf.first),
+            },
+        },
+    )

@@ -1,0 +1,103 @@
+"""LC1xx: numerics of the naive loss paths in the dtype the array is stored in."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..numerics import PATHS, exp_overflow_threshold
+from ..report.model import Severity
+from . import Context, rule
+from .fmt import num, rows_phrase
+
+_STABLE_FIX = {
+    "numpy": "Use scipy.special.log_softmax(z, axis=1) (or z - scipy.special.logsumexp(z, "
+    "axis=1, keepdims=True)) instead of np.log(softmax(z)).",
+    "pytorch": "Pass raw logits to F.cross_entropy / nn.CrossEntropyLoss, or use "
+    "F.log_softmax(z, dim=1) with F.nll_loss; never torch.log(torch.softmax(z, dim=1)).",
+    "keras": "Use keras.losses.CategoricalCrossentropy(from_logits=True) (or "
+    "tf.nn.softmax_cross_entropy_with_logits) on raw logits, not a softmax layer plus log.",
+    "jax": "Use jax.nn.log_softmax(z) or optax.softmax_cross_entropy_with_integer_labels"
+    "(logits, labels); never jnp.log(jax.nn.softmax(z)).",
+}
+
+
+def underflow_threshold(dtype: str) -> float:
+    """The row range beyond which the smallest probability rounds to exactly 0."""
+    return math.log(2.0) - math.log(float(np.finfo(dtype).smallest_subnormal))
+
+
+def _storage_paths(ctx: Context):
+    dtype = ctx.logits.dtype
+    return dtype, ctx.stats.naive[dtype]
+
+
+def _per_path(paths, attr: str) -> dict:
+    sets = {p: getattr(paths[p], attr) for p in PATHS}
+    return {p: {"failed_rows": r.count, "first_rows": list(r.first)} for p, r in sets.items()}
+
+
+@rule(
+    "LC101",
+    "naive-overflow",
+    Severity.ERROR,
+    summary="The naive softmax overflows (exp(z) = inf) in the storage dtype.",
+    why="exp(z) is inf above 11.09 in float16, 88.72 in float32 and 709.78 in float64; "
+    "softmax then log, or log(sum(exp(z))) without subtracting the row max, then "
+    "returns inf or NaN for a row whose true loss is finite.",
+    fix=_STABLE_FIX,
+)
+def naive_overflow(ctx: Context):
+    dtype, paths = _storage_paths(ctx)
+    worst = max(PATHS, key=lambda p: paths[p].overflow.count)
+    rows = paths[worst].overflow
+    if not rows:
+        return
+    threshold = exp_overflow_threshold(dtype)
+    yield (
+        f"the naive softmax overflows in {dtype} on {rows_phrase(rows, ctx.stats.rows)}: "
+        f"sum(exp(z)) passes {dtype}'s largest value {float(np.finfo(dtype).max):.6g} "
+        f"(exp(z) alone is inf above z = {threshold:.2f}; the largest logit is "
+        f"{num(ctx.stats.finite_max)}), so the naive loss is inf or NaN there",
+        {
+            "dtype": dtype,
+            "overflow_threshold": threshold,
+            "max_logit": ctx.stats.finite_max,
+            "rows": rows.count,
+            "first_rows": list(rows.first),
+            "paths": _per_path(paths, "overflow"),
+        },
+    )
+
+
+@rule(
+    "LC102",
+    "naive-underflow",
+    Severity.ERROR,
+    summary="The naive softmax underflows (p_y = 0, infinite loss) in the storage dtype.",
+    why="Once a row's range (max - z_y) passes 17.33 in float16, 103.97 in float32 or "
+    "745.13 in float64, exp(z_y)/sum(exp(z)) rounds to exactly 0 and -log(0) = inf, "
+    "though the true loss is simply large and finite.",
+    fix=_STABLE_FIX,
+)
+def naive_underflow(ctx: Context):
+    dtype, paths = _storage_paths(ctx)
+    worst = max(PATHS, key=lambda p: paths[p].underflow.count)
+    rows = paths[worst].underflow
+    if not rows:
+        return
+    threshold = underflow_threshold(dtype)
+    where = "p_y" if ctx.stats.labelled else "the least likely class's probability"
+    yield (
+        f"the naive softmax underflows in {dtype} on {rows_phrase(rows, ctx.stats.rows)}: "
+        f"{where} rounds to 0 once a row's range passes {threshold:.2f}, so -log(p) = inf "
+        f"while the stable loss is finite",
+        {
+            "dtype": dtype,
+            "underflow_range": threshold,
+            "rows": rows.count,
+            "first_rows": list(rows.first),
+            "paths": _per_path(paths, "underflow"),
+        },
+    )

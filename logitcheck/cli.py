@@ -1,0 +1,74 @@
+"""The command line: options -> Settings -> analyze -> render -> exit code. Nothing else."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+
+from . import __version__
+from .analysis import analyze
+from .errors import EXIT_ERROR, LogitcheckError
+from .report import RENDERERS, Severity
+from .settings import Settings
+
+_FAIL_ON = ("error", "warning", "info", "never")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"logitcheck: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="logitcheck")
+def cli() -> None:
+    """Diagnose exported logits, probabilities and labels.
+
+    Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
+    2 the run could not be completed.
+    """
+
+
+@cli.command("analyze")
+@click.argument("logits", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--labels", type=click.Path(dir_okay=False, path_type=str),
+              help="A 1-D .npy of integer class ids, one per row of LOGITS.")
+@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="rich",
+              show_default=True, help="What to print on stdout.")
+@click.option("--fail-on", type=click.Choice(_FAIL_ON), default="error", show_default=True,
+              help="Exit 1 when a finding is at or above this severity.")
+@click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
+              help="Rows per chunk (default: about 16 MiB of float64 work per chunk).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Chunks computed in parallel.")
+def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str,
+                    chunk_rows: int | None, threads: int) -> None:
+    """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs."""
+    settings = Settings(
+        fail_on=None if fail_on == "never" else Severity.parse(fail_on),
+        chunk_rows=chunk_rows,
+        threads=threads,
+    )
+    try:
+        report = analyze(logits, labels, settings)
+        color = fmt == "rich" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+        text = RENDERERS[fmt](report, color=color, width=width)
+    except LogitcheckError as exc:
+        _fail(str(exc))
+    except MemoryError:
+        _fail(f"{logits}: out of memory")
+    except Exception as exc:  # noqa: BLE001 - the user gets one line, never a traceback
+        if os.environ.get("LOGITCHECK_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); set LOGITCHECK_DEBUG=1 for details")
+    click.echo(text, nl=False)
+    sys.exit(report.exit_code)
+
+
+
+def main() -> None:
+    cli(prog_name="logitcheck")

@@ -1,0 +1,29 @@
+"""The error family and the exit codes.
+
+Core modules raise these; only cli.py turns them into a message and an exit code.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+class LogitcheckError(Exception):
+    """A run that could not be completed. The message is one line for the user."""
+
+    exit_code = EXIT_ERROR
+
+
+class InputError(LogitcheckError):
+    """An input file is missing, unreadable or malformed."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class UsageError(LogitcheckError):
+    """Options that contradict each other or cannot apply to these inputs."""

@@ -1,0 +1,120 @@
+"""Input files: what they declare, checked, and read one block of rows at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..report.model import InputInfo
+from .npy import open_npy
+
+SUPPORTED = (".npy",)
+
+
+def _open_array(path: str | Path) -> tuple[Path, np.ndarray]:
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        kind = f"'{suffix}'" if suffix else "a file with no extension"
+        raise InputError(path, f"unsupported format {kind} (supported: {', '.join(SUPPORTED)})")
+    return path, open_npy(path)
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    return dtype.newbyteorder("=").name
+
+
+@dataclass(frozen=True)
+class Source:
+    """A (rows, classes) array of model outputs, memory-mapped, read in row blocks."""
+
+    path: Path
+    array: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.array.shape  # type: ignore[return-value]
+
+    @property
+    def dtype(self) -> str:
+        return _dtype_name(self.array.dtype)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.array[start:stop])
+
+    def info(self) -> InputInfo:
+        return InputInfo("logits", str(self.path), self.shape, self.dtype, self.array.nbytes)
+
+
+def open_logits(path: str | Path) -> Source:
+    path, array = _open_array(path)
+    if array.dtype.kind != "f":
+        what = "strings" if array.dtype.kind in "SUa" else f"{_dtype_name(array.dtype)} values"
+        raise InputError(path, f"holds {what}; model outputs must be float16, float32 or float64")
+    if array.ndim != 2:
+        raise InputError(
+            path,
+            f"expected a 2-D (rows, classes) array, got shape {array.shape} ({array.ndim}-D)",
+        )
+    rows, classes = array.shape
+    if rows == 0:
+        raise InputError(path, "has no rows")
+    if classes < 2:
+        raise InputError(
+            path,
+            f"has {classes} class column(s); cross-entropy needs at least 2 "
+            "(single-column sigmoid outputs are not supported yet)",
+        )
+    return Source(path, array)
+
+
+@dataclass(frozen=True)
+class Labels:
+    path: Path
+    array: np.ndarray  # 1-D, integer-valued
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.array[start:stop]).astype(np.intp)
+
+    def info(self) -> InputInfo:
+        a = self.array
+        return InputInfo("labels", str(self.path), a.shape, _dtype_name(a.dtype), a.nbytes)
+
+
+def open_labels(path: str | Path, rows: int, classes: int) -> Labels:
+    """Class ids, one per row, checked against the logits' shape before any work."""
+    path, array = _open_array(path)
+    kind = array.dtype.kind
+    if kind not in "iuf":
+        what = "strings" if kind in "SUa" else f"{_dtype_name(array.dtype)} values"
+        raise InputError(path, f"holds {what}; labels must be integer class ids")
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        one_hot = array.shape[-1:] == (classes,)
+        hint = " (one-hot labels? save labels.argmax(axis=1))" if one_hot else ""
+        raise InputError(
+            path, f"expected a 1-D array of {rows:,} class ids, got shape {array.shape}{hint}"
+        )
+    if array.shape[0] != rows:
+        raise InputError(
+            path, f"has {array.shape[0]:,} labels but the logits have {rows:,} rows"
+        )
+    if kind == "f":
+        bad = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
+        if bad.size:
+            r = int(bad[0])
+            raise InputError(path, f"row {r}: label {array[r]!r} is not a whole class id")
+    out = np.flatnonzero((array < 0) | (array >= classes))
+    if out.size:
+        r = int(out[0])
+        value = array[r].item()
+        raise InputError(
+            path,
+            f"row {r}: label {value:g} is outside the {classes} classes [0, {classes - 1}]"
+            + (f" ({out.size:,} such rows)" if out.size > 1 else ""),
+        )
+    return Labels(path, array)

@@ -1,0 +1,128 @@
+"""The human report, drawn with rich into a string (the CLI decides where it goes)."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .model import Report, Severity
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+_PATH_NAMES = {"softmax_then_log": "softmax, then log", "no_max_shift": "log-sum-exp, no max shift"}
+_FRAMEWORKS = (("pytorch", "PyTorch"), ("keras", "Keras/TF"), ("jax", "JAX"), ("numpy", "numpy"))
+
+
+def render_rich(report: Report, *, color: bool = False, width: int = 100) -> str:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        soft_wrap=False,
+    )
+    console.print(_inputs(report))
+    console.print(_summary(report))
+    console.print(_loss_table(report))
+    for finding in report.findings:
+        console.print(_finding(finding))
+    console.print(verdict(report), style="bold")
+    return buffer.getvalue()
+
+
+def _size(nbytes: int) -> str:
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def _inputs(report: Report) -> Table:
+    table = Table(title="logitcheck", title_justify="left", show_edge=False, box=None)
+    for col in ("input", "path", "shape", "dtype", "size"):
+        table.add_column(col)
+    for i in report.inputs:
+        shape = " × ".join(f"{d:,}" for d in i.shape)
+        table.add_row(i.role, i.path, shape, i.dtype, _size(i.nbytes))
+    return table
+
+
+def _summary(report: Report) -> Text:
+    m = report.metrics
+    h = m["health"]
+    kind = report.kind
+    text = Text()
+    text.append("holds: ", style="bold")
+    text.append(f"{kind.name} (confidence {kind.confidence:.2f})")
+    if h["min"] is not None:
+        text.append(f"   values in [{h['min']:.4g}, {h['max']:.4g}]")
+    if m["loss_stable"] is not None:
+        text.append("   loss: ", style="bold")
+        text.append(f"{m['loss_stable']:.6g}")
+        text.append("   accuracy: ", style="bold")
+        text.append(f"{m['accuracy']:.2%}")
+    else:
+        text.append("   (no labels: naive paths evaluated at each row's least likely class)")
+    return text
+
+
+def _loss_table(report: Report) -> Table:
+    """One row per path, one column per dtype: what each computation gives."""
+    m = report.metrics
+    dtypes = list(m["naive"])
+    table = Table(title="loss paths", title_justify="left")
+    table.add_column("path", no_wrap=True)
+    for dtype in dtypes:
+        table.add_column(dtype, justify="right")
+    bad = m["rows_with_nonfinite_loss"]
+    stable = "reference"
+    if m["loss_stable"] is not None:
+        stable = f"mean loss {m['loss_stable']:.6g}"
+    if bad:
+        stable += f"\n{bad:,} rows inf/NaN"
+    table.add_row("stable (log-softmax)", *([""] * (len(dtypes) - 1)), stable)
+    for path, name in _PATH_NAMES.items():
+        table.add_row(f"naive: {name}", *(_path_cell(m["naive"][d][path]) for d in dtypes))
+    return table
+
+
+def _path_cell(p: dict) -> Text:
+    if p["failed_rows"]:
+        causes = [f"{p[k]:,} {k.split('_')[0]}" for k in ("overflow_rows", "underflow_rows") if p[k]]
+        return Text(f"{p['failed_rows']:,} rows inf/NaN\n({', '.join(causes)})", style="red")
+    gap = p["max_rel_gap"]
+    return Text("ok" + (f" (rel. gap ≤ {gap:.1e})" if gap is not None else ""))
+
+
+def _rows(first: list[int], count: int) -> str:
+    text = ", ".join(str(r) for r in first)
+    return text + (", ..." if count > len(first) else "")
+
+
+def _finding(finding) -> Panel:
+    body = Text()
+    body.append(finding.message + "\n")
+    for key, name in _FRAMEWORKS:
+        if key in finding.fix:
+            body.append(f"fix ({name}): ", style="bold")
+            body.append(finding.fix[key] + "\n")
+    body.rstrip()
+    title = f"{finding.code} {finding.name} · {finding.severity.label}"
+    return Panel(body, title=title, title_align="left", border_style=_STYLE[finding.severity])
+
+
+def verdict(report: Report) -> str:
+    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in Severity}
+    parts = [f"{n} {s.label}{'s' * (n != 1)}" for s, n in sorted(counts.items(), reverse=True) if n]
+    found = ", ".join(parts) if parts else "no findings"
+    gate = report.fail_on.label if report.fail_on is not None else "never"
+    mark = "FAIL" if report.exit_code else "PASS"
+    return f"{mark}: {found} (fail-on {gate}, exit {report.exit_code})"

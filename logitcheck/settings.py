@@ -1,0 +1,20 @@
+"""Every knob in one place, shared by the command line and (later) YAML batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .report.model import Severity
+
+#: Bytes of float64 working set per chunk: large enough to amortise numpy's per-call
+#: overhead, small enough that memory stays bounded whatever the file size.
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    fail_on: Severity | None = Severity.ERROR  # None: never fail on findings
+    chunk_rows: int | None = None  # None: derived from chunk_bytes and the class count
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    threads: int = 1
+    first_rows: int = 10  # how many row indices a finding or metric keeps as evidence

@@ -1,0 +1,67 @@
+"""Writes the sample files, deterministically: python sample_data/make_samples.py
+
+Each file shows one situation logitcheck diagnoses:
+
+- healthy_logits.npy       float32 logits of a 10-class classifier, 77 % accurate: clean
+- probs_as_logits.npy      the same rows after softmax, saved as if they were logits: LC201
+- fp16_overflow_logits.npy float16 logits of a sharper model; max logit above 11.09: LC101
+- fp32_underflow_logits.npy float32 logits with confidently wrong rows (range > 103.97): LC102
+- labels.npy               int64 class ids shared by all four
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+ROWS, CLASSES = 2000, 10
+HERE = Path(__file__).resolve().parent
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def make(out: Path = HERE) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(20261122)
+    labels = rng.integers(0, CLASSES, size=ROWS)
+    # A plausible classifier: noise, a margin for the true class, some confident mistakes.
+    logits = rng.normal(0.0, 1.5, size=(ROWS, CLASSES))
+    rows = np.arange(ROWS)
+    logits[rows, labels] += rng.normal(4.0, 1.5, size=ROWS)
+    healthy = logits.astype(np.float32)
+
+    probs = _softmax(healthy.astype(np.float64)).astype(np.float32)
+
+    # The same logits with a constant offset (softmax ignores it; a bias term adds one),
+    # stored in float16: the top 3 % of rows pass exp's 11.09 limit in float16.
+    # Scaled by 0.9 so that no row's range reaches float16's 17.33 underflow range.
+    sharp = 0.9 * logits
+    offset = 11.5 - np.quantile(sharp.max(axis=1), 0.97)
+    fp16 = (sharp + offset).astype(np.float16)
+
+    # A model that is sometimes confidently wrong: the top logit of 40 rows sits ~110
+    # above the label's, past float32's 103.97 underflow range but below its overflow.
+    underflow = healthy.copy()
+    wrong = np.sort(rng.choice(ROWS, size=40, replace=False))
+    other = (labels[wrong] + 1 + rng.integers(0, CLASSES - 1, size=wrong.size)) % CLASSES
+    underflow[wrong, other] = rng.uniform(55.0, 70.0, size=wrong.size)
+    underflow[wrong, labels[wrong]] = rng.uniform(-60.0, -45.0, size=wrong.size)
+
+    arrays = {
+        "labels": labels.astype(np.int64),
+        "healthy_logits": healthy,
+        "probs_as_logits": probs,
+        "fp16_overflow_logits": fp16,
+        "fp32_underflow_logits": underflow,
+    }
+    for name, array in arrays.items():
+        np.save(out / f"{name}.npy", array, allow_pickle=False)
+    return arrays
+
+
+if __name__ == "__main__":
+    for name, array in make().items():
+        print(f"{name}.npy  {array.shape}  {array.dtype}")

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from logitcheck.engine import compute_stats
+from logitcheck.io import open_labels, open_logits
+from logitcheck.mergeable import ExactSum, RowSet
+from logitcheck.numerics import PATHS, chunk_stats, naive_dtypes, stable_loss
+from logitcheck.settings import Settings
+
+from .conftest import SAMPLES, save
+from .reference import exact_losses, simulate_naive
+
+SAMPLE_FILES = [
+    "healthy_logits",
+    "probs_as_logits",
+    "fp16_overflow_logits",
+    "fp32_underflow_logits",
+]
+
+
+def _stats(logits_path, labels_path=None, **settings):
+    source = open_logits(logits_path)
+    labels = open_labels(labels_path, *source.shape) if labels_path else None
+    return compute_stats(source, labels, Settings(**settings))
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_stable_loss_matches_50_digit_reference(name, labels):
+    z = np.load(SAMPLES / f"{name}.npy")
+    reference = exact_losses(z, labels)
+    ours = stable_loss(z, labels)
+    rel = np.abs(ours - reference) / reference
+    assert rel.max() < 1e-12, (name, rel.max(), int(rel.argmax()))
+    stats = _stats(SAMPLES / f"{name}.npy", SAMPLES / "labels.npy")
+    expected_mean = float(Fraction(math.fsum(reference)) / len(reference))
+    assert stats.loss.mean == pytest.approx(expected_mean, rel=1e-12)
+    assert stats.loss.count == len(labels)
+
+
+def test_stable_loss_keeps_the_digits_of_confident_rows():
+    # loss = log1p(exp(-40)) ~ 4.25e-18: log(sum) would return exactly 0
+    z = np.array([[40.0, 0.0], [0.0, 40.0], [700.0, 0.0]])
+    y = np.array([0, 1, 0])
+    expected = exact_losses(z, y)
+    assert expected[0] > 0
+    np.testing.assert_allclose(stable_loss(z, y), expected, rtol=1e-15)
+
+
+def test_non_finite_rows_follow_scipy_and_stay_in_their_row():
+    z = np.array(
+        [
+            [1.0, 2.0, 3.0],
+            [np.inf, 0.0, 1.0],  # label on the inf: inf - inf = NaN
+            [np.inf, 0.0, 1.0],  # label elsewhere: -inf log-prob, loss inf
+            [np.nan, 0.0, 1.0],
+            [-np.inf, -np.inf, -np.inf],
+            [-np.inf, 0.0, 1.0],  # finite max, label on -inf: loss inf
+            [-np.inf, 0.0, 1.0],  # finite max, finite label: finite loss
+            [3.0, 2.0, 1.0],
+        ]
+    )
+    y = np.array([2, 0, 1, 1, 0, 0, 2, 0])
+    loss = stable_loss(z, y)
+    assert np.isnan(loss[1]) and loss[2] == np.inf and np.isnan(loss[3])
+    assert np.isnan(loss[4]) and loss[5] == np.inf
+    finite_rows = [0, 6, 7]
+    np.testing.assert_allclose(
+        loss[finite_rows], exact_losses(np.nan_to_num(z[finite_rows], neginf=-1e4), y[finite_rows]),
+        rtol=1e-15,
+    )
+    stats = chunk_stats(z, y, 0, naive_dtypes("float64"))
+    assert stats.nan == RowSet(1, (3,))
+    assert stats.posinf == RowSet(2, (1, 2))
+    assert stats.neginf == RowSet(3, (4, 5, 6))
+    assert (stats.nan_values, stats.posinf_values, stats.neginf_values) == (1, 2, 5)
+    assert (stats.finite_min, stats.finite_max) == (0.0, 3.0)
+    assert stats.nonfinite_loss == RowSet(5, (1, 2, 3, 4, 5))
+    assert stats.loss.count == 3
+    expected = exact_losses(np.nan_to_num(z[finite_rows], neginf=-1e4), y[finite_rows])
+    assert stats.loss.mean == pytest.approx(expected.mean(), rel=1e-14)
+    # naive paths fail only where the stable loss is finite: never on these rows
+    for dtype in stats.naive.values():
+        for path in dtype.values():
+            assert path.failed.count == 0
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_naive_failures_equal_a_row_by_row_simulation(name, labels):
+    z = np.load(SAMPLES / f"{name}.npy")
+    stats = _stats(SAMPLES / f"{name}.npy", SAMPLES / "labels.npy")
+    for dtype in naive_dtypes(z.dtype.name):
+        simulated = simulate_naive(z, labels, dtype)
+        for path in PATHS:
+            got = stats.naive[dtype][path].failed
+            assert got.count == len(simulated[path]), (dtype, path)
+            assert list(got.first) == simulated[path][:10], (dtype, path)
+
+
+def test_naive_failures_on_hard_random_rows():
+    rng = np.random.default_rng(7)
+    z = rng.normal(0, 1, size=(3000, 17)) * rng.choice([1, 10, 60, 120, 400, 800], size=(3000, 1))
+    y = rng.integers(0, 17, size=3000)
+    for storage in ("float16", "float32", "float64"):
+        zs = z.astype(storage)
+        zs = np.where(np.isfinite(zs), zs, 0).astype(storage)
+        stats = chunk_stats(zs, y, 0, naive_dtypes(storage))
+        for dtype in naive_dtypes(storage):
+            simulated = simulate_naive(zs, y, dtype)
+            for path in PATHS:
+                p = stats.naive[dtype][path]
+                assert p.failed.count == len(simulated[path]) > 0, (storage, dtype, path)
+                assert list(p.failed.first) == simulated[path][:10]
+                assert p.overflow.count + p.underflow.count == p.failed.count
+
+
+@pytest.mark.parametrize("name", SAMPLE_FILES)
+def test_statistics_do_not_depend_on_chunking_or_threads(name):
+    path, labels_path = SAMPLES / f"{name}.npy", SAMPLES / "labels.npy"
+    whole = _stats(path, labels_path, chunk_rows=10**9)
+    for settings in ({"chunk_rows": 1}, {"chunk_rows": 3}, {"chunk_rows": 777},
+                     {"chunk_rows": 64, "threads": 2}):
+        assert _stats(path, labels_path, **settings) == whole, settings
+    assert _stats(path, None, chunk_rows=5) == _stats(path, None, chunk_rows=10**9)
+
+
+def test_statistics_with_non_finite_values_do_not_depend_on_chunking(tmp_path):
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 30, size=(500, 6)).astype(np.float32)
+    z[rng.integers(0, 500, 20), rng.integers(0, 6, 20)] = np.nan
+    z[rng.integers(0, 500, 20), rng.integers(0, 6, 20)] = np.inf
+    z[rng.integers(0, 500, 20), rng.integers(0, 6, 20)] = -np.inf
+    path = save(tmp_path / "z.npy", z)
+    lab = save(tmp_path / "y.npy", rng.integers(0, 6, 500))
+    whole = _stats(path, lab, chunk_rows=500)
+    assert whole.nan.count > 0 and whole.posinf.count > 0
+    for rows in (1, 2, 33):
+        assert _stats(path, lab, chunk_rows=rows) == whole
+
+
+def test_exact_sum_is_correctly_rounded_and_order_free():
+    rng = np.random.default_rng(11)
+    values = np.concatenate([
+        rng.normal(0, 1, 5000) * 10.0 ** rng.integers(-300, 300, 5000),
+        [1e308, -1e308, 5e-324, 1.0, 1e-16, -1.0],
+    ])
+    total = ExactSum.of(values)
+    assert total.value == math.fsum(values)
+    parts = [ExactSum.of(c) for c in np.array_split(values, 13)]
+    forward = ExactSum()
+    for p in parts:
+        forward = forward.merge(p)
+    backward = ExactSum()
+    for p in reversed(parts):
+        backward = p.merge(backward)
+    assert forward == backward == total
+    exact = sum(Fraction(float(v)) for v in values)
+    assert total.mean == float(exact / len(values))
+
+
+def test_row_set_keeps_the_first_rows_whatever_the_order():
+    a = RowSet.from_mask(np.arange(30) % 2 == 0, 100)
+    b = RowSet.from_mask(np.arange(30) % 3 == 0, 0)
+    assert a.merge(b) == b.merge(a)
+    assert a.merge(b).count == 25
+    assert a.merge(b).first == (0, 3, 6, 9, 12, 15, 18, 21, 24, 27)
