@@ -10,6 +10,7 @@ import click
 
 from . import __version__
 from .analysis import analyze
+from .checks import REGISTRY, find_rule, rules_markdown
 from .errors import EXIT_ERROR, LogitcheckError
 from .report import RENDERERS, Severity
 from .settings import Settings
@@ -40,15 +41,21 @@ def cli() -> None:
               show_default=True, help="What to print on stdout.")
 @click.option("--fail-on", type=click.Choice(_FAIL_ON), default="error", show_default=True,
               help="Exit 1 when a finding is at or above this severity.")
+@click.option("--expects", type=click.Choice(["logits", "probabilities", "log-probabilities"]),
+              default="logits", show_default=True,
+              help="What your loss takes: logits (F.cross_entropy, from_logits=True), "
+              "probabilities (from_logits=False, sklearn log_loss) or log-probabilities "
+              "(F.nll_loss).")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
               help="Rows per chunk (default: about 16 MiB of float64 work per chunk).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Chunks computed in parallel.")
-def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str,
+def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, expects: str,
                     chunk_rows: int | None, threads: int) -> None:
-    """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs."""
+    """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs, or a 1-D binary one."""
     settings = Settings(
         fail_on=None if fail_on == "never" else Severity.parse(fail_on),
+        expects=expects.replace("-", "_"),
         chunk_rows=chunk_rows,
         threads=threads,
     )
@@ -72,3 +79,29 @@ def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str,
 
 def main() -> None:
     cli(prog_name="logitcheck")
+
+
+@cli.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True, help="markdown prints the README's rule table.")
+def rules_command(fmt: str) -> None:
+    """List every rule: code, name, default severity, summary."""
+    if fmt == "markdown":
+        click.echo(rules_markdown(), nl=False)
+        return
+    for code in sorted(REGISTRY):
+        r = REGISTRY[code]
+        click.echo(f"{r.code}  {r.name:<36} {r.severity.label:<8} {r.summary}")
+
+
+@cli.command("explain")
+@click.argument("code")
+def explain_command(code: str) -> None:
+    """Explain one rule (by code, e.g. LC201, or name): what, why, example, fix."""
+    r = find_rule(code)
+    if r is None:
+        _fail(f"no rule {code!r}; 'logitcheck rules' lists them")
+    click.echo(f"{r.code} {r.name} ({r.severity.label})\n\n{r.summary}\n\nWhy: {r.why}\n")
+    click.echo(f"Example of the mistake:\n    {r.example}\n\nFix:")
+    for framework, text in r.fix.items():
+        click.echo(f"  {framework}: {text}")

@@ -57,11 +57,57 @@ class PathStats:
 
 
 @dataclass(frozen=True)
+class ColumnSums:
+    """Per-column sums in fixed point (2**-32): integer addition, so merging is exact."""
+
+    ints: np.ndarray
+
+    SCALE = float(2**32)
+
+    @classmethod
+    def of(cls, unit_values: np.ndarray) -> ColumnSums:
+        return cls(np.rint(unit_values * cls.SCALE).astype(np.int64).sum(axis=0))
+
+    def merge(self, other: ColumnSums) -> ColumnSums:
+        return ColumnSums(self.ints + other.ints)
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.ints / self.SCALE
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ColumnSums) and np.array_equal(self.ints, other.ints)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class UnitEvidence:
+    """Facts gathered while every value lies in [0, 1] (Stats.unit is None once one does not)."""
+
+    near_zero: int  # values below 0.02: sigmoid outputs saturate, logits rarely do
+    near_one: int  # values above 0.98
+    column_sums: ColumnSums  # softmax over the wrong axis makes every one 1
+
+    def merge(self, other: UnitEvidence) -> UnitEvidence:
+        return UnitEvidence(
+            self.near_zero + other.near_zero,
+            self.near_one + other.near_one,
+            self.column_sums.merge(other.column_sums),
+        )
+
+
+#: Stats.decimals when the values lie on no grid of 10**-k for k <= MAX_DECIMALS.
+NOT_ROUNDED = 99
+MAX_DECIMALS = 8
+
+
+@dataclass(frozen=True)
 class Stats:
     """Everything the checks may read; merged over chunks, never holding raw arrays."""
 
     rows: int = 0
-    classes: int = 0
+    classes: int = 0  # 1 for a binary (sigmoid) output
     labelled: bool = False
     # health of the input values
     nan: RowSet = RowSet()
@@ -72,17 +118,31 @@ class Stats:
     neginf_values: int = 0
     finite_min: float | None = None
     finite_max: float | None = None
-    # the stable loss (at the label; the least likely class without labels)
+    # the stable loss, as if the values were logits (at the label; without labels, at the
+    # least likely class); a binary output z is the two logits (0, z)
     loss: ExactSum = ExactSum()  # over rows where it is finite
     nonfinite_loss: RowSet = RowSet()
     worst_loss: Extreme | None = None
     correct: int = 0  # argmax == label, among rows with a finite loss
-    # evidence that the rows are probabilities
+    # evidence of what the values are
     row_sum_dev: Extreme | None = None  # max |sum(row) - 1| over rows with finite sums
-    loss_as_probabilities: ExactSum = ExactSum()  # -log(z_y), where 0 < z_y
-    zero_label_value: RowSet = RowSet()  # z_y == 0: -log(z_y) is inf
+    lse_dev: Extreme | None = None  # max |logsumexp(row)|: 0 for log-probabilities
+    log_ratio: Extreme | None = None  # max ln(row max / row min), rows with min > 0
+    decimals: int = 0  # the coarsest 10**-k grid every value lies on (NOT_ROUNDED: none)
+    unit: UnitEvidence | None = None
+    # the loss each reading of the values gives (labelled only)
+    loss_as_probabilities: ExactSum = ExactSum()  # -log(p_y), where p_y > 0
+    zero_label_value: RowSet = RowSet()  # p_y == 0: -log(p_y) is inf
+    loss_as_log_probabilities: ExactSum = ExactSum()  # -z_y (nll_loss)
+    loss_clipped: ExactSum = ExactSum()  # Keras from_logits=False: renormalise, clip 1e-7
+    # -log(p_y) once a second softmax (binary: sigmoid) is undone; only while all values > 0
+    loss_undone: ExactSum | None = None
     # naive paths: dtype -> path -> stats
     naive: dict[str, dict[str, PathStats]] = field(default_factory=dict)
+
+    @property
+    def binary(self) -> bool:
+        return self.classes == 1
 
     @property
     def max_abs(self) -> float | None:
@@ -108,10 +168,17 @@ class Stats:
                 merged[f.name] = a
             elif f.name == "finite_min":
                 merged[f.name] = _merge_optional(min, a, b)
-            elif f.name == "finite_max":
+            elif f.name in ("finite_max", "decimals"):
                 merged[f.name] = _merge_optional(max, a, b)
-            elif f.name == "worst_loss" or f.name == "row_sum_dev":
+            elif f.name in ("worst_loss", "row_sum_dev", "lse_dev"):
                 merged[f.name] = merge_largest(a, b)
+            elif f.name == "unit":  # None absorbs: one value outside [0, 1] settles it
+                merged[f.name] = a.merge(b) if a is not None and b is not None else None
+            elif f.name in ("log_ratio", "loss_undone"):  # while every value is finite, > 0
+                ok = all(x.finite_min is not None and x.finite_min > 0 and not (
+                    x.nan or x.posinf or x.neginf) for x in (self, other))
+                merged[f.name] = (a.merge(b) if f.name == "loss_undone" else
+                                  merge_largest(a, b)) if ok and a and b else None
             elif f.name == "naive":
                 merged[f.name] = {
                     d: {p: a[d][p].merge(b[d][p]) for p in a[d]} for d in a
@@ -142,57 +209,151 @@ def chunk_stats(
     offset: int,
     dtypes: tuple[str, ...],
 ) -> Stats:
-    """Statistics of rows z[0:n] of a (rows, classes) array whose first row is `offset`."""
-    n, c = z.shape
-    rows = np.arange(n)
-    zf = np.array(z, dtype=np.float64, order="C")  # a private copy, reused in place below
+    """Statistics of a block of rows whose first row is `offset`.
 
-    lo, hi = zf.min(), zf.max()  # NaN if any NaN
+    z is (n, classes), or (n,) / (n, 1) for a binary output, whose logit z stands for the
+    two-class logits (0, z): softmax((0, z)) = (1 - sigmoid(z), sigmoid(z)).
+    """
+    binary = z.ndim == 1 or z.shape[1] == 1
+    n = z.shape[0]
+    rows = np.arange(n)
+    values = np.array(z, dtype=np.float64, order="C").reshape(n, -1)
+
+    lo, hi = values.min(), values.max()  # NaN if any NaN
     all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
     if all_finite:
         health = {"finite_min": float(lo), "finite_max": float(hi)}
     else:
-        health = _health(zf, offset)
+        health = _health(values, offset)
+    positive = all_finite and lo > 0
+    evidence = _value_evidence(values, binary, z.dtype, offset, positive, lo >= 0 and hi <= 1)
 
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf rows give NaN/inf sums
-        sums = zf.sum(axis=1)
-    dev = np.abs(sums - 1.0)
-    dev_ok = np.isfinite(dev)
-    row_sum_dev = Extreme.largest(np.where(dev_ok, dev, -1.0), offset) if dev_ok.any() else None
-
+    if binary:
+        z = np.stack([np.zeros(n, dtype=z.dtype), z.reshape(n)], axis=1)
+        zf = np.stack([np.zeros(n), values[:, 0]], axis=1)
+    else:
+        zf = values  # reused in place by _stable_loss
     top = zf.argmax(axis=1)  # the first NaN, if any: the row's max is then NaN
     zmax = zf[rows, top]
-    if labels is not None:
-        target = np.asarray(labels, dtype=np.intp)
-    else:
-        target = zf.argmin(axis=1)
+    target = np.asarray(labels, dtype=np.intp) if labels is not None else zf.argmin(axis=1)
     z_target = zf[rows, target]
 
     extra: dict = {}
     if labels is not None:
-        usable = (z_target > 0) & np.isfinite(z_target)
-        extra["loss_as_probabilities"] = ExactSum.of(-np.log(z_target[usable]))
-        extra["zero_label_value"] = RowSet.from_mask(z_target == 0, offset)
+        extra = _readings(values, binary, target, z_target, offset, positive)
 
-    loss = _stable_loss(zf, z, rows, top, zmax, target, z_target)
+    loss, lse = _stable_loss(zf, z, rows, top, zmax, target, z_target)
     finite_loss = np.isfinite(loss)
     if labels is not None:
         extra["correct"] = int(np.count_nonzero((top == target) & finite_loss))
+    if not binary:
+        extra["lse_dev"] = _largest_finite(np.abs(lse), offset)
 
-    naive = {d: _naive_paths(z, d, target, loss, offset) for d in dtypes}
+    naive_paths = _naive_binary if binary else naive_losses
+    naive = {d: _naive_stats(naive_paths, z, d, target, loss, offset) for d in dtypes}
 
     return Stats(
         rows=n,
-        classes=c,
+        classes=1 if binary else zf.shape[1],
         labelled=labels is not None,
         loss=ExactSum.of(loss[finite_loss]),
         nonfinite_loss=RowSet.from_mask(~finite_loss, offset),
         worst_loss=_worst(loss, finite_loss, offset) if finite_loss.any() else None,
-        row_sum_dev=row_sum_dev,
         naive=naive,
         **health,
+        **evidence,
         **extra,
     )
+
+
+def _largest_finite(values: np.ndarray, offset: int) -> Extreme | None:
+    ok = np.isfinite(values)
+    if not ok.any():
+        return None
+    return Extreme.largest(np.where(ok, values, -np.inf), offset)
+
+
+def _value_evidence(values, binary, dtype, offset, positive, in_unit) -> dict:
+    """What the values look like: row sums, log-ratios, [0, 1] facts, rounding."""
+    out: dict = {"decimals": decimals(values, dtype)}
+    if in_unit:
+        out["unit"] = UnitEvidence(
+            int(np.count_nonzero(values < 0.02)),
+            int(np.count_nonzero(values > 0.98)),
+            ColumnSums.of(values),
+        )
+    if binary:
+        return out
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf rows give NaN/inf sums
+        out["row_sum_dev"] = _largest_finite(np.abs(values.sum(axis=1) - 1.0), offset)
+    if positive:  # all finite and > 0: what softmax output always is
+        ratio = np.log(values.max(axis=1)) - np.log(values.min(axis=1))
+        out["log_ratio"] = Extreme.largest(ratio, offset)
+    return out
+
+
+def decimals(values: np.ndarray, dtype: np.dtype) -> int:
+    """The smallest k <= MAX_DECIMALS with every finite value on the 10**-k grid.
+
+    A CSV written with k decimals sums to 1 only within about C * 0.5 * 10**-k, so this
+    sets tolerances. A sample proposes k; the whole block confirms it (grids nest).
+    """
+    eps = float(np.finfo(dtype).eps)
+    if eps > 1e-6:
+        return NOT_ROUNDED  # float16 is too coarse to tell a decimal grid from its own
+    flat = values[np.isfinite(values)]
+    if flat.size == 0:
+        return 0
+
+    def on_grid(v: np.ndarray, k: int) -> bool:
+        scaled = v * 10.0**k
+        slack = 1e-9 + np.abs(scaled) * 2 * eps
+        return bool((np.abs(scaled - np.rint(scaled)) <= slack).all())
+
+    sample = flat[:256]
+    k = next((k for k in range(MAX_DECIMALS + 1) if on_grid(sample, k)), NOT_ROUNDED)
+    while k <= MAX_DECIMALS and not on_grid(flat, k):
+        k += 1
+    return k if k <= MAX_DECIMALS else NOT_ROUNDED
+
+
+def _readings(values, binary, target, z_target, offset, positive) -> dict:
+    """The loss each reading of the values gives: as probabilities, as log-probabilities,
+    as Keras computes from_logits=False (renormalise the row, clip to [1e-7, 1-1e-7]),
+    and after undoing a second softmax (binary: a second sigmoid)."""
+    rows = np.arange(values.shape[0])
+    if binary:
+        p = values[:, 0]
+        p_y = np.where(target == 1, p, 1.0 - p)
+        renormalised = p_y
+        lp_y = np.full(p.shape, np.nan)
+    else:
+        p_y = values[rows, target]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            renormalised = p_y / values.sum(axis=1)
+        lp_y = z_target
+    usable = (p_y > 0) & np.isfinite(p_y)
+    clipped = np.clip(renormalised, 1e-7, 1 - 1e-7)
+    ok_clip = np.isfinite(clipped)
+    ok_lp = np.isfinite(lp_y)
+    out = {}
+    if positive:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if binary:  # p = logit(q): the probability before the second sigmoid
+                first = np.log(p / (1.0 - p))
+                first_y = np.where(target == 1, first, 1.0 - first)
+            else:  # q = softmax(p), sum(p) = 1  =>  p = ln q + (1 - sum(ln q)) / C
+                logq = np.log(values)
+                c = values.shape[1]
+                first_y = logq[rows, target] + (1.0 - logq.sum(axis=1)) / c
+            ok = (first_y > 0) & (first_y <= 1)
+        out["loss_undone"] = ExactSum.of(-np.log(first_y[ok]))
+    return out | {
+        "loss_as_probabilities": ExactSum.of(-np.log(p_y[usable])),
+        "zero_label_value": RowSet.from_mask(p_y == 0, offset),
+        "loss_as_log_probabilities": ExactSum.of(-lp_y[ok_lp]),
+        "loss_clipped": ExactSum.of(-np.log(clipped[ok_clip])),
+    }
 
 
 def _worst(loss: np.ndarray, finite: np.ndarray, offset: int) -> Extreme:
@@ -226,11 +387,11 @@ def stable_loss(z: np.ndarray, target: np.ndarray) -> np.ndarray:
     rows = np.arange(zf.shape[0])
     target = np.asarray(target, dtype=np.intp)
     top = zf.argmax(axis=1)
-    return _stable_loss(zf, z, rows, top, zf[rows, top], target, zf[rows, target])
+    return _stable_loss(zf, z, rows, top, zf[rows, top], target, zf[rows, target])[0]
 
 
-def _stable_loss(zf, z, rows, top, zmax, target, z_target) -> np.ndarray:
-    """-log_softmax(z)[target] per row, in float64, to a few ulp.
+def _stable_loss(zf, z, rows, top, zmax, target, z_target) -> tuple[np.ndarray, np.ndarray]:
+    """-log_softmax(z)[target] and logsumexp(z) per row, in float64, to a few ulp.
 
     loss = (max - z_y) + log1p(sum over j != argmax of exp(z_j - max)): both terms are
     non-negative, and log1p keeps the digits of a confident row's tiny loss that
@@ -243,15 +404,17 @@ def _stable_loss(zf, z, rows, top, zmax, target, z_target) -> np.ndarray:
         np.subtract(zf, shift[:, None], out=zf)
         np.exp(zf, out=zf)
         zf[rows, top] = 0.0
-        rest = zf.sum(axis=1)
-        loss = (zmax - z_target) + np.log1p(rest)
+        rest = np.log1p(zf.sum(axis=1))
+        loss = (zmax - z_target) + rest
+        lse = zmax + rest
     if not good.all():
         # scipy: a non-finite max is replaced by 0, then z_y - log(sum(exp(z)))
         bad = np.flatnonzero(~good)
         zb = np.asarray(z[bad], dtype=np.float64)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            loss[bad] = np.log(np.exp(zb).sum(axis=1)) - zb[np.arange(bad.size), target[bad]]
-    return loss
+            lse[bad] = np.log(np.exp(zb).sum(axis=1))
+            loss[bad] = lse[bad] - zb[np.arange(bad.size), target[bad]]
+    return loss, lse
 
 
 def naive_losses(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, np.ndarray]:
@@ -268,8 +431,27 @@ def naive_losses(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, n
     return losses, np.isinf(s)  # an exp, or the sum of them, passed the dtype's max
 
 
-def _naive_paths(z, dtype, target, stable, offset) -> dict[str, PathStats]:
-    losses, overflowed = naive_losses(z, dtype, target)
+def _naive_binary(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, np.ndarray]:
+    """A binary output (0, z) the naive way: sigmoid, then log; softplus without the shift.
+
+    sigmoid(z) = 1/(1 + exp(-z)) rounds to 1 once z passes 16.6 in float32 (log(1 - p) is
+    then -inf), and exp(-z) overflows below -88.72.
+    """
+    with np.errstate(all="ignore"):
+        zt = np.asarray(z[:, 1]).astype(dtype, copy=False)
+        one = np.ones((), dtype=dtype)
+        p = one / (one + np.exp(-zt))
+        p_y = np.where(target == 1, p, one - p)
+        softplus = np.log(one + np.exp(zt))
+        losses = {
+            "softmax_then_log": -np.log(p_y),
+            "no_max_shift": softplus - np.where(target == 1, zt, 0),
+        }
+    return losses, np.isinf(np.exp(np.abs(zt)))
+
+
+def _naive_stats(paths, z, dtype, target, stable, offset) -> dict[str, PathStats]:
+    losses, overflowed = paths(z, dtype, target)
     stable_ok = np.isfinite(stable)
     out = {}
     for path, naive in losses.items():

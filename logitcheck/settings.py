@@ -17,4 +17,6 @@ class Settings:
     chunk_rows: int | None = None  # None: derived from chunk_bytes and the class count
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     threads: int = 1
-    first_rows: int = 10  # how many row indices a finding or metric keeps as evidence
+    # what the user's loss expects: "logits" (the argument is LOGITS), "probabilities"
+    # (Keras from_logits=False, sklearn log_loss) or "log_probabilities" (nll_loss)
+    expects: str = "logits"

@@ -33,6 +33,7 @@ class Rule:
     summary: str
     why: str
     fix: dict[str, str]  # framework -> how to fix it there
+    example: str
     check: Callable[[Context], Iterator[tuple[str, dict[str, Any]]]]
 
     def run(self, ctx: Context) -> Iterator[Finding]:
@@ -43,16 +44,40 @@ class Rule:
 REGISTRY: dict[str, Rule] = {}
 
 
-def rule(code: str, name: str, severity: Severity, summary: str, why: str, fix: dict[str, str]):
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    summary: str,
+    why: str,
+    fix: dict[str, str],
+    example: str,
+):
     """Register a check; it yields (message, evidence) pairs, one per finding."""
 
     def register(check: Callable[[Context], Iterator[tuple[str, dict[str, Any]]]]):
         if code in REGISTRY:
             raise ValueError(f"rule {code} registered twice")
-        REGISTRY[code] = Rule(code, name, severity, summary, why, fix, check)
+        REGISTRY[code] = Rule(code, name, severity, summary, why, fix, example, check)
         return check
 
     return register
+
+
+def rules_markdown() -> str:
+    """The README's rule table, generated from the registry (a test keeps them in sync)."""
+    lines = ["| code | name | severity | summary |", "|---|---|---|---|"]
+    for code in sorted(REGISTRY):
+        r = REGISTRY[code]
+        lines.append(f"| {r.code} | {r.name} | {r.severity.label} | {r.summary} |")
+    return "\n".join(lines) + "\n"
+
+
+def find_rule(code: str) -> Rule | None:
+    code = code.strip().upper()
+    return REGISTRY.get(code) or next(
+        (r for r in REGISTRY.values() if r.name == code.lower()), None
+    )
 
 
 def run_checks(ctx: Context) -> list[Finding]:

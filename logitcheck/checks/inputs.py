@@ -23,6 +23,7 @@ from .fmt import rows_phrase
         "tf.debugging.enable_check_numerics() to find the op that produces it.",
         "jax": "Run with jax.config.update('jax_debug_nans', True) to stop at the first NaN.",
     },
+    example="np.save('logits.npy', model(x))  # one row holds nan after a bad batch norm",
 )
 def non_finite_values(ctx: Context):
     s = ctx.stats

@@ -47,6 +47,7 @@ def _per_path(paths, attr: str) -> dict:
     "softmax then log, or log(sum(exp(z))) without subtracting the row max, then "
     "returns inf or NaN for a row whose true loss is finite.",
     fix=_STABLE_FIX,
+    example="torch.log(torch.softmax(z.half(), 1))  # z = 12.0 gives exp(z) = inf in float16",
 )
 def naive_overflow(ctx: Context):
     dtype, paths = _storage_paths(ctx)
@@ -80,6 +81,7 @@ def naive_overflow(ctx: Context):
     "745.13 in float64, exp(z_y)/sum(exp(z)) rounds to exactly 0 and -log(0) = inf, "
     "though the true loss is simply large and finite.",
     fix=_STABLE_FIX,
+    example="np.log(softmax(z))[y]  # z = [60, -50] in float32: p_y = 0, loss inf, true 110",
 )
 def naive_underflow(ctx: Context):
     dtype, paths = _storage_paths(ctx)
@@ -89,10 +91,12 @@ def naive_underflow(ctx: Context):
         return
     threshold = underflow_threshold(dtype)
     where = "p_y" if ctx.stats.labelled else "the least likely class's probability"
+    cause = f"{where} rounds to 0 once a row's range passes {threshold:.2f}"
+    if ctx.stats.binary:
+        cause = "sigmoid(z) rounds to exactly 1 (or 0), so log(1 - p) (or log p) is -inf"
     yield (
         f"the naive softmax underflows in {dtype} on {rows_phrase(rows, ctx.stats.rows)}: "
-        f"{where} rounds to 0 once a row's range passes {threshold:.2f}, so -log(p) = inf "
-        f"while the stable loss is finite",
+        f"{cause}, so the naive loss is inf while the stable loss is finite",
         {
             "dtype": dtype,
             "underflow_range": threshold,

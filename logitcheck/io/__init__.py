@@ -36,7 +36,13 @@ class Source:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.array.shape  # type: ignore[return-value]
+        """(rows, classes); classes is 1 for a binary output, (N,) or (N, 1)."""
+        a = self.array
+        return (a.shape[0], 1) if a.ndim == 1 else a.shape  # type: ignore[return-value]
+
+    @property
+    def binary(self) -> bool:
+        return self.shape[1] == 1
 
     @property
     def dtype(self) -> str:
@@ -46,7 +52,8 @@ class Source:
         return np.asarray(self.array[start:stop])
 
     def info(self) -> InputInfo:
-        return InputInfo("logits", str(self.path), self.shape, self.dtype, self.array.nbytes)
+        a = self.array
+        return InputInfo("logits", str(self.path), a.shape, self.dtype, a.nbytes)
 
 
 def open_logits(path: str | Path) -> Source:
@@ -54,20 +61,16 @@ def open_logits(path: str | Path) -> Source:
     if array.dtype.kind != "f":
         what = "strings" if array.dtype.kind in "SUa" else f"{_dtype_name(array.dtype)} values"
         raise InputError(path, f"holds {what}; model outputs must be float16, float32 or float64")
-    if array.ndim != 2:
+    if array.ndim not in (1, 2):
         raise InputError(
             path,
-            f"expected a 2-D (rows, classes) array, got shape {array.shape} ({array.ndim}-D)",
+            f"expected a 2-D (rows, classes) array or a 1-D binary output, got shape "
+            f"{array.shape} ({array.ndim}-D)",
         )
-    rows, classes = array.shape
-    if rows == 0:
+    if array.shape[0] == 0:
         raise InputError(path, "has no rows")
-    if classes < 2:
-        raise InputError(
-            path,
-            f"has {classes} class column(s); cross-entropy needs at least 2 "
-            "(single-column sigmoid outputs are not supported yet)",
-        )
+    if array.ndim == 2 and array.shape[1] == 0:
+        raise InputError(path, "has no class columns")
     return Source(path, array)
 
 
@@ -85,7 +88,11 @@ class Labels:
 
 
 def open_labels(path: str | Path, rows: int, classes: int) -> Labels:
-    """Class ids, one per row, checked against the logits' shape before any work."""
+    """Class ids, one per row, checked against the logits' shape before any work.
+
+    A binary output (classes == 1) takes labels 0 and 1.
+    """
+    classes = max(classes, 2)
     path, array = _open_array(path)
     kind = array.dtype.kind
     if kind not in "iuf":
