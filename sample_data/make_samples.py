@@ -6,7 +6,18 @@ Each file shows one situation logitcheck diagnoses:
 - probs_as_logits.npy      the same rows after softmax, saved as if they were logits: LC201
 - fp16_overflow_logits.npy float16 logits of a sharper model; max logit above 11.09: LC101
 - fp32_underflow_logits.npy float32 logits with confidently wrong rows (range > 103.97): LC102
-- labels.npy               int64 class ids shared by all four
+- double_softmax.npy       softmax applied twice: LC202
+- log_probs.npy            log_softmax output: LC205 (info); LC204 with --expects probabilities
+- softmax_wrong_axis.npy   softmax over the batch axis: LC209
+- sigmoid_multilabel.npy   independent sigmoids of a multi-label model: LC207 (warning)
+- binary_logits.npy        a binary classifier's logits, shape (N,): clean
+- binary_probs.npy         their sigmoid: LC206 (binary probabilities where logits go)
+- double_sigmoid.npy       sigmoid applied twice: LC208
+- labels.npy               int64 class ids shared by the 10-class files
+- binary_labels.npy        0/1 labels for the binary files
+
+healthy_logits.npy also shows LC203 (--expects probabilities) and LC211
+(--expects log-probabilities); probs_as_logits.npy shows LC210 (--expects log-probabilities).
 """
 
 from __future__ import annotations
@@ -50,12 +61,30 @@ def make(out: Path = HERE) -> dict[str, np.ndarray]:
     underflow[wrong, other] = rng.uniform(55.0, 70.0, size=wrong.size)
     underflow[wrong, labels[wrong]] = rng.uniform(-60.0, -45.0, size=wrong.size)
 
+    double = _softmax(probs.astype(np.float64)).astype(np.float32)
+    shifted = healthy.astype(np.float64) - healthy.max(axis=1, keepdims=True)
+    log_probs = (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))).astype(np.float32)
+    wrong_axis = _softmax(healthy.astype(np.float64).T).T.astype(np.float32)
+    multi = rng.normal(-3.0, 2.5, size=(ROWS, CLASSES))
+    sigmoid_multi = (1 / (1 + np.exp(-multi))).astype(np.float32)
+    binary_labels = rng.integers(0, 2, size=ROWS)
+    binary = rng.normal(0.0, 1.5, size=ROWS) + 3.0 * (2 * binary_labels - 1)
+    binary_probs = 1 / (1 + np.exp(-binary))
+
     arrays = {
         "labels": labels.astype(np.int64),
         "healthy_logits": healthy,
         "probs_as_logits": probs,
         "fp16_overflow_logits": fp16,
         "fp32_underflow_logits": underflow,
+        "double_softmax": double,
+        "log_probs": log_probs,
+        "softmax_wrong_axis": wrong_axis,
+        "sigmoid_multilabel": sigmoid_multi,
+        "binary_labels": binary_labels.astype(np.int64),
+        "binary_logits": binary.astype(np.float32),
+        "binary_probs": binary_probs.astype(np.float32),
+        "double_sigmoid": (1 / (1 + np.exp(-binary_probs))).astype(np.float32),
     }
     for name, array in arrays.items():
         np.save(out / f"{name}.npy", array, allow_pickle=False)
