@@ -447,7 +447,8 @@ def _naive_binary(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, 
             "softmax_then_log": -np.log(p_y),
             "no_max_shift": softplus - np.where(target == 1, zt, 0),
         }
-    return losses, np.isinf(np.exp(np.abs(zt)))
+        overflowed = np.isinf(np.exp(np.abs(zt)))
+    return losses, overflowed
 
 
 def _naive_stats(paths, z, dtype, target, stable, offset) -> dict[str, PathStats]:

@@ -118,9 +118,17 @@ def test_naive_failures_on_hard_random_rows():
                 assert p.overflow.count + p.underflow.count == p.failed.count
 
 
-@pytest.mark.parametrize("name", SAMPLE_FILES)
+ALL_SAMPLES = SAMPLE_FILES + [
+    "double_softmax", "log_probs", "softmax_wrong_axis", "sigmoid_multilabel",
+    "binary_logits", "binary_probs", "double_sigmoid",
+]
+
+
+@pytest.mark.parametrize("name", ALL_SAMPLES)
 def test_statistics_do_not_depend_on_chunking_or_threads(name):
-    path, labels_path = SAMPLES / f"{name}.npy", SAMPLES / "labels.npy"
+    path = SAMPLES / f"{name}.npy"
+    binary = name.startswith("binary") or name == "double_sigmoid"
+    labels_path = SAMPLES / ("binary_labels.npy" if binary else "labels.npy")
     whole = _stats(path, labels_path, chunk_rows=10**9)
     for settings in ({"chunk_rows": 1}, {"chunk_rows": 3}, {"chunk_rows": 777},
                      {"chunk_rows": 64, "threads": 2}):
