@@ -60,6 +60,16 @@ def double_softmax_floor(classes: int) -> float:
 
 
 def infer_kind(stats: Stats, dtype: str) -> Kind:
+    kind = _infer(stats, dtype)
+    # evidence is JSON: an unbounded statistic (no row with min > 0, say) is null
+    evidence = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in kind.evidence.items()
+    }
+    return Kind(kind.name, kind.confidence, evidence)
+
+
+def _infer(stats: Stats, dtype: str) -> Kind:
     c = stats.classes
     tol = row_sum_tolerance(dtype, c)
     step = rounding_step(stats)

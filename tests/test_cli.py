@@ -288,3 +288,14 @@ def test_sample_data_is_what_the_script_makes(tmp_path):
     module.make(tmp_path)
     for path in SAMPLES.glob("*.npy"):
         assert (tmp_path / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_one_hot_rows_give_valid_json(tmp_path):
+    z = save(tmp_path / "onehot.npy", np.eye(5, dtype=np.float32)[np.arange(100) % 5])
+    y = save(tmp_path / "y.npy", np.arange(100) % 5)
+    result, doc = run_json(z, "--labels", y)
+    assert result.exit_code == 1
+    assert doc["kind"]["name"] == "probabilities"
+    assert doc["kind"]["evidence"]["max_log_ratio"] is None
+    assert [f["code"] for f in doc["findings"]] == ["LC201"]
+    assert doc["findings"][0]["evidence"]["loss_as_probabilities"] == 0.0

@@ -71,6 +71,8 @@ def _summary(report: Report) -> Text:
         text.append(f"{m['accuracy']:.2%}")
     else:
         text.append("   (no labels: naive paths evaluated at each row's least likely class)")
+    if kind.evidence.get("reason"):
+        text.append(f"\n       ({kind.evidence['reason']})", style="dim")
     return text
 
 
