@@ -56,23 +56,22 @@ def _inputs(report: Report) -> Table:
 
 
 def _summary(report: Report) -> Text:
-    m = report.metrics
-    h = m["health"]
-    kind = report.kind
+    m, kind = report.metrics, report.kind
     text = Text()
     text.append("holds: ", style="bold")
     text.append(f"{kind.name} (confidence {kind.confidence:.2f})")
-    if h["min"] is not None:
-        text.append(f"   values in [{h['min']:.4g}, {h['max']:.4g}]")
+    if kind.evidence.get("reason"):
+        text.append(f": {kind.evidence['reason']}", style="dim")
+    text.append("\n")
+    if m["health"]["min"] is not None:
+        text.append(f"values in [{m['health']['min']:.4g}, {m['health']['max']:.4g}]   ")
     if m["loss_stable"] is not None:
-        text.append("   loss: ", style="bold")
-        text.append(f"{m['loss_stable']:.6g}")
-        text.append("   accuracy: ", style="bold")
+        text.append("loss: ", style="bold")
+        text.append(f"{m['loss_stable']:.6g}   ")
+        text.append("accuracy: ", style="bold")
         text.append(f"{m['accuracy']:.2%}")
     else:
-        text.append("   (no labels: naive paths evaluated at each row's least likely class)")
-    if kind.evidence.get("reason"):
-        text.append(f"\n       ({kind.evidence['reason']})", style="dim")
+        text.append("no labels: naive paths evaluated at each row's least likely class")
     return text
 
 
