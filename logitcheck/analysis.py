@@ -22,7 +22,9 @@ def analyze(
     settings = settings or Settings()
     started = time.perf_counter()
     source = open_logits(logits)
-    label_source = open_labels(labels, *source.shape) if labels is not None else None
+    label_source = None
+    if labels is not None:
+        label_source = open_labels(labels, *source.shape, settings.ignore_index)
     opened = time.perf_counter()
     stats = compute_stats(source, label_source, settings)
     computed = time.perf_counter()
@@ -63,6 +65,7 @@ def metrics(stats: Stats) -> dict[str, Any]:
             }
     return {
         "rows": stats.rows,
+        "ignored_rows": stats.ignored,
         "classes": stats.classes,
         "evaluated_at": "label" if stats.labelled else "least_likely_class",
         "loss_stable": stats.loss.mean if stats.labelled else None,

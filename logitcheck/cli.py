@@ -46,16 +46,19 @@ def cli() -> None:
               help="What your loss takes: logits (F.cross_entropy, from_logits=True), "
               "probabilities (from_logits=False, sklearn log_loss) or log-probabilities "
               "(F.nll_loss).")
+@click.option("--ignore-index", type=int, default=-100, show_default=True,
+              help="Rows whose label is this are left out, as in torch's F.cross_entropy.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
               help="Rows per chunk (default: about 16 MiB of float64 work per chunk).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Chunks computed in parallel.")
 def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, expects: str,
-                    chunk_rows: int | None, threads: int) -> None:
+                    ignore_index: int, chunk_rows: int | None, threads: int) -> None:
     """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs, or a 1-D binary one."""
     settings = Settings(
         fail_on=None if fail_on == "never" else Severity.parse(fail_on),
         expects=expects.replace("-", "_"),
+        ignore_index=ignore_index,
         chunk_rows=chunk_rows,
         threads=threads,
     )

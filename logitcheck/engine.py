@@ -6,8 +6,11 @@ Chunks are independent and their statistics merge exactly, so serial and threade
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 from .io import Labels, Source
 from .numerics import Stats, chunk_stats, merge_all, naive_dtypes
@@ -31,8 +34,19 @@ def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> 
 
     def one(bounds: tuple[int, int]) -> Stats:
         start, stop = bounds
-        y = labels.read(start, stop) if labels is not None else None
-        return chunk_stats(source.read(start, stop), y, start, dtypes)
+        z = source.read(start, stop)
+        if labels is None:
+            return chunk_stats(z, None, start, dtypes)
+        y = labels.read(start, stop)
+        keep = y != settings.ignore_index
+        if keep.all():
+            return chunk_stats(z, y, start, dtypes)
+        ignored = int(keep.size - np.count_nonzero(keep))
+        if not keep.any():
+            return Stats(classes=source.shape[1], labelled=True, ignored=ignored)
+        rows = start + np.flatnonzero(keep)  # the kept rows keep their numbers
+        part = chunk_stats(z[keep], y[keep], rows, dtypes)
+        return dataclasses.replace(part, ignored=ignored)
 
     bounds = chunk_bounds(source.shape[0], chunk_rows(source, settings))
     if settings.threads <= 1:

@@ -67,6 +67,15 @@ def _exact_int_sum(values: np.ndarray) -> int:
     return total
 
 
+#: Where a block's rows sit in the input: the first row's number (rows are consecutive),
+#: or each row's number (rows were dropped, e.g. labels equal to ignore_index).
+RowIds = int | np.ndarray
+
+
+def row_id(ids: RowIds, i: int) -> int:
+    return ids + int(i) if isinstance(ids, int) else int(ids[i])
+
+
 @dataclass(frozen=True)
 class RowSet:
     """How many rows have a property, and the first KEEP_ROWS of them."""
@@ -75,9 +84,9 @@ class RowSet:
     first: tuple[int, ...] = ()
 
     @classmethod
-    def from_mask(cls, mask: np.ndarray, offset: int) -> RowSet:
+    def from_mask(cls, mask: np.ndarray, ids: RowIds) -> RowSet:
         rows = np.flatnonzero(mask)
-        return cls(int(rows.size), tuple(int(r) + offset for r in rows[:KEEP_ROWS]))
+        return cls(int(rows.size), tuple(row_id(ids, r) for r in rows[:KEEP_ROWS]))
 
     def merge(self, other: RowSet) -> RowSet:
         first = tuple(sorted(set(self.first) | set(other.first))[:KEEP_ROWS])
@@ -95,18 +104,18 @@ class Extreme:
     row: int
 
     @classmethod
-    def largest(cls, values: np.ndarray, offset: int) -> Extreme | None:
+    def largest(cls, values: np.ndarray, ids: RowIds) -> Extreme | None:
         if values.size == 0:
             return None
         row = int(np.argmax(values))
-        return cls(float(values[row]), row + offset)
+        return cls(float(values[row]), row_id(ids, row))
 
     @classmethod
-    def smallest(cls, values: np.ndarray, offset: int) -> Extreme | None:
+    def smallest(cls, values: np.ndarray, ids: RowIds) -> Extreme | None:
         if values.size == 0:
             return None
         row = int(np.argmin(values))
-        return cls(float(values[row]), row + offset)
+        return cls(float(values[row]), row_id(ids, row))
 
 
 def merge_largest(a: Extreme | None, b: Extreme | None) -> Extreme | None:

@@ -18,11 +18,11 @@ log-softmax of a row has a non-finite entry exactly when that one is non-finite.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from .mergeable import ExactSum, Extreme, RowSet, merge_largest
+from .mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
 
 PATHS = ("softmax_then_log", "no_max_shift")
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -82,6 +82,19 @@ class ColumnSums:
 
 
 @dataclass(frozen=True)
+class LabelCounts:
+    counts: np.ndarray  # int64, one per class
+
+    def merge(self, other: LabelCounts) -> LabelCounts:
+        return LabelCounts(self.counts + other.counts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LabelCounts) and np.array_equal(self.counts, other.counts)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
 class UnitEvidence:
     """Facts gathered while every value lies in [0, 1] (Stats.unit is None once one does not)."""
 
@@ -106,9 +119,11 @@ MAX_DECIMALS = 8
 class Stats:
     """Everything the checks may read; merged over chunks, never holding raw arrays."""
 
-    rows: int = 0
+    rows: int = 0  # rows analysed (labelled ignore_index rows are left out)
     classes: int = 0  # 1 for a binary (sigmoid) output
     labelled: bool = False
+    ignored: int = 0  # rows whose label is ignore_index
+    label_counts: LabelCounts | None = None  # how often each class is the label
     # health of the input values
     nan: RowSet = RowSet()
     posinf: RowSet = RowSet()
@@ -158,9 +173,9 @@ class Stats:
 
     def merge(self, other: Stats) -> Stats:
         if self.rows == 0:
-            return other
+            return replace(other, ignored=other.ignored + self.ignored)
         if other.rows == 0:
-            return self
+            return replace(self, ignored=self.ignored + other.ignored)
         merged = {}
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
@@ -172,6 +187,8 @@ class Stats:
                 merged[f.name] = _merge_optional(max, a, b)
             elif f.name in ("worst_loss", "row_sum_dev", "lse_dev"):
                 merged[f.name] = merge_largest(a, b)
+            elif f.name == "label_counts":
+                merged[f.name] = a.merge(b) if a is not None else None
             elif f.name == "unit":  # None absorbs: one value outside [0, 1] settles it
                 merged[f.name] = a.merge(b) if a is not None and b is not None else None
             elif f.name in ("log_ratio", "loss_undone"):  # while every value is finite, > 0
@@ -206,10 +223,10 @@ def merge_all(parts) -> Stats:
 def chunk_stats(
     z: np.ndarray,
     labels: np.ndarray | None,
-    offset: int,
+    offset: RowIds,
     dtypes: tuple[str, ...],
 ) -> Stats:
-    """Statistics of a block of rows whose first row is `offset`.
+    """Statistics of a block of rows; `offset` numbers them (see mergeable.RowIds).
 
     z is (n, classes), or (n,) / (n, 1) for a binary output, whose logit z stands for the
     two-class logits (0, z): softmax((0, z)) = (1 - sigmoid(z), sigmoid(z)).
@@ -241,6 +258,7 @@ def chunk_stats(
     extra: dict = {}
     if labels is not None:
         extra = _readings(values, binary, target, z_target, offset, positive)
+        extra["label_counts"] = LabelCounts(np.bincount(target, minlength=zf.shape[1]))
 
     loss, lse = _stable_loss(zf, z, rows, top, zmax, target, z_target)
     finite_loss = np.isfinite(loss)
@@ -266,7 +284,7 @@ def chunk_stats(
     )
 
 
-def _largest_finite(values: np.ndarray, offset: int) -> Extreme | None:
+def _largest_finite(values: np.ndarray, offset: RowIds) -> Extreme | None:
     ok = np.isfinite(values)
     if not ok.any():
         return None
@@ -356,13 +374,13 @@ def _readings(values, binary, target, z_target, offset, positive) -> dict:
     }
 
 
-def _worst(loss: np.ndarray, finite: np.ndarray, offset: int) -> Extreme:
+def _worst(loss: np.ndarray, finite: np.ndarray, offset: RowIds) -> Extreme:
     masked = np.where(finite, loss, -np.inf)
     row = int(np.argmax(masked))
-    return Extreme(float(loss[row]), row + offset)
+    return Extreme(float(loss[row]), row_id(offset, row))
 
 
-def _health(zf: np.ndarray, offset: int) -> dict:
+def _health(zf: np.ndarray, offset: RowIds) -> dict:
     nan, posinf, neginf = np.isnan(zf), np.isposinf(zf), np.isneginf(zf)
     finite = ~(nan | posinf | neginf)
     out: dict = {
@@ -465,7 +483,7 @@ def _naive_stats(paths, z, dtype, target, stable, offset) -> dict[str, PathStats
         worst = None
         if gap.size:
             i = int(np.argmax(gap))
-            worst = Extreme(float(gap[i]), int(both[i]) + offset)
+            worst = Extreme(float(gap[i]), row_id(offset, both[i]))
         out[path] = PathStats(
             failed=RowSet.from_mask(failed, offset),
             overflow=RowSet.from_mask(failed & overflowed, offset),

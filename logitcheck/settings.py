@@ -20,3 +20,5 @@ class Settings:
     # what the user's loss expects: "logits" (the argument is LOGITS), "probabilities"
     # (Keras from_logits=False, sklearn log_loss) or "log_probabilities" (nll_loss)
     expects: str = "logits"
+    # rows whose label equals this are left out, as torch's F.cross_entropy does
+    ignore_index: int = -100

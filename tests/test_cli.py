@@ -211,7 +211,7 @@ def test_labels_of_the_wrong_length(tmp_path):
 
 def test_labels_out_of_range(tmp_path):
     z = _bad(tmp_path, "z.npy", np.zeros((10, 3), dtype=np.float32))
-    y = _bad(tmp_path, "y.npy", np.array([0, 1, 2, 3, 0, 1, -100, 0, 0, 0]))
+    y = _bad(tmp_path, "y.npy", np.array([0, 1, 2, 3, 0, 1, -5, 0, 0, -100]))
     assert_clean_error(run("analyze", z, "--labels", y), y, "row 3", "label 3", "[0, 2]",
                        "2 such rows")
 
@@ -299,3 +299,42 @@ def test_one_hot_rows_give_valid_json(tmp_path):
     assert doc["kind"]["evidence"]["max_log_ratio"] is None
     assert [f["code"] for f in doc["findings"]] == ["LC201"]
     assert doc["findings"][0]["evidence"]["loss_as_probabilities"] == 0.0
+
+
+def test_ignore_index_rows_are_left_out_as_torch_does(tmp_path, labels):
+    z = np.load(SAMPLES / "healthy_logits.npy")
+    masked = labels.copy()
+    masked[::3] = -100
+    y = save(tmp_path / "y.npy", masked)
+    result, doc = run_json(str(SAMPLES / "healthy_logits.npy"), "--labels", y)
+    keep = masked != -100
+    assert doc["metrics"]["rows"] == keep.sum()
+    assert doc["metrics"]["ignored_rows"] == (~keep).sum()
+    expected = exact_losses(z[keep], labels[keep]).mean()
+    assert doc["metrics"]["loss_stable"] == pytest.approx(expected, rel=1e-12)
+    # another ignore index, and the rows keep their numbers in the evidence
+    masked[::3] = 7
+    y = save(tmp_path / "y7.npy", np.where(keep, labels, 99))
+    result, doc = run_json(str(SAMPLES / "fp32_underflow_logits.npy"), "--labels", y,
+                           "--ignore-index", "99")
+    finding = [f for f in doc["findings"] if f["code"] == "LC102"][0]
+    zu = np.load(SAMPLES / "fp32_underflow_logits.npy").astype(np.float64)
+    gap = zu.max(axis=1) - zu[np.arange(len(labels)), labels]
+    assert finding["evidence"]["first_rows"] == np.flatnonzero((gap > 104.5) & keep)[:10].tolist()
+
+
+def test_every_label_ignored_is_lc301(tmp_path):
+    y = save(tmp_path / "y.npy", np.full(2000, -100))
+    result, doc = run_json(str(SAMPLES / "healthy_logits.npy"), "--labels", y)
+    assert result.exit_code == 1
+    assert [f["code"] for f in doc["findings"]] == ["LC301"]
+    assert doc["metrics"]["rows"] == 0 and doc["metrics"]["ignored_rows"] == 2000
+
+
+def test_classes_that_never_occur_are_lc302(tmp_path, labels):
+    y = save(tmp_path / "y.npy", np.where(labels == 4, 5, labels))
+    result, doc = run_json(str(SAMPLES / "healthy_logits.npy"), "--labels", y)
+    assert result.exit_code == 0
+    [finding] = doc["findings"]
+    assert (finding["code"], finding["severity"]) == ("LC302", "info")
+    assert finding["evidence"]["first_missing"] == [4]

@@ -86,4 +86,4 @@ def run_checks(ctx: Context) -> list[Finding]:
 
 
 # Importing the modules registers their rules.
-from . import activation, inputs, numerics  # noqa: E402, F401
+from . import activation, inputs, labels, numerics  # noqa: E402, F401

@@ -30,7 +30,7 @@ def underflow_threshold(dtype: str) -> float:
 
 def _storage_paths(ctx: Context):
     dtype = ctx.logits.dtype
-    return dtype, ctx.stats.naive[dtype]
+    return dtype, ctx.stats.naive.get(dtype, {})  # empty when no row was analysed
 
 
 def _per_path(paths, attr: str) -> dict:
@@ -51,6 +51,8 @@ def _per_path(paths, attr: str) -> dict:
 )
 def naive_overflow(ctx: Context):
     dtype, paths = _storage_paths(ctx)
+    if not paths:
+        return
     worst = max(PATHS, key=lambda p: paths[p].overflow.count)
     rows = paths[worst].overflow
     if not rows:
@@ -85,6 +87,8 @@ def naive_overflow(ctx: Context):
 )
 def naive_underflow(ctx: Context):
     dtype, paths = _storage_paths(ctx)
+    if not paths:
+        return
     worst = max(PATHS, key=lambda p: paths[p].underflow.count)
     rows = paths[worst].underflow
     if not rows:

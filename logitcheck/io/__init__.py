@@ -87,10 +87,10 @@ class Labels:
         return InputInfo("labels", str(self.path), a.shape, _dtype_name(a.dtype), a.nbytes)
 
 
-def open_labels(path: str | Path, rows: int, classes: int) -> Labels:
+def open_labels(path: str | Path, rows: int, classes: int, ignore_index: int = -100) -> Labels:
     """Class ids, one per row, checked against the logits' shape before any work.
 
-    A binary output (classes == 1) takes labels 0 and 1.
+    A binary output (classes == 1) takes labels 0 and 1; `ignore_index` marks rows to skip.
     """
     classes = max(classes, 2)
     path, array = _open_array(path)
@@ -115,13 +115,14 @@ def open_labels(path: str | Path, rows: int, classes: int) -> Labels:
         if bad.size:
             r = int(bad[0])
             raise InputError(path, f"row {r}: label {array[r]!r} is not a whole class id")
-    out = np.flatnonzero((array < 0) | (array >= classes))
+    out = np.flatnonzero(((array < 0) | (array >= classes)) & (array != ignore_index))
     if out.size:
         r = int(out[0])
         value = array[r].item()
         raise InputError(
             path,
-            f"row {r}: label {value:g} is outside the {classes} classes [0, {classes - 1}]"
+            f"row {r}: label {value:g} is outside the {classes} classes [0, {classes - 1}] "
+            f"and is not the ignore index {ignore_index}"
             + (f" ({out.size:,} such rows)" if out.size > 1 else ""),
         )
     return Labels(path, array)
