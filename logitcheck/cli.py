@@ -11,6 +11,7 @@ import click
 from . import __version__
 from .analysis import analyze
 from .checks import REGISTRY, find_rule, rules_markdown
+from .dtypes import FLOATS
 from .errors import EXIT_ERROR, LogitcheckError
 from .report import RENDERERS, Severity
 from .settings import Settings
@@ -46,6 +47,9 @@ def cli() -> None:
               help="What your loss takes: logits (F.cross_entropy, from_logits=True), "
               "probabilities (from_logits=False, sklearn log_loss) or log-probabilities "
               "(F.nll_loss).")
+@click.option("--dtypes", "extra_dtypes", default="", metavar="LIST",
+              help="Also reproduce the naive paths in these dtypes, e.g. float16,bfloat16 "
+              "for mixed-precision training (the storage dtype and wider ones always are).")
 @click.option("--ignore-index", type=int, default=-100, show_default=True,
               help="Rows whose label is this are left out, as in torch's F.cross_entropy.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
@@ -53,9 +57,15 @@ def cli() -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Chunks computed in parallel.")
 def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, expects: str,
-                    ignore_index: int, chunk_rows: int | None, threads: int) -> None:
+                    extra_dtypes: str, ignore_index: int, chunk_rows: int | None,
+                    threads: int) -> None:
     """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs, or a 1-D binary one."""
+    dtypes = tuple(d.strip() for d in extra_dtypes.split(",") if d.strip())
+    unknown = [d for d in dtypes if d not in FLOATS]
+    if unknown:
+        _fail(f"--dtypes: unknown dtype {unknown[0]!r} (choose from {', '.join(FLOATS)})")
     settings = Settings(
+        dtypes=dtypes,
         fail_on=None if fail_on == "never" else Severity.parse(fail_on),
         expects=expects.replace("-", "_"),
         ignore_index=ignore_index,

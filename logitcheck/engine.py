@@ -30,7 +30,7 @@ def chunk_bounds(rows: int, step: int) -> Iterator[tuple[int, int]]:
 
 
 def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> Stats:
-    dtypes = naive_dtypes(source.dtype)
+    dtypes = naive_dtypes(source.dtype, settings.dtypes)
 
     def one(bounds: tuple[int, int]) -> Stats:
         start, stop = bounds

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import facts
 from .numerics import MAX_DECIMALS, Stats
 from .report.model import Kind
 
@@ -42,7 +43,7 @@ def row_sum_tolerance(dtype: str, classes: int) -> float:
     moves the sum by at most eps/2; the producer's own summation adds about log2(C) eps.
     Outputs are often computed in float32 and saved as float64, hence the float32 floor.
     """
-    eps = max(float(np.finfo(dtype).eps), float(np.finfo(np.float32).eps))
+    eps = max(facts(dtype).eps, facts("float32").eps)
     return 2.0 * (2.0 + math.log2(max(classes, 2))) * eps
 
 

@@ -17,27 +17,28 @@ log-softmax of a row has a non-finite entry exactly when that one is non-finite.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
+from .dtypes import FLOATS, cast, facts, finish
 from .mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
 
 PATHS = ("softmax_then_log", "no_max_shift")
-FLOAT_DTYPES = ("float16", "float32", "float64")
 _EPS64 = float(np.finfo(np.float64).eps)
 
 
 def exp_overflow_threshold(dtype: str) -> float:
     """The smallest z with exp(z) = inf in `dtype` is just above this (88.72 in float32)."""
-    return math.log(float(np.finfo(dtype).max))
+    return facts(dtype).overflow_at
 
 
-def naive_dtypes(storage: str) -> tuple[str, ...]:
-    """The storage dtype and every wider float dtype: the ones a user may compute in."""
-    width = np.dtype(storage).itemsize
-    return tuple(d for d in FLOAT_DTYPES if np.dtype(d).itemsize >= width)
+def naive_dtypes(storage: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The storage dtype, every wider one (what a user may compute in), and `extra`
+    (e.g. float16 or bfloat16 for mixed-precision training), narrowest first."""
+    bits = facts(storage).bits
+    wanted = {storage, *extra} | {d for d in FLOATS if facts(d).bits > bits}
+    return tuple(d for d in FLOATS if d in wanted)
 
 
 @dataclass(frozen=True)
@@ -439,12 +440,12 @@ def naive_losses(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, n
     """Each naive path's loss per row computed in `dtype`, and which rows' sums overflowed."""
     rows = np.arange(z.shape[0])
     with np.errstate(all="ignore"):  # overflow and underflow are what we measure
-        zt = np.asarray(z).astype(dtype, copy=False)
-        e = np.exp(zt)
-        s = e.sum(axis=1)
+        zt = cast(z, dtype)
+        e = finish(np.exp(zt), dtype)
+        s = finish(e.sum(axis=1), dtype)
         losses = {
-            "softmax_then_log": -np.log(e[rows, target] / s),
-            "no_max_shift": np.log(s) - zt[rows, target],
+            "softmax_then_log": finish(-np.log(finish(e[rows, target] / s, dtype)), dtype),
+            "no_max_shift": finish(finish(np.log(s), dtype) - zt[rows, target], dtype),
         }
     return losses, np.isinf(s)  # an exp, or the sum of them, passed the dtype's max
 
@@ -456,14 +457,14 @@ def _naive_binary(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, 
     then -inf), and exp(-z) overflows below -88.72.
     """
     with np.errstate(all="ignore"):
-        zt = np.asarray(z[:, 1]).astype(dtype, copy=False)
-        one = np.ones((), dtype=dtype)
-        p = one / (one + np.exp(-zt))
-        p_y = np.where(target == 1, p, one - p)
-        softplus = np.log(one + np.exp(zt))
+        zt = cast(z[:, 1], dtype)
+        one = np.ones((), dtype=zt.dtype)
+        p = finish(one / finish(one + finish(np.exp(-zt), dtype), dtype), dtype)
+        p_y = np.where(target == 1, p, finish(one - p, dtype))
+        softplus = finish(np.log(finish(one + finish(np.exp(zt), dtype), dtype)), dtype)
         losses = {
-            "softmax_then_log": -np.log(p_y),
-            "no_max_shift": softplus - np.where(target == 1, zt, 0),
+            "softmax_then_log": finish(-np.log(p_y), dtype),
+            "no_max_shift": finish(softplus - np.where(target == 1, zt, 0), dtype),
         }
         overflowed = np.isinf(np.exp(np.abs(zt)))
     return losses, overflowed

@@ -22,3 +22,5 @@ class Settings:
     expects: str = "logits"
     # rows whose label equals this are left out, as torch's F.cross_entropy does
     ignore_index: int = -100
+    # extra dtypes to reproduce the naive paths in (mixed precision: float16, bfloat16)
+    dtypes: tuple[str, ...] = ()

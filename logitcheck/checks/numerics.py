@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-
+from ..dtypes import facts
 from ..numerics import PATHS, exp_overflow_threshold
 from ..report.model import Severity
 from . import Context, rule
@@ -25,7 +22,7 @@ _STABLE_FIX = {
 
 def underflow_threshold(dtype: str) -> float:
     """The row range beyond which the smallest probability rounds to exactly 0."""
-    return math.log(2.0) - math.log(float(np.finfo(dtype).smallest_subnormal))
+    return facts(dtype).zero_range
 
 
 def _storage_paths(ctx: Context):
@@ -60,7 +57,7 @@ def naive_overflow(ctx: Context):
     threshold = exp_overflow_threshold(dtype)
     yield (
         f"the naive softmax overflows in {dtype} on {rows_phrase(rows, ctx.stats.rows)}: "
-        f"sum(exp(z)) passes {dtype}'s largest value {float(np.finfo(dtype).max):.6g} "
+        f"sum(exp(z)) passes {dtype}'s largest value {facts(dtype).max:.6g} "
         f"(exp(z) alone is inf above z = {threshold:.2f}; the largest logit is "
         f"{num(ctx.stats.finite_max)}), so the naive loss is inf or NaN there",
         {
