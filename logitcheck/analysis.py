@@ -24,7 +24,9 @@ def analyze(
     source = open_logits(logits)
     label_source = None
     if labels is not None:
-        label_source = open_labels(labels, *source.shape, settings.ignore_index)
+        label_source = open_labels(
+            labels, *source.shape, settings.ignore_index, settings.multilabel
+        )
     opened = time.perf_counter()
     stats = compute_stats(source, label_source, settings)
     computed = time.perf_counter()

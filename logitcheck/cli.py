@@ -50,6 +50,11 @@ def cli() -> None:
 @click.option("--dtypes", "extra_dtypes", default="", metavar="LIST",
               help="Also reproduce the naive paths in these dtypes, e.g. float16,bfloat16 "
               "for mixed-precision training (the storage dtype and wider ones always are).")
+@click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
+              show_default=True, help="As torch's F.cross_entropy(label_smoothing=...).")
+@click.option("--multi-label", is_flag=True,
+              help="Read a (rows, classes) 0/1 label array as independent binary targets "
+              "(BCE with logits) instead of one-hot / soft rows.")
 @click.option("--ignore-index", type=int, default=-100, show_default=True,
               help="Rows whose label is this are left out, as in torch's F.cross_entropy.")
 @click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
@@ -57,8 +62,8 @@ def cli() -> None:
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Chunks computed in parallel.")
 def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, expects: str,
-                    extra_dtypes: str, ignore_index: int, chunk_rows: int | None,
-                    threads: int) -> None:
+                    extra_dtypes: str, label_smoothing: float, multi_label: bool,
+                    ignore_index: int, chunk_rows: int | None, threads: int) -> None:
     """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs, or a 1-D binary one."""
     dtypes = tuple(d.strip() for d in extra_dtypes.split(",") if d.strip())
     unknown = [d for d in dtypes if d not in FLOATS]
@@ -69,6 +74,8 @@ def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, exp
         fail_on=None if fail_on == "never" else Severity.parse(fail_on),
         expects=expects.replace("-", "_"),
         ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        multilabel=multi_label,
         chunk_rows=chunk_rows,
         threads=threads,
     )

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .inference import row_sum_tolerance
 from .io import Labels, Source
-from .numerics import Stats, chunk_stats, merge_all, naive_dtypes
+from .numerics import Plan, Stats, chunk_stats, merge_all, naive_dtypes
 from .settings import Settings
 
 
@@ -29,23 +30,38 @@ def chunk_bounds(rows: int, step: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + step, rows)
 
 
+def target_tolerance(labels: Labels | None, classes: int) -> float:
+    """How far from 1 a row of soft targets stored in the labels' dtype may sum."""
+    if labels is None or labels.array.dtype.kind != "f":
+        return 0.0
+    return row_sum_tolerance(labels.array.dtype.name, classes)
+
+
 def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> Stats:
-    dtypes = naive_dtypes(source.dtype, settings.dtypes)
+    plan = Plan(
+        naive_dtypes(source.dtype, settings.dtypes),
+        storage=source.dtype,
+        targets=labels.targets if labels is not None else "ids",
+        smoothing=settings.label_smoothing,
+        target_tolerance=target_tolerance(labels, source.shape[1]),
+    )
 
     def one(bounds: tuple[int, int]) -> Stats:
         start, stop = bounds
         z = source.read(start, stop)
         if labels is None:
-            return chunk_stats(z, None, start, dtypes)
+            return chunk_stats(z, None, start, plan)
         y = labels.read(start, stop)
+        if labels.targets != "ids":  # ignore_index applies to class ids only, as in torch
+            return chunk_stats(z, y, start, plan)
         keep = y != settings.ignore_index
         if keep.all():
-            return chunk_stats(z, y, start, dtypes)
+            return chunk_stats(z, y, start, plan)
         ignored = int(keep.size - np.count_nonzero(keep))
         if not keep.any():
             return Stats(classes=source.shape[1], labelled=True, ignored=ignored)
         rows = start + np.flatnonzero(keep)  # the kept rows keep their numbers
-        part = chunk_stats(z[keep], y[keep], rows, dtypes)
+        part = chunk_stats(z[keep], y[keep], rows, plan)
         return dataclasses.replace(part, ignored=ignored)
 
     bounds = chunk_bounds(source.shape[0], chunk_rows(source, settings))

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from .dtypes import FLOATS, cast, facts, finish
+from .dtypes import FLOATS, facts
+from .losses import Naive, naive_sigmoid, naive_softmax, sigmoid_loss, softmax_loss
 from .mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
 
 PATHS = ("softmax_then_log", "no_max_shift")
@@ -46,6 +47,7 @@ class PathStats:
     failed: RowSet = RowSet()
     overflow: RowSet = RowSet()
     underflow: RowSet = RowSet()
+    subnormal: RowSet = RowSet()  # finite, but p survived only as a subnormal
     max_rel_gap: Extreme | None = None  # |naive - stable| / stable, where both are finite
 
     def merge(self, other: PathStats) -> PathStats:
@@ -53,8 +55,22 @@ class PathStats:
             self.failed.merge(other.failed),
             self.overflow.merge(other.overflow),
             self.underflow.merge(other.underflow),
+            self.subnormal.merge(other.subnormal),
             merge_largest(self.max_rel_gap, other.max_rel_gap),
         )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to compute for every chunk of one input, fixed before the first chunk."""
+
+    dtypes: tuple[str, ...]  # the naive paths are reproduced in each
+    storage: str = "float64"
+    # "ids": class ids (0/1 for a binary output); "dense": one-hot or soft rows (torch's
+    # probability targets); "multilabel": independent 0/1 columns (BCE)
+    targets: str = "ids"
+    smoothing: float = 0.0  # label smoothing, as torch's F.cross_entropy(label_smoothing=)
+    target_tolerance: float = 1e-6  # how far from 1 a soft target row may sum
 
 
 @dataclass(frozen=True)
@@ -124,7 +140,8 @@ class Stats:
     classes: int = 0  # 1 for a binary (sigmoid) output
     labelled: bool = False
     ignored: int = 0  # rows whose label is ignore_index
-    label_counts: LabelCounts | None = None  # how often each class is the label
+    targets: str = "ids"  # see Plan.targets
+    label_counts: LabelCounts | None = None  # how often each class is the label (positive)
     # health of the input values
     nan: RowSet = RowSet()
     posinf: RowSet = RowSet()
@@ -139,7 +156,12 @@ class Stats:
     loss: ExactSum = ExactSum()  # over rows where it is finite
     nonfinite_loss: RowSet = RowSet()
     worst_loss: Extreme | None = None
-    correct: int = 0  # argmax == label, among rows with a finite loss
+    correct: int = 0  # argmax == label, among rows with a finite loss (multi-label: outputs)
+    saturated: RowSet = RowSet()  # p_y rounds to 1 in the storage dtype: gradient 0
+    soft_rows_off: RowSet = RowSet()  # dense target rows that do not sum to 1
+    # dtype zones (softmax only)
+    max_range: Extreme | None = None  # the largest row max - row min
+    constant_rows: RowSet = RowSet()  # max == min: a dead output
     # evidence of what the values are
     row_sum_dev: Extreme | None = None  # max |sum(row) - 1| over rows with finite sums
     lse_dev: Extreme | None = None  # max |logsumexp(row)|: 0 for log-probabilities
@@ -170,7 +192,8 @@ class Stats:
     def accuracy(self) -> float | None:
         if not self.labelled or not self.loss.count:
             return None
-        return self.correct / self.loss.count
+        outputs = self.classes if self.targets == "multilabel" else 1
+        return self.correct / (self.loss.count * outputs)
 
     def merge(self, other: Stats) -> Stats:
         if self.rows == 0:
@@ -180,13 +203,13 @@ class Stats:
         merged = {}
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name in ("classes", "labelled"):
+            if f.name in ("classes", "labelled", "targets"):
                 merged[f.name] = a
             elif f.name == "finite_min":
                 merged[f.name] = _merge_optional(min, a, b)
             elif f.name in ("finite_max", "decimals"):
                 merged[f.name] = _merge_optional(max, a, b)
-            elif f.name in ("worst_loss", "row_sum_dev", "lse_dev"):
+            elif f.name in ("worst_loss", "row_sum_dev", "lse_dev", "max_range"):
                 merged[f.name] = merge_largest(a, b)
             elif f.name == "label_counts":
                 merged[f.name] = a.merge(b) if a is not None else None
@@ -225,17 +248,18 @@ def chunk_stats(
     z: np.ndarray,
     labels: np.ndarray | None,
     offset: RowIds,
-    dtypes: tuple[str, ...],
+    plan: Plan,
 ) -> Stats:
     """Statistics of a block of rows; `offset` numbers them (see mergeable.RowIds).
 
-    z is (n, classes), or (n,) / (n, 1) for a binary output, whose logit z stands for the
-    two-class logits (0, z): softmax((0, z)) = (1 - sigmoid(z), sigmoid(z)).
+    z is (n, classes), or (n,) / (n, 1) for a binary output. labels are class ids (n,),
+    or (n, classes) rows for plan.targets "dense" and "multilabel".
     """
     binary = z.ndim == 1 or z.shape[1] == 1
+    sigmoid = binary or plan.targets == "multilabel"
     n = z.shape[0]
-    rows = np.arange(n)
     values = np.array(z, dtype=np.float64, order="C").reshape(n, -1)
+    z = np.asarray(z).reshape(n, -1)
 
     lo, hi = values.min(), values.max()  # NaN if any NaN
     all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
@@ -244,45 +268,95 @@ def chunk_stats(
     else:
         health = _health(values, offset)
     positive = all_finite and lo > 0
-    evidence = _value_evidence(values, binary, z.dtype, offset, positive, lo >= 0 and hi <= 1)
-
-    if binary:
-        z = np.stack([np.zeros(n, dtype=z.dtype), z.reshape(n)], axis=1)
-        zf = np.stack([np.zeros(n), values[:, 0]], axis=1)
+    out = _value_evidence(values, binary, z.dtype, offset, positive, lo >= 0 and hi <= 1)
+    out.update(health)
+    if sigmoid:
+        out.update(_sigmoid_part(z, values, labels, offset, plan, binary, positive))
     else:
-        zf = values  # reused in place by _stable_loss
-    top = zf.argmax(axis=1)  # the first NaN, if any: the row's max is then NaN
-    zmax = zf[rows, top]
-    target = np.asarray(labels, dtype=np.intp) if labels is not None else zf.argmin(axis=1)
-    z_target = zf[rows, target]
-
-    extra: dict = {}
-    if labels is not None:
-        extra = _readings(values, binary, target, z_target, offset, positive)
-        extra["label_counts"] = LabelCounts(np.bincount(target, minlength=zf.shape[1]))
-
-    loss, lse = _stable_loss(zf, z, rows, top, zmax, target, z_target)
+        out.update(_softmax_part(z, values, labels, offset, plan, positive))
+    loss = out.pop("_loss")
     finite_loss = np.isfinite(loss)
-    if labels is not None:
-        extra["correct"] = int(np.count_nonzero((top == target) & finite_loss))
-    if not binary:
-        extra["lse_dev"] = _largest_finite(np.abs(lse), offset)
-
-    naive_paths = _naive_binary if binary else naive_losses
-    naive = {d: _naive_stats(naive_paths, z, d, target, loss, offset) for d in dtypes}
-
+    # p_y rounds to 1 in the storage dtype: the gradient p - onehot(y) is 0 for the label
+    saturated = finite_loss & (loss < facts(plan.storage).eps / 2)
     return Stats(
         rows=n,
-        classes=1 if binary else zf.shape[1],
+        classes=1 if binary else values.shape[1],
         labelled=labels is not None,
+        targets=plan.targets if labels is not None else "ids",
         loss=ExactSum.of(loss[finite_loss]),
         nonfinite_loss=RowSet.from_mask(~finite_loss, offset),
         worst_loss=_worst(loss, finite_loss, offset) if finite_loss.any() else None,
-        naive=naive,
-        **health,
-        **evidence,
-        **extra,
+        saturated=RowSet.from_mask(saturated, offset) if labels is not None else RowSet(),
+        **out,
     )
+
+
+def _softmax_part(z, values, labels, offset, plan: Plan, positive: bool) -> dict:
+    """Softmax cross-entropy: stable loss, readings of the values, naive paths."""
+    n, c = values.shape
+    rows = np.arange(n)
+    out: dict = {}
+    dense = None
+    if labels is not None and plan.targets == "dense":
+        dense = np.asarray(labels, dtype=np.float64)
+        target = dense.argmax(axis=1)
+        off = np.abs(dense.sum(axis=1) - 1.0) > plan.target_tolerance
+        out["soft_rows_off"] = RowSet.from_mask(off, offset)
+    elif labels is not None:
+        target = np.asarray(labels, dtype=np.intp)
+    if labels is not None and plan.smoothing:
+        if dense is None:
+            dense = np.zeros((n, c))
+            dense[rows, target] = 1.0
+        dense = (1.0 - plan.smoothing) * dense + plan.smoothing / c
+    if labels is None:
+        target = values.argmin(axis=1)  # the least likely class: where naive paths break first
+
+    zf = values.copy()  # softmax_loss works in place; values stay for the readings
+    top = zf.argmax(axis=1)  # the first NaN, if any: the row's max is then NaN
+    zmax = zf[rows, top]
+    z_target = zf[rows, target]
+    with np.errstate(invalid="ignore"):
+        span = zmax - zf.min(axis=1)
+    out["max_range"] = _largest_finite(span, offset)
+    out["constant_rows"] = RowSet.from_mask(span == 0, offset)
+    if labels is not None:
+        out.update(_readings(values, False, target, z_target, offset, positive))
+        out["label_counts"] = LabelCounts(np.bincount(target, minlength=c))
+    loss, lse = softmax_loss(zf, z, rows, top, zmax, target, dense)
+    if labels is not None:
+        out["correct"] = int(np.count_nonzero((top == target) & np.isfinite(loss)))
+    out["lse_dev"] = _largest_finite(np.abs(lse), offset)
+    out["naive"] = {
+        d: _naive_stats(naive_softmax(z, d, target, dense), loss, offset) for d in plan.dtypes
+    }
+    out["_loss"] = loss
+    return out
+
+
+def _sigmoid_part(z, values, labels, offset, plan: Plan, binary: bool, positive: bool) -> dict:
+    """Sigmoid binary cross-entropy (a binary output, or independent multi-label columns)."""
+    out: dict = {}
+    if labels is None:
+        # the worse label of each output: where the naive paths break first
+        targets = (values < 0).astype(np.float64)
+    else:
+        targets = np.asarray(labels, dtype=np.float64).reshape(values.shape)
+    loss = sigmoid_loss(values, targets)
+    if labels is not None:
+        hit = ((values > 0) == (targets > 0.5)) & np.isfinite(loss)[:, None]
+        out["correct"] = int(np.count_nonzero(hit))  # outputs, not rows, for multi-label
+        counts = targets.sum(axis=0) if not binary else np.bincount(
+            targets[:, 0].astype(np.intp), minlength=2)
+        out["label_counts"] = LabelCounts(counts.astype(np.int64))
+        if binary:
+            target = targets[:, 0].astype(np.intp)
+            out.update(_readings(values, True, target, None, offset, positive))
+    out["naive"] = {
+        d: _naive_stats(naive_sigmoid(z, d, targets), loss, offset) for d in plan.dtypes
+    }
+    out["_loss"] = loss
+    return out
 
 
 def _largest_finite(values: np.ndarray, offset: RowIds) -> Extreme | None:
@@ -406,89 +480,30 @@ def stable_loss(z: np.ndarray, target: np.ndarray) -> np.ndarray:
     rows = np.arange(zf.shape[0])
     target = np.asarray(target, dtype=np.intp)
     top = zf.argmax(axis=1)
-    return _stable_loss(zf, z, rows, top, zf[rows, top], target, zf[rows, target])[0]
+    return softmax_loss(zf, z, rows, top, zf[rows, top], target, None)[0]
 
 
-def _stable_loss(zf, z, rows, top, zmax, target, z_target) -> tuple[np.ndarray, np.ndarray]:
-    """-log_softmax(z)[target] and logsumexp(z) per row, in float64, to a few ulp.
-
-    loss = (max - z_y) + log1p(sum over j != argmax of exp(z_j - max)): both terms are
-    non-negative, and log1p keeps the digits of a confident row's tiny loss that
-    log(sum) would round away. Rows whose max is not finite follow scipy's log_softmax.
-    Destroys zf.
-    """
-    good = np.isfinite(zmax)
-    shift = np.where(good, zmax, 0.0)
-    with np.errstate(invalid="ignore", over="ignore"):
-        np.subtract(zf, shift[:, None], out=zf)
-        np.exp(zf, out=zf)
-        zf[rows, top] = 0.0
-        rest = np.log1p(zf.sum(axis=1))
-        loss = (zmax - z_target) + rest
-        lse = zmax + rest
-    if not good.all():
-        # scipy: a non-finite max is replaced by 0, then z_y - log(sum(exp(z)))
-        bad = np.flatnonzero(~good)
-        zb = np.asarray(z[bad], dtype=np.float64)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            lse[bad] = np.log(np.exp(zb).sum(axis=1))
-            loss[bad] = lse[bad] - zb[np.arange(bad.size), target[bad]]
-    return loss, lse
-
-
-def naive_losses(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Each naive path's loss per row computed in `dtype`, and which rows' sums overflowed."""
-    rows = np.arange(z.shape[0])
-    with np.errstate(all="ignore"):  # overflow and underflow are what we measure
-        zt = cast(z, dtype)
-        e = finish(np.exp(zt), dtype)
-        s = finish(e.sum(axis=1), dtype)
-        losses = {
-            "softmax_then_log": finish(-np.log(finish(e[rows, target] / s, dtype)), dtype),
-            "no_max_shift": finish(finish(np.log(s), dtype) - zt[rows, target], dtype),
-        }
-    return losses, np.isinf(s)  # an exp, or the sum of them, passed the dtype's max
-
-
-def _naive_binary(z: np.ndarray, dtype: str, target: np.ndarray) -> tuple[dict, np.ndarray]:
-    """A binary output (0, z) the naive way: sigmoid, then log; softplus without the shift.
-
-    sigmoid(z) = 1/(1 + exp(-z)) rounds to 1 once z passes 16.6 in float32 (log(1 - p) is
-    then -inf), and exp(-z) overflows below -88.72.
-    """
-    with np.errstate(all="ignore"):
-        zt = cast(z[:, 1], dtype)
-        one = np.ones((), dtype=zt.dtype)
-        p = finish(one / finish(one + finish(np.exp(-zt), dtype), dtype), dtype)
-        p_y = np.where(target == 1, p, finish(one - p, dtype))
-        softplus = finish(np.log(finish(one + finish(np.exp(zt), dtype), dtype)), dtype)
-        losses = {
-            "softmax_then_log": finish(-np.log(p_y), dtype),
-            "no_max_shift": finish(softplus - np.where(target == 1, zt, 0), dtype),
-        }
-        overflowed = np.isinf(np.exp(np.abs(zt)))
-    return losses, overflowed
-
-
-def _naive_stats(paths, z, dtype, target, stable, offset) -> dict[str, PathStats]:
-    losses, overflowed = paths(z, dtype, target)
+def _naive_stats(naive: Naive, stable: np.ndarray, offset: RowIds) -> dict[str, PathStats]:
     stable_ok = np.isfinite(stable)
     out = {}
-    for path, naive in losses.items():
-        naive = naive.astype(np.float64)
-        naive_ok = np.isfinite(naive)
+    for path, loss in naive.losses.items():
+        naive_ok = np.isfinite(loss)
         failed = stable_ok & ~naive_ok
         both = np.flatnonzero(stable_ok & naive_ok)
         # relative gap; below eps the loss is ~0 and the absolute gap is what matters
-        gap = np.abs(naive[both] - stable[both]) / np.maximum(stable[both], _EPS64)
+        gap = np.abs(loss[both] - stable[both]) / np.maximum(stable[both], _EPS64)
         worst = None
         if gap.size:
             i = int(np.argmax(gap))
             worst = Extreme(float(gap[i]), row_id(offset, both[i]))
+        overflowed = naive.overflowed[path]
         out[path] = PathStats(
             failed=RowSet.from_mask(failed, offset),
             overflow=RowSet.from_mask(failed & overflowed, offset),
             underflow=RowSet.from_mask(failed & ~overflowed, offset),
+            # only the probabilities of "softmax then log" can be subnormal
+            subnormal=RowSet.from_mask(naive_ok & naive.subnormal, offset)
+            if path == "softmax_then_log" else RowSet(),
             max_rel_gap=worst,
         )
     return out

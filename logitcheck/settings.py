@@ -22,5 +22,7 @@ class Settings:
     expects: str = "logits"
     # rows whose label equals this are left out, as torch's F.cross_entropy does
     ignore_index: int = -100
+    label_smoothing: float = 0.0  # as torch's F.cross_entropy(label_smoothing=)
+    multilabel: bool = False  # (rows, classes) 0/1 labels are independent binary targets
     # extra dtypes to reproduce the naive paths in (mixed precision: float16, bfloat16)
     dtypes: tuple[str, ...] = ()

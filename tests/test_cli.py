@@ -216,10 +216,11 @@ def test_labels_out_of_range(tmp_path):
                        "2 such rows")
 
 
-def test_one_hot_labels_get_a_hint(tmp_path):
+def test_labels_of_the_wrong_shape(tmp_path):
     z = _bad(tmp_path, "z.npy", np.zeros((10, 3), dtype=np.float32))
-    y = _bad(tmp_path, "y.npy", np.eye(3)[np.zeros(10, dtype=int)])
-    assert_clean_error(run("analyze", z, "--labels", y), y, "one-hot", "argmax")
+    y = _bad(tmp_path, "y.npy", np.zeros((10, 4)))
+    assert_clean_error(run("analyze", z, "--labels", y), y, "(10, 3) array of targets",
+                       "(10, 4)")
 
 
 def test_fractional_float_labels(tmp_path):

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from logitcheck.inference import infer_kind, row_sum_tolerance
-from logitcheck.numerics import chunk_stats, merge_all, naive_dtypes
+from logitcheck.numerics import Plan, chunk_stats, merge_all, naive_dtypes
 
 
 def kind_of(z: np.ndarray, labels: np.ndarray | None = None, chunk: int = 10**9):
-    dtypes = naive_dtypes(z.dtype.name)
+    dtypes = Plan(naive_dtypes(z.dtype.name), z.dtype.name)
     parts = [
         chunk_stats(z[i : i + chunk], None if labels is None else labels[i : i + chunk], i, dtypes)
         for i in range(0, z.shape[0], chunk)

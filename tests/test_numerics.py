@@ -9,7 +9,7 @@ import pytest
 from logitcheck.engine import compute_stats
 from logitcheck.io import open_labels, open_logits
 from logitcheck.mergeable import ExactSum, RowSet
-from logitcheck.numerics import PATHS, chunk_stats, naive_dtypes, stable_loss
+from logitcheck.numerics import PATHS, Plan, chunk_stats, naive_dtypes, stable_loss
 from logitcheck.settings import Settings
 
 from .conftest import SAMPLES, save
@@ -73,7 +73,7 @@ def test_non_finite_rows_follow_scipy_and_stay_in_their_row():
         loss[finite_rows], exact_losses(np.nan_to_num(z[finite_rows], neginf=-1e4), y[finite_rows]),
         rtol=1e-15,
     )
-    stats = chunk_stats(z, y, 0, naive_dtypes("float64"))
+    stats = chunk_stats(z, y, 0, Plan(naive_dtypes("float64"), "float64"))
     assert stats.nan == RowSet(1, (3,))
     assert stats.posinf == RowSet(2, (1, 2))
     assert stats.neginf == RowSet(3, (4, 5, 6))
@@ -108,7 +108,7 @@ def test_naive_failures_on_hard_random_rows():
     for storage in ("float16", "float32", "float64"):
         zs = z.astype(storage)
         zs = np.where(np.isfinite(zs), zs, 0).astype(storage)
-        stats = chunk_stats(zs, y, 0, naive_dtypes(storage))
+        stats = chunk_stats(zs, y, 0, Plan(naive_dtypes(storage), storage))
         for dtype in naive_dtypes(storage):
             simulated = simulate_naive(zs, y, dtype)
             for path in PATHS:

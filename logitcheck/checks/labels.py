@@ -6,6 +6,7 @@ import numpy as np
 
 from ..report.model import Severity
 from . import Context, rule
+from .fmt import rows_phrase
 
 
 @rule(
@@ -63,4 +64,35 @@ def classes_never_occur(ctx: Context):
         f"(classes {shown})",
         {"missing_classes": missing.size, "first_missing": [int(c) for c in missing[:10]],
          "rows": s.rows, "classes": s.classes},
+    )
+
+
+@rule(
+    "LC303",
+    "soft-targets-do-not-sum-to-one",
+    Severity.ERROR,
+    summary="Rows of soft (probability) targets that do not sum to 1.",
+    why="torch's F.cross_entropy with probability targets computes -sum(t * log p) without "
+    "normalising t: rows that sum to 2 count twice, rows that sum to 0 not at all. 0/1 rows "
+    "with several 1s are usually multi-label targets meant for a sigmoid loss.",
+    fix={
+        "numpy": "Normalise: t / t.sum(axis=1, keepdims=True); for multi-label 0/1 rows use "
+        "a per-column binary cross-entropy.",
+        "pytorch": "Normalise the targets, or use nn.BCEWithLogitsLoss for multi-label "
+        "targets (logitcheck: --multi-label).",
+        "keras": "Normalise the targets, or use BinaryCrossentropy(from_logits=True) with "
+        "sigmoid outputs for multi-label targets.",
+        "jax": "Normalise the targets, or use optax.sigmoid_binary_cross_entropy for "
+        "multi-label targets.",
+    },
+    example="F.cross_entropy(logits, multi_hot.float())  # rows with two 1s",
+)
+def soft_targets_do_not_sum_to_one(ctx: Context):
+    rows = ctx.stats.soft_rows_off
+    if not rows:
+        return
+    yield (
+        f"{rows_phrase(rows, ctx.stats.rows)} of targets do not sum to 1; pass --multi-label "
+        "if they are independent 0/1 targets",
+        {"rows": rows.count, "first_rows": list(rows.first)},
     )

@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import InputError
 from ..report.model import InputInfo
 from .npy import open_npy
+from .targets import open_dense_labels
 
 SUPPORTED = (".npy",)
 
@@ -77,23 +78,30 @@ def open_logits(path: str | Path) -> Source:
 @dataclass(frozen=True)
 class Labels:
     path: Path
-    array: np.ndarray  # 1-D, integer-valued
+    array: np.ndarray  # 1-D class ids, or (rows, classes) rows for dense / multilabel
+    targets: str = "ids"  # see numerics.Plan.targets
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        return np.asarray(self.array[start:stop]).astype(np.intp)
+        block = np.asarray(self.array[start:stop])
+        return block.astype(np.intp) if self.targets == "ids" else block.astype(np.float64)
 
     def info(self) -> InputInfo:
         a = self.array
         return InputInfo("labels", str(self.path), a.shape, _dtype_name(a.dtype), a.nbytes)
 
 
-def open_labels(path: str | Path, rows: int, classes: int, ignore_index: int = -100) -> Labels:
-    """Class ids, one per row, checked against the logits' shape before any work.
+def open_labels(
+    path: str | Path, rows: int, classes: int, ignore_index: int = -100, multilabel: bool = False
+) -> Labels:
+    """Labels checked against the logits' shape before any work.
 
-    A binary output (classes == 1) takes labels 0 and 1; `ignore_index` marks rows to skip.
+    Class ids, one per row (a binary output takes 0 and 1; `ignore_index` marks rows to
+    skip), or a (rows, classes) array: one-hot or soft rows, or independent 0/1 columns.
     """
-    classes = max(classes, 2)
     path, array = _open_array(path)
+    if array.ndim == 2 and array.shape[1] == classes > 1:
+        return open_dense_labels(path, array, rows, multilabel)
+    classes = max(classes, 2)
     kind = array.dtype.kind
     if kind not in "iuf":
         what = "strings" if kind in "SUa" else f"{_dtype_name(array.dtype)} values"
@@ -101,10 +109,10 @@ def open_labels(path: str | Path, rows: int, classes: int, ignore_index: int = -
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
-        one_hot = array.shape[-1:] == (classes,)
-        hint = " (one-hot labels? save labels.argmax(axis=1))" if one_hot else ""
         raise InputError(
-            path, f"expected a 1-D array of {rows:,} class ids, got shape {array.shape}{hint}"
+            path,
+            f"expected {rows:,} class ids or a ({rows:,}, {classes:,}) array of targets, got "
+            f"shape {array.shape}",
         )
     if array.shape[0] != rows:
         raise InputError(
