@@ -45,3 +45,40 @@ def simulate_naive(z: np.ndarray, labels: np.ndarray, dtype: str) -> dict[str, l
             if not np.isfinite(np.log(total) - row[y]):
                 failed["no_max_shift"].append(i)
     return failed
+
+
+def torch_cross_entropy(
+    z: np.ndarray,
+    target: np.ndarray,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+) -> float:
+    """F.cross_entropy(z, target, ignore_index=, label_smoothing=) in float64, written out
+    from torch's documented formula: class ids or probability targets, mean reduction."""
+    z = np.asarray(z, dtype=np.float64)
+    n, c = z.shape
+    logp = np.empty_like(z)
+    for i in range(n):  # row by row, with math.fsum: no shared code with logitcheck
+        m = max(z[i])
+        lse = m + math.log(math.fsum(math.exp(v - m) for v in z[i]))
+        logp[i] = z[i] - lse
+    eps = label_smoothing
+    if target.ndim == 1:
+        keep = target != ignore_index
+        rows = np.flatnonzero(keep)
+        nll = np.array([-logp[i, int(target[i])] for i in rows])
+        smooth = np.array([-logp[i].sum() / c for i in rows])
+        return float(((1 - eps) * nll + eps * smooth).sum() / rows.size)
+    t = (1 - eps) * np.asarray(target, dtype=np.float64) + eps / c
+    return float(np.mean([-math.fsum(t[i] * logp[i]) for i in range(n)]))
+
+
+def bce_with_logits(z: np.ndarray, y: np.ndarray) -> float:
+    """nn.BCEWithLogitsLoss() (mean over every output), in float64 with mpmath."""
+    z = np.asarray(z, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    terms = [
+        float(mpmath.log1p(mpmath.exp(mpmath.mpf(float(a)))) - a * b)
+        for a, b in zip(z, y, strict=True)
+    ]
+    return math.fsum(terms) / len(terms)

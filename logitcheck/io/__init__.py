@@ -122,7 +122,7 @@ def open_labels(
         bad = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
         if bad.size:
             r = int(bad[0])
-            raise InputError(path, f"row {r}: label {array[r]!r} is not a whole class id")
+            raise InputError(path, f"row {r}: label {array[r].item()!r} is not a whole class id")
     out = np.flatnonzero(((array < 0) | (array >= classes)) & (array != ignore_index))
     if out.size:
         r = int(out[0])

@@ -32,7 +32,7 @@ def open_dense_labels(path: Path, array: np.ndarray, rows: int, multilabel: bool
             r, c = np.argwhere(bad)[0]
             raise InputError(
                 path,
-                f"row {start + r}, column {c}: target {block[r, c]!r} is not a probability "
+                f"row {start + r}, column {c}: target {block[r, c].item()!r} is not a probability "
                 "in [0, 1]",
             )
         binary = binary and bool(((block == 0) | (block == 1)).all())
