@@ -88,4 +88,12 @@ def metrics(stats: Stats) -> dict[str, Any]:
             "max_abs": stats.max_abs,
         },
         "naive": naive,
+        "frameworks": {
+            name: {
+                "loss": f.loss.mean,
+                "capped_rows": f.capped.count,
+                "first_capped_rows": list(f.capped.first),
+            }
+            for name, f in stats.frameworks.items()
+        },
     }

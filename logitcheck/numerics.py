@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from .dtypes import FLOATS, facts
+from .frameworks import BINARY, SOFTMAX
 from .losses import Naive, naive_sigmoid, naive_softmax, sigmoid_loss, softmax_loss
 from .mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
 
@@ -99,6 +100,15 @@ class ColumnSums:
 
 
 @dataclass(frozen=True)
+class FrameworkStats:
+    loss: ExactSum  # over rows where it is finite
+    capped: RowSet  # rows where the framework's clip or clamp changed the loss
+
+    def merge(self, other: FrameworkStats) -> FrameworkStats:
+        return FrameworkStats(self.loss.merge(other.loss), self.capped.merge(other.capped))
+
+
+@dataclass(frozen=True)
 class LabelCounts:
     counts: np.ndarray  # int64, one per class
 
@@ -172,7 +182,8 @@ class Stats:
     loss_as_probabilities: ExactSum = ExactSum()  # -log(p_y), where p_y > 0
     zero_label_value: RowSet = RowSet()  # p_y == 0: -log(p_y) is inf
     loss_as_log_probabilities: ExactSum = ExactSum()  # -z_y (nll_loss)
-    loss_clipped: ExactSum = ExactSum()  # Keras from_logits=False: renormalise, clip 1e-7
+    # the loss each framework reports on these values as probabilities (frameworks.py)
+    frameworks: dict[str, FrameworkStats] = field(default_factory=dict)
     # -log(p_y) once a second softmax (binary: sigmoid) is undone; only while all values > 0
     loss_undone: ExactSum | None = None
     # naive paths: dtype -> path -> stats
@@ -220,6 +231,8 @@ class Stats:
                     x.nan or x.posinf or x.neginf) for x in (self, other))
                 merged[f.name] = (a.merge(b) if f.name == "loss_undone" else
                                   merge_largest(a, b)) if ok and a and b else None
+            elif f.name == "frameworks":
+                merged[f.name] = {k: a[k].merge(b[k]) for k in a}
             elif f.name == "naive":
                 merged[f.name] = {
                     d: {p: a[d][p].merge(b[d][p]) for p in a[d]} for d in a
@@ -321,7 +334,7 @@ def _softmax_part(z, values, labels, offset, plan: Plan, positive: bool) -> dict
     out["max_range"] = _largest_finite(span, offset)
     out["constant_rows"] = RowSet.from_mask(span == 0, offset)
     if labels is not None:
-        out.update(_readings(values, False, target, z_target, offset, positive))
+        out.update(_readings(values, False, target, z_target, offset, positive, plan.storage))
         out["label_counts"] = LabelCounts(np.bincount(target, minlength=c))
     loss, lse = softmax_loss(zf, z, rows, top, zmax, target, dense)
     if labels is not None:
@@ -351,7 +364,7 @@ def _sigmoid_part(z, values, labels, offset, plan: Plan, binary: bool, positive:
         out["label_counts"] = LabelCounts(counts.astype(np.int64))
         if binary:
             target = targets[:, 0].astype(np.intp)
-            out.update(_readings(values, True, target, None, offset, positive))
+            out.update(_readings(values, True, target, None, offset, positive, plan.storage))
     out["naive"] = {
         d: _naive_stats(naive_sigmoid(z, d, targets), loss, offset) for d in plan.dtypes
     }
@@ -410,26 +423,28 @@ def decimals(values: np.ndarray, dtype: np.dtype) -> int:
     return k if k <= MAX_DECIMALS else NOT_ROUNDED
 
 
-def _readings(values, binary, target, z_target, offset, positive) -> dict:
+def _readings(values, binary, target, z_target, offset, positive, storage) -> dict:
     """The loss each reading of the values gives: as probabilities, as log-probabilities,
-    as Keras computes from_logits=False (renormalise the row, clip to [1e-7, 1-1e-7]),
-    and after undoing a second softmax (binary: a second sigmoid)."""
+    as each framework computes it on probabilities (frameworks.py), and after undoing a
+    second softmax (binary: a second sigmoid)."""
     rows = np.arange(values.shape[0])
     if binary:
         p = values[:, 0]
         p_y = np.where(target == 1, p, 1.0 - p)
-        renormalised = p_y
         lp_y = np.full(p.shape, np.nan)
     else:
         p_y = values[rows, target]
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            renormalised = p_y / values.sum(axis=1)
         lp_y = z_target
     usable = (p_y > 0) & np.isfinite(p_y)
-    clipped = np.clip(renormalised, 1e-7, 1 - 1e-7)
-    ok_clip = np.isfinite(clipped)
     ok_lp = np.isfinite(lp_y)
-    out = {}
+    out: dict = {"frameworks": {}}
+    with np.errstate(all="ignore"):  # NaN rows give NaN losses; they are left out below
+        for name, emulate in (BINARY if binary else SOFTMAX).items():
+            loss, capped = emulate(values, target, storage)
+            ok = np.isfinite(loss)
+            out["frameworks"][name] = FrameworkStats(
+                ExactSum.of(loss[ok]), RowSet.from_mask(capped & ok, offset)
+            )
     if positive:
         with np.errstate(divide="ignore", invalid="ignore"):
             if binary:  # p = logit(q): the probability before the second sigmoid
@@ -445,7 +460,6 @@ def _readings(values, binary, target, z_target, offset, positive) -> dict:
         "loss_as_probabilities": ExactSum.of(-np.log(p_y[usable])),
         "zero_label_value": RowSet.from_mask(p_y == 0, offset),
         "loss_as_log_probabilities": ExactSum.of(-lp_y[ok_lp]),
-        "loss_clipped": ExactSum.of(-np.log(clipped[ok_clip])),
     }
 
 

@@ -27,6 +27,13 @@ def _losses(ctx: Context, wrong: ExactSum, right: ExactSum, wrong_name: str) -> 
     return text, {"loss_reported": wrong.mean, "loss_correct": right.mean}
 
 
+def _keras(stats) -> ExactSum:
+    """The loss Keras reports on these values with from_logits=False (frameworks.py)."""
+    name = next((k for k in stats.frameworks if k.startswith("keras.Sparse")), None)
+    name = name or next((k for k in stats.frameworks if k.startswith("keras.")), None)
+    return stats.frameworks[name].loss if name else ExactSum()
+
+
 def _yield(ctx: Context, message: str, wrong: ExactSum, right: ExactSum, wrong_name: str):
     text, losses = _losses(ctx, wrong, right, wrong_name)
     evidence = {"kind": ctx.kind.name, "expects": ctx.settings.expects, **ctx.kind.evidence}
@@ -133,7 +140,7 @@ def logits_as_probabilities(ctx: Context):
         return
     s = ctx.stats
     yield from _yield(
-        ctx, f"{_kind_phrase(ctx)}, but the loss expects probabilities", s.loss_clipped, s.loss,
+        ctx, f"{_kind_phrase(ctx)}, but the loss expects probabilities", _keras(s), s.loss,
         "Keras from_logits=False (renormalised, clipped to [1e-7, 1-1e-7])",
     )
 
@@ -158,7 +165,7 @@ def log_probabilities_as_probabilities(ctx: Context):
         return
     s = ctx.stats
     yield from _yield(
-        ctx, f"{_kind_phrase(ctx)}, but the loss expects probabilities", s.loss_clipped,
+        ctx, f"{_kind_phrase(ctx)}, but the loss expects probabilities", _keras(s),
         s.loss_as_log_probabilities, "Keras from_logits=False (clipped to [1e-7, 1-1e-7])",
     )
 

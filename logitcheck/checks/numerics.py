@@ -106,3 +106,46 @@ def naive_underflow(ctx: Context):
             "paths": _per_path(paths, "underflow"),
         },
     )
+
+
+@rule(
+    "LC108",
+    "framework-loss-clipped",
+    Severity.WARNING,
+    summary="A framework's loss on these probabilities is clipped or clamped on some rows.",
+    why="Losses that take probabilities clip them before the log (Keras at 1e-7: 16.118; "
+    "sklearn at the dtype's eps: 36.04 or 15.94; torch's BCELoss clamps the log at -100). "
+    "On rows where the model put (almost) no probability on the label, the reported loss is "
+    "capped, and its mean is off from the true loss by however much the caps hide.",
+    fix={
+        "numpy": "Compute -log(p_y) yourself and look at the rows with p_y below 1e-7.",
+        "pytorch": "Export the logits and use F.cross_entropy / BCEWithLogitsLoss: no clipping.",
+        "keras": "Export the logits and use from_logits=True: no clipping.",
+        "jax": "Use optax.softmax_cross_entropy_with_integer_labels on logits.",
+    },
+    example="keras.losses.SparseCategoricalCrossentropy()(y, probs)  # p_y = 0 reports 16.118",
+)
+def framework_loss_clipped(ctx: Context):
+    s = ctx.stats
+    if ctx.kind.name not in ("probabilities", "binary_probabilities") or not s.labelled:
+        return
+    true = s.loss_as_probabilities.mean
+    parts, evidence = [], {}
+    for name, f in s.frameworks.items():
+        if not f.capped or f.loss.mean is None:
+            continue
+        gap = "" if true is None or s.zero_label_value else f", {f.loss.mean - true:+.4g}"
+        parts.append(f"{name} on {f.capped.count:,} rows (mean {f.loss.mean:.4f}{gap})")
+        evidence[name] = {"capped_rows": f.capped.count, "first_rows": list(f.capped.first),
+                          "loss": f.loss.mean}
+    if not parts:
+        return
+    if s.zero_label_value:
+        truth = f"the true loss -log(p_y) is inf on {s.zero_label_value.count:,} rows (p_y = 0)"
+    else:
+        truth = f"the true loss -log(p_y) is {true:.4f}"
+    yield (
+        "clipped or clamped: " + "; ".join(parts) + f"; {truth}",
+        {"frameworks": evidence, "loss_true": None if s.zero_label_value else true,
+         "rows_with_zero_probability": s.zero_label_value.count},
+    )
