@@ -1,7 +1,7 @@
 """Independent references the tests compare logitcheck against.
 
-They share no code with logitcheck: the stable loss comes from mpmath with at least 30 digits to spare, and
-the naive paths are simulated one row at a time with numpy scalars of each dtype.
+They share no code with logitcheck: the stable loss comes from mpmath with at least 30 digits
+to spare, and the naive paths are simulated one row at a time with numpy scalars of each dtype.
 """
 
 from __future__ import annotations

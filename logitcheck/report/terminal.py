@@ -97,7 +97,8 @@ def _loss_table(report: Report) -> Table:
 
 def _path_cell(p: dict) -> Text:
     if p["failed_rows"]:
-        causes = [f"{p[k]:,} {k.split('_')[0]}" for k in ("overflow_rows", "underflow_rows") if p[k]]
+        kinds = ("overflow_rows", "underflow_rows")
+        causes = [f"{p[k]:,} {k.split('_')[0]}" for k in kinds if p[k]]
         return Text(f"{p['failed_rows']:,} rows inf/NaN\n({', '.join(causes)})", style="red")
     gap = p["max_rel_gap"]
     return Text("ok" + (f" (rel. gap ≤ {gap:.1e})" if gap is not None else ""))
