@@ -6,8 +6,9 @@ Chunks are independent and their statistics merge exactly, so serial and threade
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from .io import Labels, Source
 from .numerics import Stats, chunk_stats, merge_all, naive_dtypes
@@ -26,6 +27,20 @@ def chunk_bounds(rows: int, step: int) -> Iterator[tuple[int, int]]:
         yield start, min(start + step, rows)
 
 
+T = TypeVar("T")
+
+
+def map_chunks(
+    source: Source, settings: Settings, one: Callable[[tuple[int, int]], T]
+) -> Iterable[T]:
+    """one((start, stop)) for every chunk of rows, in order, serially or on threads."""
+    bounds = chunk_bounds(source.shape[0], chunk_rows(source, settings))
+    if settings.threads <= 1:
+        return map(one, bounds)
+    with ThreadPoolExecutor(settings.threads) as pool:
+        return list(pool.map(one, bounds))
+
+
 def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> Stats:
     dtypes = naive_dtypes(source.dtype)
 
@@ -34,8 +49,4 @@ def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> 
         y = labels.read(start, stop) if labels is not None else None
         return chunk_stats(source.read(start, stop), y, start, dtypes)
 
-    bounds = chunk_bounds(source.shape[0], chunk_rows(source, settings))
-    if settings.threads <= 1:
-        return merge_all(map(one, bounds))
-    with ThreadPoolExecutor(settings.threads) as pool:
-        return merge_all(pool.map(one, bounds))
+    return merge_all(map_chunks(source, settings, one))
