@@ -85,11 +85,12 @@ def _row(f: Finding) -> str:
 
 
 def _details(f: Finding) -> str:
-    fixes = "\n".join(
-        f"- **{name}**: {html.escape(f.fix[key], quote=False)}" for key, name in _FRAMEWORKS if key in f.fix
-    )
+    def text(s: str) -> str:
+        return html.escape(s, quote=False)
+
+    fixes = "\n".join(f"- **{n}**: {text(f.fix[k])}" for k, n in _FRAMEWORKS if k in f.fix)
     evidence = json.dumps(f.evidence, indent=2).replace("```", "ʼʼʼ")
     return (
-        f"<details><summary>{html.escape(finding_title(f), quote=False)}</summary>\n\n"
-        f"{html.escape(f.message, quote=False)}\n\n```json\n{evidence}\n```\n\n{fixes}\n\n</details>\n"
+        f"<details><summary>{text(finding_title(f))}</summary>\n\n{text(f.message)}\n\n"
+        f"```json\n{evidence}\n```\n\n{fixes}\n\n</details>\n"
     )
