@@ -161,9 +161,10 @@ def _finish(what: str, make_report: Callable[[], Report], output: Output) -> Non
     texts: list[str] = []
     report = _guarded(what, run)
     stdout, stderr = texts
+    keep_ansi = True if output.color == "always" else None  # click strips it off a non-TTY
     if stderr:
-        click.echo(stderr, nl=False, err=True)
-    click.echo(stdout, nl=False)
+        click.echo(stderr, nl=False, err=True, color=keep_ansi)
+    click.echo(stdout, nl=False, color=keep_ansi)
     sys.exit(report.exit_code)
 
 
