@@ -6,7 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .checks import Context, run_checks
+from . import gate
+from .checks import Context, rules_in, run_checks
 from .engine import compute_stats
 from .inference import infer_kind
 from .io import open_labels, open_logits
@@ -33,7 +34,8 @@ def analyze(
     kind = infer_kind(stats, source.dtype)
     inputs = [source.info()] + ([label_source.info()] if label_source else [])
     ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings)
-    findings = run_checks(ctx)
+    paths = [i.path for i in inputs]
+    findings, gate_info = gate.apply(run_checks(ctx), rules_in("input"), settings, paths)
     done = time.perf_counter()
     return Report(
         inputs=inputs,
@@ -47,6 +49,7 @@ def analyze(
             "check_s": done - computed,
             "total_s": done - started,
         },
+        gate=gate_info,
     )
 
 

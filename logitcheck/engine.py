@@ -7,8 +7,9 @@ Chunks are independent and their statistics merge exactly, so serial and threade
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,14 +38,32 @@ def target_tolerance(labels: Labels | None, classes: int) -> float:
     return row_sum_tolerance(labels.array.dtype.name, classes)
 
 
-def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> Stats:
-    plan = Plan(
+T = TypeVar("T")
+
+
+def map_chunks(
+    source: Source, settings: Settings, one: Callable[[tuple[int, int]], T]
+) -> Iterable[T]:
+    """one((start, stop)) for every chunk of rows, in order, serially or on threads."""
+    bounds = chunk_bounds(source.shape[0], chunk_rows(source, settings))
+    if settings.threads <= 1:
+        return map(one, bounds)
+    with ThreadPoolExecutor(settings.threads) as pool:
+        return list(pool.map(one, bounds))
+
+
+def plan_for(source: Source, labels: Labels | None, settings: Settings) -> Plan:
+    return Plan(
         naive_dtypes(source.dtype, settings.dtypes),
         storage=source.dtype,
         targets=labels.targets if labels is not None else "ids",
         smoothing=settings.label_smoothing,
         target_tolerance=target_tolerance(labels, source.shape[1]),
     )
+
+
+def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> Stats:
+    plan = plan_for(source, labels, settings)
 
     def one(bounds: tuple[int, int]) -> Stats:
         start, stop = bounds
@@ -64,8 +83,4 @@ def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> 
         part = chunk_stats(z[keep], y[keep], rows, plan)
         return dataclasses.replace(part, ignored=ignored)
 
-    bounds = chunk_bounds(source.shape[0], chunk_rows(source, settings))
-    if settings.threads <= 1:
-        return merge_all(map(one, bounds))
-    with ThreadPoolExecutor(settings.threads) as pool:
-        return merge_all(pool.map(one, bounds))
+    return merge_all(map_chunks(source, settings, one))

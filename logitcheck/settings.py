@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .report.model import Severity
 
 #: Bytes of float64 working set per chunk: large enough to amortise numpy's per-call
 #: overhead, small enough that memory stays bounded whatever the file size.
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    """compare: how far a candidate export may drift from the reference before a finding."""
+
+    max_abs_diff: float = 0.05  # LC401: largest |candidate - reference| logit
+    max_kl: float = 0.01  # LC402: mean KL(reference || candidate) of the softmaxes, nats
+    min_top1_agreement: float = 0.99  # LC403: share of rows with the same argmax
+    max_loss_delta: float = 0.01  # LC404: |mean loss difference|, nats (labels only)
 
 
 @dataclass(frozen=True)
@@ -26,3 +36,22 @@ class Settings:
     multilabel: bool = False  # (rows, classes) 0/1 labels are independent binary targets
     # extra dtypes to reproduce the naive paths in (mixed precision: float16, bfloat16)
     dtypes: tuple[str, ...] = ()
+    # the gate (gate.py), applied to the findings after the checks ran
+    select: tuple[str, ...] = ()  # rule codes or prefixes; empty: every rule
+    ignore: tuple[str, ...] = ()  # rule codes or prefixes; wins over select
+    severity: dict[str, Severity] = field(default_factory=dict)  # code -> overridden severity
+    baseline: str | None = None  # a file from `logitcheck baseline write`
+    exit_zero: bool = False  # report only: findings never fail the run (errors still do)
+    drift: DriftThresholds = field(default_factory=DriftThresholds)
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where the report goes: the chosen format on stdout (or -o FILE), plus side files."""
+
+    format: str = "rich"
+    output: str | None = None  # -o FILE instead of stdout
+    json_report: str | None = None
+    junit_xml: str | None = None
+    summary_md: str | None = None
+    color: str = "auto"  # auto | always | never

@@ -40,3 +40,30 @@ def test_every_rule_has_a_fix_for_each_framework():
     for rule in REGISTRY.values():
         assert set(rule.fix) == {"numpy", "pytorch", "keras", "jax"}, rule.code
         assert rule.code[2] in "012349" and rule.name == rule.name.lower()
+
+
+def test_readme_documents_every_option_of_every_command():
+    from logitcheck.cli import analyze_command, baseline_write_command, compare_command
+    from logitcheck.report import RENDERERS
+
+    text = README.read_text()
+    for command in (analyze_command, compare_command, baseline_write_command):
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert f"`{opt}" in text or f" {opt} " in text, (command.name, opt)
+    for fmt in RENDERERS:
+        assert f"- `{fmt}`:" in text, fmt
+
+
+def test_readme_github_actions_job_gates_and_uploads_junit():
+    import yaml
+
+    text = README.read_text()
+    block = text.split("### In GitHub Actions\n\n```yaml\n")[1].split("```")[0]
+    steps = yaml.safe_load(block)["jobs"]["gate-export"]["steps"]
+    runs = " ".join(s.get("run", "") for s in steps)
+    assert "logitcheck analyze" in runs and "--format github" in runs
+    assert "--junit-xml report.xml" in runs
+    upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["with"]["path"] == "report.xml"

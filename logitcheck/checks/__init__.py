@@ -2,7 +2,10 @@
 
 Checks read merged statistics and settings and yield findings; they never see raw
 arrays and never print. Adding a rule: write a function in the module of its range
-(input, numerics, activation) and decorate it with @rule(...).
+(input, numerics, activation, drift) and decorate it with @rule(...).
+
+Rules have a scope: "input" rules read one input's Context (analyze); "drift" rules read
+a DriftContext of two exports (compare, checks/drift.py).
 """
 
 from __future__ import annotations
@@ -34,9 +37,10 @@ class Rule:
     why: str
     fix: dict[str, str]  # framework -> how to fix it there
     example: str
-    check: Callable[[Context], Iterator[tuple[str, dict[str, Any]]]]
+    check: Callable[[Any], Iterator[tuple[str, dict[str, Any]]]]
+    scope: str = "input"
 
-    def run(self, ctx: Context) -> Iterator[Finding]:
+    def run(self, ctx: Any) -> Iterator[Finding]:
         for message, evidence in self.check(ctx):
             yield Finding(self.code, self.name, self.severity, message, evidence, self.fix)
 
@@ -52,13 +56,14 @@ def rule(
     why: str,
     fix: dict[str, str],
     example: str,
+    scope: str = "input",
 ):
     """Register a check; it yields (message, evidence) pairs, one per finding."""
 
-    def register(check: Callable[[Context], Iterator[tuple[str, dict[str, Any]]]]):
+    def register(check: Callable[[Any], Iterator[tuple[str, dict[str, Any]]]]):
         if code in REGISTRY:
             raise ValueError(f"rule {code} registered twice")
-        REGISTRY[code] = Rule(code, name, severity, summary, why, fix, example, check)
+        REGISTRY[code] = Rule(code, name, severity, summary, why, fix, example, check, scope)
         return check
 
     return register
@@ -80,10 +85,14 @@ def find_rule(code: str) -> Rule | None:
     )
 
 
-def run_checks(ctx: Context) -> list[Finding]:
-    findings = [f for code in sorted(REGISTRY) for f in REGISTRY[code].run(ctx)]
+def rules_in(scope: str) -> dict[str, Rule]:
+    return {code: REGISTRY[code] for code in sorted(REGISTRY) if REGISTRY[code].scope == scope}
+
+
+def run_checks(ctx: Any, scope: str = "input") -> list[Finding]:
+    findings = [f for r in rules_in(scope).values() for f in r.run(ctx)]
     return sorted(findings, key=lambda f: (-f.severity, f.code))
 
 
 # Importing the modules registers their rules.
-from . import activation, inputs, labels, numerics  # noqa: E402, F401
+from . import activation, drift, inputs, labels, numerics  # noqa: E402, F401

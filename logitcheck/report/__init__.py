@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from .github import render_github
 from .json_format import render_json
+from .junit import render_junit
+from .markdown import render_markdown
 from .model import Finding, InputInfo, Kind, Report, Severity
 from .terminal import render_rich
 
@@ -10,6 +13,9 @@ from .terminal import render_rich
 RENDERERS = {
     "rich": render_rich,
     "json": render_json,
+    "junit": render_junit,
+    "github": render_github,
+    "markdown": render_markdown,
 }
 
 __all__ = ["RENDERERS", "Finding", "InputInfo", "Kind", "Report", "Severity"]

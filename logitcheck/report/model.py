@@ -31,6 +31,7 @@ class Finding:
     message: str
     evidence: dict[str, Any]
     fix: dict[str, str]
+    baselined: bool = False  # accepted in --baseline: reported, never fails the run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class Finding:
             "message": self.message,
             "evidence": self.evidence,
             "fix": self.fix,
+            "baselined": self.baselined,
         }
 
 
@@ -73,33 +75,72 @@ class Kind:
         return {"name": self.name, "confidence": self.confidence, "evidence": self.evidence}
 
 
+@dataclass(frozen=True)
+class GateInfo:
+    """How the gate treated the findings: which rules ran, what it dropped or accepted."""
+
+    rules: dict[str, str] = field(default_factory=dict)  # code -> name, every rule it ran
+    skipped: tuple[str, ...] = ()  # codes of rules not selected, or ignored
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)  # code -> overridden severity
+    suppressed: dict[str, int] = field(default_factory=dict)  # skipped code -> findings dropped
+    baseline: str | None = None
+    fingerprint: str = ""  # of the inputs, as baseline keys use it
+    exit_zero: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "select": list(self.select),
+            "ignore": list(self.ignore),
+            "severity": dict(self.severity),
+            "skipped_rules": list(self.skipped),
+            "suppressed": dict(self.suppressed),
+            "baseline": self.baseline,
+            "fingerprint": self.fingerprint,
+            "exit_zero": self.exit_zero,
+        }
+
+
 @dataclass
 class Report:
     inputs: list[InputInfo]
-    kind: Kind
+    kind: Kind | None  # None for compare: both kinds are in its metrics
     metrics: dict[str, Any]
     findings: list[Finding]
     fail_on: Severity | None
     timings: dict[str, float] = field(default_factory=dict)
+    gate: GateInfo = field(default_factory=GateInfo)
+    command: str = "analyze"  # or "compare"
 
     @property
     def failing(self) -> list[Finding]:
+        """Findings at or above fail-on that are not baselined (what makes the run fail)."""
         if self.fail_on is None:
             return []
-        return [f for f in self.findings if f.severity >= self.fail_on]
+        return [f for f in self.findings if f.severity >= self.fail_on and not f.baselined]
 
     @property
     def exit_code(self) -> int:
+        if self.gate.exit_zero:
+            return EXIT_OK
         return EXIT_FINDINGS if self.failing else EXIT_OK
+
+    @property
+    def subject(self) -> str:
+        """The input the findings are about: the logits, or compare's candidate."""
+        return self.inputs[1].path if self.command == "compare" else self.inputs[0].path
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": "1",
             "inputs": [i.to_dict() for i in self.inputs],
-            "kind": self.kind.to_dict(),
+            "kind": self.kind.to_dict() if self.kind is not None else None,
             "metrics": self.metrics,
             "findings": [f.to_dict() for f in self.findings],
             "fail_on": self.fail_on.label if self.fail_on is not None else "never",
             "exit_code": self.exit_code,
             "timings": self.timings,
+            "command": self.command,
+            "gate": self.gate.to_dict(),
         }

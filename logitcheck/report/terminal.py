@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .common import finding_title, verdict
 from .model import Report, Severity
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -28,8 +29,11 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100) -> str
         soft_wrap=False,
     )
     console.print(_inputs(report))
-    console.print(_summary(report))
-    if report.metrics["naive"]:
+    if report.command == "compare":
+        console.print(_drift_table(report))
+    else:
+        console.print(_summary(report))
+    if report.command != "compare" and report.metrics["naive"]:
         console.print(_loss_table(report))
     for finding in report.findings:
         console.print(_finding(finding))
@@ -96,6 +100,34 @@ def _loss_table(report: Report) -> Table:
     return table
 
 
+def _drift_table(report: Report) -> Table:
+    """compare: each statistic, its value and the threshold it is held to."""
+    m, t = report.metrics, report.metrics["thresholds"]
+    table = Table(title="drift (candidate vs reference)", title_justify="left")
+    for col in ("statistic", "value", "threshold"):
+        table.add_column(col, justify="left" if col == "statistic" else "right")
+
+    def at(value, row) -> str:
+        return "n/a" if value is None else f"{value:.4g} (row {row})"
+
+    table.add_row("max |Δ logit|", at(m["max_abs_diff"], m["max_abs_diff_row"]),
+                  f"≤ {t['max_abs_diff']:g}")
+    mean = "n/a" if m["kl_mean"] is None else f"{m['kl_mean']:.4g}"
+    table.add_row("mean KL(ref ‖ cand), nats", mean, f"≤ {t['max_kl']:g}")
+    table.add_row("max KL(ref ‖ cand), nats", at(m["kl_max"], m["kl_max_row"]), "")
+    agree = "n/a" if m["top1_agreement"] is None else f"{m['top1_agreement']:.4%}"
+    table.add_row("top-1 agreement", agree, f"≥ {t['min_top1_agreement']:.2%}")
+    if m["loss_delta"] is not None:
+        table.add_row("mean loss ref → cand",
+                      f"{m['loss_reference']:.6g} → {m['loss_candidate']:.6g}", "")
+        table.add_row("Δ mean loss", f"{m['loss_delta']:+.4g}", f"|Δ| ≤ {t['max_loss_delta']:g}")
+    kinds = f"{m['kind_reference']['name']} → {m['kind_candidate']['name']}"
+    table.add_row("holds", kinds, "same")
+    if m["rows_with_nonfinite_values"]:
+        table.add_row("rows left out (NaN/inf)", f"{m['rows_with_nonfinite_values']:,}", "")
+    return table
+
+
 def _path_cell(p: dict) -> Text:
     if p["failed_rows"]:
         kinds = ("overflow_rows", "underflow_rows")
@@ -118,14 +150,11 @@ def _finding(finding) -> Panel:
             body.append(f"fix ({name}): ", style="bold")
             body.append(finding.fix[key] + "\n")
     body.rstrip()
-    title = f"{finding.code} {finding.name} · {finding.severity.label}"
-    return Panel(body, title=title, title_align="left", border_style=_STYLE[finding.severity])
+    title = f"{finding_title(finding)} · {finding.severity.label}"
+    if finding.baselined:
+        title += " · baselined"
+    style = "dim" if finding.baselined else _STYLE[finding.severity]
+    return Panel(body, title=title, title_align="left", border_style=style)
 
 
-def verdict(report: Report) -> str:
-    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in Severity}
-    parts = [f"{n} {s.label}{'s' * (n != 1)}" for s, n in sorted(counts.items(), reverse=True) if n]
-    found = ", ".join(parts) if parts else "no findings"
-    gate = report.fail_on.label if report.fail_on is not None else "never"
-    mark = "FAIL" if report.exit_code else "PASS"
-    return f"{mark}: {found} (fail-on {gate}, exit {report.exit_code})"
+__all__ = ["render_rich", "verdict"]

@@ -1,0 +1,76 @@
+"""Where a report goes: the chosen format (stdout or -o FILE), side files, and the human
+report on stderr when the chosen format is machine-readable. Returns text; never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+from .report import RENDERERS, Report
+from .settings import Output
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """What the CLI knows about its streams."""
+
+    stdout_tty: bool = False
+    stderr_tty: bool = False
+    width: int = 100
+    no_color_env: bool = False  # NO_COLOR set to a non-empty value
+
+
+def use_color(choice: str, tty: bool, terminal: Terminal) -> bool:
+    """--color always forces it; auto colours only a TTY, and only when NO_COLOR is unset."""
+    if choice == "always":
+        return True
+    return choice == "auto" and tty and not terminal.no_color_env
+
+
+def deliver(report: Report, output: Output, terminal: Terminal) -> tuple[str, str]:
+    """Write -o and the side files; return (stdout text, stderr text)."""
+    to_stdout = output.output is None
+    color = use_color(output.color, terminal.stdout_tty and to_stdout, terminal)
+    main = RENDERERS[output.format](report, color=color, width=terminal.width)
+    side = (
+        (output.json_report, "json"),
+        (output.junit_xml, "junit"),
+        (output.summary_md, "markdown"),
+    )
+    for path, fmt in side:
+        if path is not None:
+            write_atomic(path, RENDERERS[fmt](report, color=False, width=100))
+    if output.output is not None:
+        write_atomic(output.output, main)
+    human = ""
+    if output.format != "rich":
+        human = RENDERERS["rich"](
+            report, color=use_color(output.color, terminal.stderr_tty, terminal),
+            width=terminal.width,
+        )
+    return (main if to_stdout else ""), human
+
+
+def write_atomic(path: str, text: str) -> None:
+    """A temp file in the same directory, then os.replace: readers never see half a file."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(path, "is a directory, not a file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise InputError(path, f"cannot write ({exc.strerror or exc})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(path, f"cannot write ({exc.strerror or exc})") from None
