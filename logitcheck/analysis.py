@@ -8,6 +8,7 @@ from typing import Any
 
 from . import gate
 from .checks import Context, rules_in, run_checks
+from .dtypes import FLOATS, facts
 from .engine import compute_stats
 from .inference import infer_kind
 from .io import open_labels, open_logits
@@ -40,7 +41,7 @@ def analyze(
     return Report(
         inputs=inputs,
         kind=kind,
-        metrics=metrics(stats),
+        metrics=metrics(stats, source.dtype),
         findings=findings,
         fail_on=settings.fail_on,
         timings={
@@ -53,7 +54,37 @@ def analyze(
     )
 
 
-def metrics(stats: Stats) -> dict[str, Any]:
+def zones(stats: Stats) -> dict[str, Any]:
+    """Each dtype's thresholds and this file's headroom against them (softmax inputs)."""
+    out: dict[str, Any] = {}
+    top = stats.finite_max
+    span = stats.max_range.value if stats.max_range else None
+    for name in FLOATS:
+        f = facts(name)
+        out[name] = {
+            "overflow_at": f.overflow_at,  # exp(z) is inf above
+            "subnormal_range": f.subnormal_range,  # exp(-range) is subnormal beyond
+            "zero_range": f.zero_range,  # ... and exactly 0 beyond
+            "max_logit_headroom": None if top is None else f.overflow_at - top,
+            "range_headroom": None if span is None else f.zero_range - span,
+        }
+    return {"max_logit": top, "max_range": span, "max_range_row": (
+        stats.max_range.row if stats.max_range else None), "dtypes": out}
+
+
+def gradients(stats: Stats, storage: str) -> dict[str, Any]:
+    """Rows whose naive-path gradient is NaN, and rows whose stable gradient vanishes."""
+    naive = stats.naive.get(storage, {}).get("softmax_then_log")
+    nan_rows = naive.failed if naive else None  # p_y = 0 (or NaN): 0 * inf in backprop
+    return {
+        "naive_nan_rows": nan_rows.count if nan_rows else 0,
+        "naive_nan_first_rows": list(nan_rows.first) if nan_rows else [],
+        "vanishing_rows": stats.saturated.count,
+        "vanishing_first_rows": list(stats.saturated.first),
+    }
+
+
+def metrics(stats: Stats, storage: str) -> dict[str, Any]:
     """The JSON-ready summary of merged statistics."""
     naive = {}
     for dtype, paths in stats.naive.items():
@@ -65,6 +96,7 @@ def metrics(stats: Stats) -> dict[str, Any]:
                 "first_rows": list(p.failed.first),
                 "overflow_rows": p.overflow.count,
                 "underflow_rows": p.underflow.count,
+                "subnormal_rows": p.subnormal.count,
                 "max_rel_gap": p.max_rel_gap.value if p.max_rel_gap else None,
                 "max_rel_gap_row": p.max_rel_gap.row if p.max_rel_gap else None,
             }
@@ -91,6 +123,8 @@ def metrics(stats: Stats) -> dict[str, Any]:
             "max_abs": stats.max_abs,
         },
         "naive": naive,
+        "zones": zones(stats),
+        "gradients": gradients(stats, storage),
         "frameworks": {
             name: {
                 "loss": f.loss.mean,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from ..dtypes import facts
 from ..numerics import PATHS, exp_overflow_threshold
 from ..report.model import Severity
@@ -148,4 +150,157 @@ def framework_loss_clipped(ctx: Context):
         "clipped or clamped: " + "; ".join(parts) + f"; {truth}",
         {"frameworks": evidence, "loss_true": None if s.zero_label_value else true,
          "rows_with_zero_probability": s.zero_label_value.count},
+    )
+
+
+@rule(
+    "LC103",
+    "naive-failure-mixed-precision",
+    Severity.WARNING,
+    summary="The naive softmax breaks in a dtype asked for with --dtypes (mixed precision).",
+    why="Under autocast the softmax may run in float16 or bfloat16 although the export is "
+    "float32: exp overflows above 11.09 in float16, and p_y rounds to 0 past a range of "
+    "17.33 (float16) or 92.9 (bfloat16), turning the loss and every gradient into inf or NaN.",
+    fix=_STABLE_FIX,
+    example="with torch.autocast('cuda', torch.float16): loss = -torch.log(softmax(z))[y]",
+)
+def naive_failure_mixed_precision(ctx: Context):
+    for dtype in ctx.settings.dtypes:
+        if dtype == ctx.logits.dtype or dtype not in ctx.stats.naive:
+            continue
+        paths = ctx.stats.naive[dtype]
+        worst = max(PATHS, key=lambda p: paths[p].failed.count)
+        rows = paths[worst].failed
+        if not rows:
+            continue
+        yield (
+            f"in {dtype} (asked with --dtypes) the naive softmax fails on "
+            f"{rows_phrase(rows, ctx.stats.rows)} ({paths[worst].overflow.count:,} overflow, "
+            f"{paths[worst].underflow.count:,} underflow)",
+            {"dtype": dtype, "rows": rows.count, "first_rows": list(rows.first),
+             "paths": _per_path(paths, "failed")},
+        )
+
+
+@rule(
+    "LC104",
+    "low-precision-headroom",
+    Severity.INFO,
+    summary="The naive softmax would break in float16 or bfloat16 (not computed: info).",
+    why="A file that is safe in its storage dtype can still break when a model runs in "
+    "mixed precision; the thresholds show how much headroom is left.",
+    fix=_STABLE_FIX,
+    example="max logit 30.8: fine in float32, inf in float16 (overflow above 11.09)",
+)
+def low_precision_headroom(ctx: Context):
+    s, storage = ctx.stats, ctx.logits.dtype
+    if s.binary or s.finite_max is None:
+        return
+    for dtype in ("float16", "bfloat16"):
+        if dtype in s.naive or facts(dtype).bits >= facts(storage).bits:
+            continue  # computed exactly already, or not narrower than the storage
+        f = facts(dtype)
+        reasons = []
+        if s.finite_max > f.overflow_at:
+            reasons.append(f"max logit {num(s.finite_max)} > {f.overflow_at:.2f} (overflow)")
+        if s.max_range and s.max_range.value > f.zero_range:
+            reasons.append(
+                f"a row range of {num(s.max_range.value)} (row {s.max_range.row}) > "
+                f"{f.zero_range:.2f} (p rounds to 0)"
+            )
+        if reasons:
+            yield (
+                f"in {dtype} the naive softmax would break: {'; '.join(reasons)}; pass "
+                f"--dtypes {dtype} to count the rows",
+                {"dtype": dtype, "overflow_at": f.overflow_at, "zero_range": f.zero_range,
+                 "max_logit": s.finite_max,
+                 "max_range": s.max_range.value if s.max_range else None},
+            )
+
+
+@rule(
+    "LC105",
+    "naive-subnormal",
+    Severity.WARNING,
+    summary="The naive softmax leaves p_y subnormal: the loss is finite but imprecise.",
+    why="Below the smallest normal number (1.2e-38 in float32, 6.1e-5 in float16) a "
+    "probability keeps fewer significant bits the smaller it gets: -log(p_y) is finite but "
+    "wrong in its last digits, before it becomes inf.",
+    fix=_STABLE_FIX,
+    example="float32: a row range of 95 gives p_y = 5e-42, a subnormal with 12 bits left",
+)
+def naive_subnormal(ctx: Context):
+    dtype, paths = _storage_paths(ctx)
+    if not paths:
+        return
+    rows = paths["softmax_then_log"].subnormal
+    if not rows:
+        return
+    f = facts(dtype)
+    yield (
+        f"the naive softmax leaves p_y subnormal in {dtype} (below {f.tiny:.3g}, a row range "
+        f"past {f.subnormal_range:.2f}) on {rows_phrase(rows, ctx.stats.rows)}: the loss "
+        "is finite but has lost precision",
+        {"dtype": dtype, "subnormal_range": f.subnormal_range, "rows": rows.count,
+         "first_rows": list(rows.first)},
+    )
+
+
+@rule(
+    "LC106",
+    "storage-quantization",
+    Severity.WARNING,
+    summary="The stored logits are coarse: the dtype's spacing at max |z| is 1/16 or more.",
+    why="float16 keeps 11 significant bits and bfloat16 8: at |z| = 1000 float16 values are "
+    "0.5 apart, and at |z| = 8 bfloat16 values are 0.0625 apart. Logit differences, and the "
+    "loss, are then only known to that step, whatever is computed after.",
+    fix={
+        "numpy": "Save logits as float32: z.astype(np.float32).",
+        "pytorch": "Export logits.float() rather than the half-precision tensor.",
+        "keras": "Cast the model output to float32 before export (dtype policy 'float32' "
+        "for the last layer).",
+        "jax": "Export logits.astype(jnp.float32).",
+    },
+    example="np.save('logits.npy', logits.half())  # |z| up to 1200: steps of 1.0",
+)
+def storage_quantization(ctx: Context):
+    top = ctx.stats.max_abs
+    if top is None:
+        return
+    f = facts(ctx.logits.dtype)
+    step = f.spacing(top)
+    if step < 2.0**-4:
+        return
+    yield (
+        f"in {ctx.logits.dtype}, values near the largest |z| = {num(top)} are {step:g} apart: "
+        f"the stored logits, and so each row's loss, are only known to about {step / 2:g}",
+        {"dtype": ctx.logits.dtype, "max_abs": top, "spacing": step},
+    )
+
+
+@rule(
+    "LC107",
+    "constant-rows",
+    Severity.WARNING,
+    summary="Rows whose logits are all equal: a dead output.",
+    why="A row with max == min predicts the uniform distribution: its loss is exactly ln(C) "
+    "and its gradient carries no preference. Many such rows usually mean a dead layer, a "
+    "zeroed export, or padding rows that should have been masked.",
+    fix={
+        "numpy": "Find them with np.flatnonzero(z.max(axis=1) == z.min(axis=1)).",
+        "pytorch": "Check the export for padding positions (mask them with ignore_index) and "
+        "the last layer for dead units (zero weights, a ReLU before the logits).",
+        "keras": "Check for a ReLU/activation before the logits layer and for masked steps.",
+        "jax": "Check for padding positions and for zeroed parameters of the last layer.",
+    },
+    example="logits[pad_positions] = 0  # exported without a mask",
+)
+def constant_rows(ctx: Context):
+    rows = ctx.stats.constant_rows
+    if not rows or ctx.stats.classes < 2:
+        return
+    yield (
+        f"{rows_phrase(rows, ctx.stats.rows)} hold one value in every class: their loss is "
+        f"exactly ln(C) = {math.log(ctx.stats.classes):.4f}",
+        {"rows": rows.count, "first_rows": list(rows.first)},
     )
