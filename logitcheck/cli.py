@@ -11,6 +11,7 @@ import click
 from . import __version__
 from .analysis import analyze
 from .checks import REGISTRY, find_rule, rules_markdown
+from .cli_options import StderrProgress, input_options, input_settings, render_inspect
 from .dtypes import FLOATS
 from .errors import EXIT_ERROR, LogitcheckError
 from .report import RENDERERS, Severity
@@ -35,9 +36,9 @@ def cli() -> None:
 
 
 @cli.command("analyze")
-@click.argument("logits", type=click.Path(dir_okay=False, path_type=str))
-@click.option("--labels", type=click.Path(dir_okay=False, path_type=str),
-              help="A 1-D .npy of integer class ids, one per row of LOGITS.")
+@click.argument("logits", type=click.Path(path_type=str))
+@click.option("--labels", type=click.Path(path_type=str),
+              help="Integer class ids, one per row of LOGITS (any input format).")
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="rich",
               show_default=True, help="What to print on stdout.")
 @click.option("--fail-on", type=click.Choice(_FAIL_ON), default="error", show_default=True,
@@ -56,10 +57,14 @@ def cli() -> None:
               help="Rows per chunk (default: about 16 MiB of float64 work per chunk).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Chunks computed in parallel.")
+@input_options
 def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, expects: str,
                     extra_dtypes: str, ignore_index: int, chunk_rows: int | None,
-                    threads: int) -> None:
-    """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs, or a 1-D binary one."""
+                    threads: int, **io_options) -> None:
+    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files.
+
+    2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
+    """
     dtypes = tuple(d.strip() for d in extra_dtypes.split(",") if d.strip())
     unknown = [d for d in dtypes if d not in FLOATS]
     if unknown:
@@ -71,9 +76,11 @@ def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, exp
         ignore_index=ignore_index,
         chunk_rows=chunk_rows,
         threads=threads,
+        **input_settings(io_options),
     )
     try:
-        report = analyze(logits, labels, settings)
+        with StderrProgress() as progress:
+            report = analyze(logits, labels, settings, progress)
         color = fmt == "rich" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
         width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
         text = RENDERERS[fmt](report, color=color, width=width)
@@ -88,6 +95,20 @@ def analyze_command(logits: str, labels: str | None, fmt: str, fail_on: str, exp
     click.echo(text, nl=False)
     sys.exit(report.exit_code)
 
+
+@cli.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def inspect_command(files: tuple[str, ...], fmt: str) -> None:
+    """Shape, dtype, keys and size of each FILE, from its headers alone (no data is read)."""
+    from .io.describe import describe
+
+    try:
+        docs = [describe(f) for f in files]
+    except LogitcheckError as exc:
+        _fail(str(exc))
+    click.echo(render_inspect(docs, fmt), nl=False)
 
 
 def main() -> None:
