@@ -32,7 +32,7 @@ def describe(path: str | Path) -> dict[str, Any]:
     elif fmt == "npz":
         out["arrays"] = [
             _array(m.key, m.shape, dtype_name(m.dtype), m.nbytes,
-                   "mapped" if m.stored else f"compressed ({m.compress_size:,} bytes)")
+                   "mapped" if m.stored else f"compressed to {m.compress_size:,} bytes")
             for m in npz.members(path)
         ]
     elif fmt == "safetensors":
