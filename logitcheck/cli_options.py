@@ -21,6 +21,18 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb"
           "tib": 2**40}
 
 
+class OptionError(click.UsageError):
+    """A bad option value, shown as one line like every other error (exit 2)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"logitcheck: error: {self.format_message()}", err=True)
+
+
+def _fail(param: click.Parameter | None, problem: str) -> None:
+    name = param.opts[0] if param is not None and param.opts else "option"
+    raise OptionError(f"{name}: {problem}")
+
+
 class ByteSize(click.ParamType):
     """A byte count: 1000000, 500MB, 8GiB."""
 
@@ -32,8 +44,20 @@ class ByteSize(click.ParamType):
         m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(value))
         unit = m.group(2).lower() if m else ""
         if not m or unit not in _UNITS or float(m.group(1)) * _UNITS[unit] < 1:
-            self.fail(f"{value!r} is not a size (examples: 1000000, 500MB, 8GiB)", param, ctx)
+            _fail(param, f"{value!r} is not a size (examples: 1000000, 500MB, 8GiB)")
         return int(float(m.group(1)) * _UNITS[unit])
+
+
+class Axis(click.ParamType):
+    """An axis number, negative from the end."""
+
+    name = "axis"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            _fail(param, f"{value!r} is not an axis number (e.g. 1, or -1 for the last)")
 
 
 _OPTIONS = [
@@ -49,7 +73,7 @@ _OPTIONS = [
     click.option("--class-columns", metavar="NAMES", default=None,
                  help="CSV/TSV: the class columns, by name or glob, comma-separated "
                  "(e.g. 'p_*'; default: every numeric column but the label column)."),
-    click.option("--class-axis", type=int, default=None,
+    click.option("--class-axis", type=Axis(), default=None,
                  help="The axis of LOGITS that holds the classes (default: the last; "
                  "1 for PyTorch's (N, C, d1, ...)). Every other axis indexes rows."),
     click.option("--shift-labels", is_flag=True, default=False,

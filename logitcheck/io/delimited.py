@@ -142,7 +142,9 @@ def head(path: Path) -> Head:
     data = _split(sample[:1], delimiter)[0] if sample else cells
     names = tuple(c.strip() for c in cells) if has_header else tuple(
         str(i + 1) for i in range(len(cells)))
-    numeric = tuple(i < len(data) and _is_number(data[i]) for i in range(len(names)))
+    # judged on the first data row (no rows: every column, so "no data rows" is the error)
+    numeric = tuple(not sample or (i < len(data) and _is_number(data[i]))
+                    for i in range(len(names)))
     return Head(names, has_header, numeric, delimiter, len(first[0]) if has_header else 0,
                 len(sample), sum(len(ln) for ln in sample), raw, complete)
 
