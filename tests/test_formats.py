@@ -13,6 +13,7 @@ from logitcheck.cli import cli
 from logitcheck.io import open_inputs, open_logits
 from logitcheck.settings import Settings
 
+from .conftest import save as save_npy
 from .reference import exact_losses
 from .writers import write_csv, write_safetensors
 
@@ -193,3 +194,16 @@ def test_gzip_csv_row_estimate_in_inspect(tmp_path):
     [doc] = json.loads(result.stdout)["files"]
     assert doc["format"] == "csv" and doc["rows"] == 10 and doc["rows_exact"] is True
     assert doc["columns"] == ["a", "b"]
+
+
+def test_csv_label_column_found_by_name_and_never_a_class(tmp_path):
+    rows = [[repr(float(v)) for v in r] + [int(c)] for r, c in zip(Z, Y, strict=True)]
+    path = write_csv(tmp_path / "z.csv", CLASSES + ["target"], rows)
+    doc = analyze_json(path)
+    assert [(i["role"], i["key"]) for i in doc["inputs"]] == [
+        ("logits", "cat..frog"),
+        ("labels", "target")]
+    assert_loss(doc, Z, Y)
+    y = save_npy(tmp_path / "y.npy", Y)
+    doc = analyze_json(path, "--labels", y)  # separate labels: the column is still no class
+    assert doc["inputs"][0]["shape"] == [64, 5]

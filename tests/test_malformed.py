@@ -64,10 +64,11 @@ def test_truncated_npy(tmp_path):
 
 def test_npy_header_that_lies_about_its_shape(tmp_path):
     path = tmp_path / "lie.npy"
-    np.save(path, Z)
-    data = path.read_bytes().replace(b"(20, 3)", b"(9999999999, 3)", 1)
-    path.write_bytes(data.replace(b"(9999999999, 3)" + b" " * 0, b"(9999999999, 3)"))
-    fails(["analyze", str(path)], "truncated", "(9999999999, 3)")
+    with open(path, "wb") as f:  # a header declaring 240 GB over 240 bytes of data
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f4", "fortran_order": False, "shape": (20_000_000_000, 3)})
+        f.write(Z.tobytes())
+    fails(["analyze", str(path)], "truncated", "(20000000000, 3)", "240,000,000,000 bytes")
     fails(["inspect", str(tmp_path / "nope.npy")], "no such file")
 
 
@@ -177,7 +178,8 @@ def test_bad_csv_options(tmp_path):
           "a, b, y")
     fails(["analyze", path, "--class-columns", "p_*"], "--class-columns 'p_*' matches no column")
     fails(["analyze", path, "--label-column", "y", "--max-bytes", "8"], "--max-bytes")
-    fails(["analyze", path, "--labels", path], "has 3 columns", "--label-column")
+    three = write_csv(tmp_path / "t.csv", ["a", "b", "c"], [[0.1, 0.9, 1]])
+    fails(["analyze", path, "--labels", three], three, "has 3 columns", "--label-column")
     only_header = write_csv(tmp_path / "h.csv", ["a", "b"], [])
     fails(["analyze", only_header], "no data rows")
 
@@ -271,3 +273,10 @@ def test_inspect_json(tmp_path):
     doc = json.loads(result.stdout)["files"][0]
     assert [(a["key"], a["shape"], a["dtype"], a["bytes"]) for a in doc["arrays"]] == [
         ("logits", [20, 3], "float32", 240), ("labels", [20], "int64", 160)]
+
+
+def test_options_that_no_input_can_use(tmp_path):
+    z = save(tmp_path / "z.npy", Z)
+    fails(["analyze", z, "--logits-key", "x"], "--logits-key: applies to npz or safetensors",
+          "npy", z)
+    fails(["analyze", z, "--label-column", "y"], "--label-column: applies to csv or tsv")

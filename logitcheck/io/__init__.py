@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings
 from . import delimited, npz, safetensors
@@ -75,10 +75,10 @@ def load_logits(
                           required=False) if with_labels else None
         labels = _load_keyed(path, fmt, lkey, settings.max_bytes) if lkey else None
         return logits, labels
+    column = settings.label_column or delimited.default_label_column(delimited.head(path))
     table = delimited.load(
-        path, class_pattern=settings.class_columns, want_values=True,
-        label_column=settings.label_column if with_labels else None,
-        max_bytes=settings.max_bytes, progress=progress,
+        path, class_pattern=settings.class_columns, want_values=True, label_column=column,
+        read_labels=with_labels, max_bytes=settings.max_bytes, progress=progress,
     )
     assert table.values is not None
     key = ",".join(table.class_names) if len(table.class_names) <= 4 else (
@@ -86,7 +86,7 @@ def load_logits(
     logits = Stored(path, table.values, fmt, key, class_names=table.class_names)
     labels = None
     if table.labels is not None:
-        labels = Stored(path, table.labels, fmt, settings.label_column)
+        labels = Stored(path, table.labels, fmt, column)
     return logits, labels
 
 
@@ -105,10 +105,10 @@ def load_labels(
     column = settings.label_column
     if column is None:
         h = delimited.head(path)
-        if len(h.names) != 1:
+        column = delimited.default_label_column(h) or (h.names[0] if len(h.names) == 1 else None)
+        if column is None:
             raise InputError(path, f"has {len(h.names)} columns; name the label column with "
                              "--label-column")
-        column = h.names[0]
     table = delimited.load(path, class_pattern=None, label_column=column, want_values=False,
                            label_names=class_names, max_bytes=settings.max_bytes,
                            progress=progress)
@@ -326,12 +326,31 @@ def open_inputs(
 ) -> tuple[Source, Labels | None]:
     """Open the logits and their labels (from `labels`, or from the same file)."""
     logits_path = Path(logits)
+    _check_options_apply(logits_path, labels, settings)
     stored, same_file = load_logits(logits_path, settings, labels is None, progress)
     source = make_source(stored, settings)
     if labels is not None:
         same_file = load_labels(Path(labels), settings, stored.class_names, progress)
     label_source = make_labels(same_file, source, settings.ignore_index) if same_file else None
     return source, label_source
+
+
+def _check_options_apply(logits: Path, labels: str | Path | None, settings: Settings) -> None:
+    """An option no input can use is a mistake worth one line, not silence."""
+    paths = [logits] + ([Path(labels)] if labels is not None else [])
+    formats = set()
+    for p in paths:
+        _check_is_file(p)
+        formats.add(file_format(p))
+    options = {"--logits-key": (settings.logits_key, {"npz", "safetensors"}),
+               "--labels-key": (settings.labels_key, {"npz", "safetensors"}),
+               "--label-column": (settings.label_column, {"csv", "tsv"}),
+               "--class-columns": (settings.class_columns, {"csv", "tsv"})}
+    for option, (value, wanted) in options.items():
+        if value is not None and not formats & wanted:
+            kinds = " or ".join(sorted(wanted))
+            raise UsageError(f"{option}: applies to {kinds} files only, and the inputs are "
+                             f"{' and '.join(sorted(formats))} ({', '.join(map(str, paths))})")
 
 
 def open_logits(path: str | Path, settings: Settings | None = None) -> Source:

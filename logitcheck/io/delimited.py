@@ -171,6 +171,14 @@ def _column(path: Path, h: Head, name: str, option: str) -> int:
     raise InputError(path, f"{option}: no column {name!r} ({what} {detail})")
 
 
+#: A column with one of these names holds labels unless --label-column says otherwise.
+LABEL_COLUMNS = ("label", "labels", "target", "targets", "y")
+
+
+def default_label_column(h: Head) -> str | None:
+    return next((n for n in h.names if n in LABEL_COLUMNS), None) if h.has_header else None
+
+
 def _unnamed(name: str) -> bool:
     return name == "" or name.startswith("Unnamed: ")  # a pandas index column
 
@@ -215,14 +223,18 @@ def load(
     class_pattern: str | None,
     label_column: str | None,
     want_values: bool,
+    read_labels: bool = True,
     label_names: tuple[str, ...] | None = None,
     max_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> Table:
-    """Read the class columns (when want_values) and the label column (when named)."""
+    """Read the class columns (when want_values) and the label column (when named and
+    read_labels; a label column that is not read is still no class column)."""
     h = head(path)
     label = _column(path, h, label_column, "--label-column") if label_column else None
     cols = class_columns(path, h, class_pattern, label) if want_values else []
+    if not read_labels:
+        label = None
     names = tuple(h.names[i] for i in cols)
     name_map = _name_map(label_names if label_names is not None else names, class_pattern)
     cap = decoded_cap(max_bytes)
