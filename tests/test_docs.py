@@ -40,3 +40,12 @@ def test_every_rule_has_a_fix_for_each_framework():
     for rule in REGISTRY.values():
         assert set(rule.fix) == {"numpy", "pytorch", "keras", "jax"}, rule.code
         assert rule.code[2] in "012349" and rule.name == rule.name.lower()
+
+
+def test_readme_documents_every_analyze_and_inspect_option():
+    text = README.read_text()
+    for command in ("analyze", "inspect"):
+        for param in cli.commands[command].params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt != "--help":
+                    assert opt in text, (command, opt)
