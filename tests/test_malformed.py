@@ -280,3 +280,12 @@ def test_options_that_no_input_can_use(tmp_path):
     fails(["analyze", z, "--logits-key", "x"], "--logits-key: applies to npz or safetensors",
           "npy", z)
     fails(["analyze", z, "--label-column", "y"], "--label-column: applies to csv or tsv")
+
+
+def test_a_line_without_end_is_refused_not_loaded(tmp_path, monkeypatch):
+    from logitcheck.io import delimited
+
+    monkeypatch.setattr(delimited, "MAX_LINE", 64)
+    path = tmp_path / "long.csv"
+    path.write_text("a,b\n0.5,0.5\n" + "1," * 100 + "1\n")
+    fails(["analyze", str(path)], "line 3: longer than 64 characters")

@@ -14,7 +14,6 @@ import csv
 import fnmatch
 import gzip
 import io
-import itertools
 import os
 import tempfile
 import zlib
@@ -32,6 +31,7 @@ from .limits import check_declared, decoded_cap
 Progress = Callable[[int, int], None]
 
 BLOCK_LINES = 65536
+MAX_LINE = 16 << 20  # characters; a row of 16 M characters is not a row of class scores
 _SAMPLE_BYTES = 1 << 20
 
 
@@ -95,13 +95,23 @@ class _Text:
         return self.raw.tell()
 
     def lines(self, n: int) -> list[str]:
+        block: list[str] = []
+        readline = self.text.readline
         try:
-            block = list(itertools.islice(self.text, n))
+            for _ in range(n):
+                line = readline(MAX_LINE)  # bounded: a file with no newlines cannot fill memory
+                if not line:
+                    break
+                if len(line) == MAX_LINE and not line.endswith("\n"):
+                    raise InputError(self.path, f"line {self.line + len(block) + 1}: longer than "
+                                     f"{MAX_LINE:,} characters")
+                block.append(line)
         except UnicodeDecodeError as exc:
             raise InputError(self.path, f"after line {self.line}: not UTF-8 text ({exc.reason})"
                              ) from None
         except (OSError, EOFError, zlib.error) as exc:  # gzip: corrupt or truncated stream
             raise InputError(self.path, f"after line {self.line}: unreadable ({exc})") from None
+        self.line += len(block)
         return block
 
     def close(self) -> None:
@@ -245,8 +255,7 @@ def load(
         with _Text(path) as text:
             if h.has_header:
                 while not text.lines(1)[0].strip():  # blank lines before the header
-                    text.line += 1
-                text.line += 1
+                    pass
             for block in _blocks(text):
                 start_line, lines = block
                 parsed = _parse(path, h, lines, start_line, cols, label, name_map)
@@ -279,8 +288,7 @@ def _blocks(text: _Text) -> Iterator[tuple[int, list[str]]]:
         raw = text.lines(BLOCK_LINES)
         if not raw:
             return
-        first = text.line + 1
-        text.line += len(raw)
+        first = text.line - len(raw) + 1
         lines = [ln.rstrip("\n") for ln in raw]
         if all(lines):
             yield first, lines
@@ -322,8 +330,12 @@ def _parse(
             values = _parse_slowly(path, h, lines, first, cols)
     ids = None
     if label is not None:
-        cells = ([ln.split(d)[label] for ln in lines] if not quoted
-                 else [row[label] for row in _split(lines, d)])
+        if quoted:
+            cells = [row[label] for row in _split(lines, d)]
+        elif label == width - 1:  # the usual place: one split from the right is enough
+            cells = [ln.rpartition(d)[2] for ln in lines]
+        else:
+            cells = [ln.split(d)[label] for ln in lines]
         ids = _label_ids(path, h, cells, first, label, name_map)
     return values, ids
 
