@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -207,3 +208,35 @@ def test_csv_label_column_found_by_name_and_never_a_class(tmp_path):
     y = save_npy(tmp_path / "y.npy", Y)
     doc = analyze_json(path, "--labels", y)  # separate labels: the column is still no class
     assert doc["inputs"][0]["shape"] == [64, 5]
+
+
+def test_inspect_reads_headers_only(tmp_path):
+    lie = tmp_path / "huge.npy"
+    with open(lie, "wb") as f:  # declares 240 GB; inspect must not need the data
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f4", "fortran_order": False, "shape": (20_000_000_000, 3)})
+    np.savez_compressed(tmp_path / "c.npz", logits=Z, labels=Y)
+    st = write_safetensors(tmp_path / "s.safetensors", {"logits": Z.astype(np.float16)})
+    csv = write_csv(tmp_path / "p.csv", None, [[0.25, 0.75]] * 3)
+    result = CliRunner().invoke(cli, ["inspect", str(lie), str(tmp_path / "c.npz"), st, csv])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{lie}: npy, {lie.stat().st_size:,} bytes",
+        "  20,000,000,000 × 3 float32, 240,000,000,000 bytes (mapped)",
+        f"{tmp_path / 'c.npz'}: npz, {(tmp_path / 'c.npz').stat().st_size:,} bytes",
+        f"  logits: 64 × 5 float32, 1,280 bytes (compressed to "
+        f"{zip_sizes(tmp_path / 'c.npz')['logits.npy']:,} bytes)",
+        f"  labels: 64 int64, 512 bytes (compressed to "
+        f"{zip_sizes(tmp_path / 'c.npz')['labels.npy']:,} bytes)",
+        f"{st}: safetensors, {Path(st).stat().st_size:,} bytes",
+        "  logits: 64 × 5 float16, 640 bytes (mapped)",
+        f"{csv}: csv, 30 bytes",
+        "  2 columns (no header; columns numbered from 1): 1, 2",
+        "  numeric: 1, 2; 3 rows",
+    ]
+
+
+def zip_sizes(path) -> dict[str, int]:
+    import zipfile
+
+    return {i.filename: i.compress_size for i in zipfile.ZipFile(path).infolist()}
