@@ -108,6 +108,10 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
         docs = [describe(f) for f in files]
     except LogitcheckError as exc:
         _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("LOGITCHECK_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); set LOGITCHECK_DEBUG=1 for details")
     click.echo(render_inspect(docs, fmt), nl=False)
 
 

@@ -289,3 +289,39 @@ def test_a_line_without_end_is_refused_not_loaded(tmp_path, monkeypatch):
     path = tmp_path / "long.csv"
     path.write_text("a,b\n0.5,0.5\n" + "1," * 100 + "1\n")
     fails(["analyze", str(path)], "line 3: longer than 64 characters")
+
+
+@pytest.mark.parametrize("name", ["a.npy", "b.npz", "c.npz", "d.safetensors", "e.csv",
+                                  "f.csv.gz"])
+def test_damaged_files_never_give_an_internal_error(tmp_path, name):
+    """Truncations and flipped bytes: a result or one clean line, never a traceback."""
+    import random
+
+    path = tmp_path / name
+    if name == "a.npy":
+        np.save(path, Z)
+    elif name == "b.npz":
+        np.savez(path, logits=Z, labels=Y)
+    elif name == "c.npz":
+        np.savez_compressed(path, logits=Z, labels=Y)
+    elif name == "d.safetensors":
+        write_safetensors(path, {"logits": Z, "labels": Y})
+    else:
+        write_csv(path, ["a", "b", "c", "label"],
+                  [[f"{v:.3f}" for v in r] + [int(c)] for r, c in zip(Z, Y, strict=True)])
+    data = path.read_bytes()
+    rng = random.Random(name)
+    variants = [data[:k] for k in range(0, len(data), max(1, len(data) // 15))]
+    for _ in range(30):
+        b = bytearray(data)
+        b[rng.randrange(len(b))] = rng.randrange(256)
+        variants.append(bytes(b))
+    for variant in variants:
+        path.write_bytes(variant)
+        for args in (["analyze", str(path), "--format", "json"], ["inspect", str(path)]):
+            result = CliRunner().invoke(cli, args, catch_exceptions=False)
+            assert result.exit_code in (0, 1, 2)
+            assert "internal error" not in result.stderr and "Traceback" not in result.output
+            if result.exit_code == 2:
+                assert len(result.stderr.strip().splitlines()) == 1
+                assert result.stdout == ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from ..errors import InputError
 from .limits import MAX_COMPRESSION_RATIO, check_declared, decoded_cap, human_bytes
 from .npy import declared_bytes, map_array, parse_header
 
+# what zipfile and zlib raise on a damaged or unsupported archive
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, zlib.error)
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, ..., name length, extra length
 
 
@@ -49,7 +52,7 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         raise InputError(path, "is a directory, not a file") from None
     except PermissionError:
         raise InputError(path, "permission denied") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise InputError(path, f"not a valid .npz (zip) archive ({exc})") from None
 
 
@@ -91,7 +94,7 @@ def member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> 
             header_len = stream.tell()
     except InputError as exc:
         raise InputError(path, f"array {key!r}: {exc.problem}") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except _ZIP_ERRORS as exc:
         raise InputError(path, f"array {key!r}: unreadable ({exc})") from None
     declared = declared_bytes(shape, dtype)
     if header_len + declared > info.file_size:
@@ -138,7 +141,7 @@ def load(path: Path, key: str, max_bytes: int | None) -> np.ndarray:
             with zf.open(info) as stream:
                 parse_header(stream, path)
                 data = stream.read(m.nbytes)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             raise InputError(path, f"array {key!r}: unreadable ({exc})") from None
     if len(data) != m.nbytes:
         raise InputError(path, f"array {key!r}: truncated ({len(data):,} of {m.nbytes:,} bytes)")
