@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -11,24 +12,26 @@ from .checks import Context, rules_in, run_checks
 from .dtypes import FLOATS, facts
 from .engine import compute_stats
 from .inference import infer_kind
-from .io import open_labels, open_logits
+from .io import Progress, Source, open_inputs
 from .numerics import PATHS, Stats, exp_overflow_threshold
-from .report.model import Report
+from .report.model import Finding, Report
 from .settings import Settings
 
 
 def analyze(
-    logits: str | Path, labels: str | Path | None = None, settings: Settings | None = None
+    logits: str | Path,
+    labels: str | Path | None = None,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
 ) -> Report:
-    """Analyze a logits file (and its labels): raises LogitcheckError on bad input."""
+    """Analyze a logits file (and its labels): raises LogitcheckError on bad input.
+
+    Labels come from `labels`, or from the logits' own file (an .npz or safetensors labels
+    key, a CSV --label-column). `progress(done, total)` is called while a CSV is decoded.
+    """
     settings = settings or Settings()
     started = time.perf_counter()
-    source = open_logits(logits)
-    label_source = None
-    if labels is not None:
-        label_source = open_labels(
-            labels, *source.shape, settings.ignore_index, settings.multilabel
-        )
+    source, label_source = open_inputs(logits, labels, settings, progress)
     opened = time.perf_counter()
     stats = compute_stats(source, label_source, settings)
     computed = time.perf_counter()
@@ -36,7 +39,8 @@ def analyze(
     inputs = [source.info()] + ([label_source.info()] if label_source else [])
     ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings)
     paths = [i.path for i in inputs]
-    findings, gate_info = gate.apply(run_checks(ctx), rules_in("input"), settings, paths)
+    checked = [_with_positions(f, source) for f in run_checks(ctx)]
+    findings, gate_info = gate.apply(checked, rules_in("input"), settings, paths)
     done = time.perf_counter()
     return Report(
         inputs=inputs,
@@ -134,3 +138,20 @@ def metrics(stats: Stats, storage: str) -> dict[str, Any]:
             for name, f in stats.frameworks.items()
         },
     }
+
+
+def _with_positions(finding: Finding, source: Source) -> Finding:
+    """For N-D logits, add `first_positions` (indices on the non-class axes) beside every
+    `first_rows` list in the evidence, so row 1234 reads as (b=3, t=210)."""
+    if len(source.lead_shape) < 2:
+        return finding
+
+    def walk(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {k: walk(v) for k, v in value.items()}
+        if isinstance(value.get("first_rows"), list):
+            out["first_positions"] = [list(source.position(r)) for r in value["first_rows"]]
+        return out
+
+    return dataclasses.replace(finding, evidence=walk(finding.evidence))

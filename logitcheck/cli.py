@@ -14,6 +14,7 @@ import click
 from . import __version__, baseline, gate
 from .analysis import analyze
 from .checks import REGISTRY, find_rule, rules_markdown
+from .cli_options import StderrProgress, input_options, input_settings, render_inspect
 from .drift import compare
 from .dtypes import FLOATS
 from .errors import EXIT_ERROR, LogitcheckError, UsageError
@@ -58,7 +59,7 @@ def cli() -> None:
 def _run_options(f: Callable) -> Callable:
     """Options that change what is computed and which findings count."""
     options = [
-        click.option("--labels", type=click.Path(dir_okay=False, path_type=str),
+        click.option("--labels", type=click.Path(path_type=str),
                      help="Class ids, one per row (1-D), or (rows, classes) one-hot, soft "
                      "or multi-label targets."),
         click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
@@ -147,6 +148,7 @@ def _settings(kw: dict[str, Any], **more: Any) -> Settings:
         severity=gate.parse_severity(kw["severities"]),
         baseline=kw.get("baseline_file"),
         exit_zero=kw.get("exit_zero", False),
+        **input_settings(kw),
         **more,
     )
 
@@ -197,19 +199,28 @@ def _finish(what: str, make_report: Callable[[], Report], output: Output) -> Non
 
 
 @cli.command("analyze")
-@click.argument("logits", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("logits", type=click.Path(path_type=str))
 @_EXPECTS
 @_run_options
+@input_options
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
-    """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs, or a 1-D binary one."""
+    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files.
+
+    2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
+    """
     settings = _guarded("options", lambda: _settings(kw))
-    _finish(logits, lambda: analyze(logits, kw["labels"], settings), _output(kw))
+
+    def run() -> Report:
+        with StderrProgress() as progress:
+            return analyze(logits, kw["labels"], settings, progress)
+
+    _finish(logits, run, _output(kw))
 
 
 @cli.command("compare")
-@click.argument("reference", type=click.Path(dir_okay=False, path_type=str))
-@click.argument("candidate", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("reference", type=click.Path(path_type=str))
+@click.argument("candidate", type=click.Path(path_type=str))
 @click.option("--max-abs-diff", type=click.FloatRange(min=0), show_default=True,
               default=DriftThresholds.max_abs_diff,
               help="LC401: the largest |candidate - reference| logit allowed.")
@@ -243,9 +254,10 @@ def baseline_group() -> None:
 
 @baseline_group.command("write")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
-@click.argument("logits", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("logits", type=click.Path(path_type=str))
 @_EXPECTS
 @_run_options
+@input_options
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
 
@@ -258,6 +270,25 @@ def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     n = len(report.findings)
     click.echo(f"logitcheck: wrote {n} finding{'s' * (n != 1)} to {file}", err=True)
     sys.exit(0)
+
+
+@cli.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def inspect_command(files: tuple[str, ...], fmt: str) -> None:
+    """Shape, dtype, keys and size of each FILE, from its headers alone (no data is read)."""
+    from .io.describe import describe
+
+    try:
+        docs = [describe(f) for f in files]
+    except LogitcheckError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        if os.environ.get("LOGITCHECK_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); set LOGITCHECK_DEBUG=1 for details")
+    click.echo(render_inspect(docs, fmt), nl=False)
 
 
 def main() -> None:

@@ -44,6 +44,15 @@ class Settings:
     exit_zero: bool = False  # report only: findings never fail the run (errors still do)
     drift: DriftThresholds = field(default_factory=DriftThresholds)
 
+    # --- inputs (io/): which arrays, which layout, how much may be read ---
+    logits_key: str | None = None  # .npz/safetensors: None tries logits, predictions, ...
+    labels_key: str | None = None  # None tries labels, targets, y
+    label_column: str | None = None  # CSV/TSV: labels from this column
+    class_columns: str | None = None  # CSV/TSV: names or globs ('p_*'); None: numeric ones
+    class_axis: int | None = None  # None: the last axis
+    shift_labels: bool = False  # causal LM: logits[:, :-1] predict labels[:, 1:]
+    max_bytes: int | None = None  # None: no cap on mapped data, 8 GiB on decoded data
+
 
 @dataclass(frozen=True)
 class Output:

@@ -190,10 +190,9 @@ def test_integer_logits(tmp_path):
     assert_clean_error(run("analyze", path), path, "int32", "float16, float32 or float64")
 
 
-@pytest.mark.parametrize("shape", [(), (2, 3, 4)])
-def test_wrong_rank(tmp_path, shape):
-    path = _bad(tmp_path, "r.npy", np.zeros(shape, dtype=np.float32))
-    assert_clean_error(run("analyze", path), path, "2-D", str(shape))
+def test_wrong_rank(tmp_path):
+    path = _bad(tmp_path, "r.npy", np.zeros((), dtype=np.float32))
+    assert_clean_error(run("analyze", path), path, "2-D", "()")
 
 
 def test_no_class_columns(tmp_path):
@@ -222,8 +221,8 @@ def test_labels_out_of_range(tmp_path):
 def test_labels_of_the_wrong_shape(tmp_path):
     z = _bad(tmp_path, "z.npy", np.zeros((10, 3), dtype=np.float32))
     y = _bad(tmp_path, "y.npy", np.zeros((10, 4)))
-    assert_clean_error(run("analyze", z, "--labels", y), y, "(10, 3) array of targets",
-                       "(10, 4)")
+    assert_clean_error(run("analyze", z, "--labels", y), y, "shape (10, 4) does not match",
+                       "logits (10, 3)")
 
 
 def test_fractional_float_labels(tmp_path):
@@ -259,9 +258,9 @@ def test_garbled_header(tmp_path):
 
 
 def test_unsupported_extension(tmp_path):
-    path = tmp_path / "z.csv"
+    path = tmp_path / "z.txt"
     path.write_text("a,b\n1,2\n")
-    assert_clean_error(run("analyze", str(path)), str(path), "unsupported format '.csv'")
+    assert_clean_error(run("analyze", str(path)), str(path), "unsupported format '.txt'")
 
 
 def test_a_directory(tmp_path):

@@ -47,7 +47,9 @@ def test_readme_documents_every_option_of_every_command():
     from logitcheck.report import RENDERERS
 
     text = README.read_text()
-    for command in (analyze_command, compare_command, baseline_write_command):
+    from logitcheck.cli import inspect_command
+
+    for command in (analyze_command, compare_command, baseline_write_command, inspect_command):
         for param in command.params:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--"):

@@ -1,45 +1,155 @@
-"""Input files: what they declare, checked, and read one block of rows at a time."""
+"""Input files: what they declare, checked, and read one block of rows at a time.
+
+Formats (one module each): .npy (npy.py), .npz (npz.py), safetensors (safetensors.py),
+CSV/TSV, gzipped or not (delimited.py). Layouts (layout.py): N-D logits with a class axis,
+read as rows in C order over the other axes; causal-LM label shifting.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..report.model import InputInfo
+from ..settings import Settings
+from . import delimited, npz, safetensors
+from .keys import labels_key, logits_key
+from .layout import RowView, axis_names
 from .npy import open_npy
-from .targets import open_dense_labels
+from .stored import Stored, dtype_name, widen_bfloat16
+from .targets import dense_targets
 
-SUPPORTED = (".npy",)
-
-
-def _open_array(path: str | Path) -> tuple[Path, np.ndarray]:
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        kind = f"'{suffix}'" if suffix else "a file with no extension"
-        raise InputError(path, f"unsupported format {kind} (supported: {', '.join(SUPPORTED)})")
-    return path, open_npy(path)
+SUPPORTED = (".npy", ".npz", ".safetensors", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
+Progress = Callable[[int, int], None]
 
 
-def _dtype_name(dtype: np.dtype) -> str:
-    return dtype.newbyteorder("=").name
+def file_format(path: Path) -> str:
+    """npy | npz | safetensors | csv | tsv, from the file name."""
+    name = path.name.lower()
+    for suffix in SUPPORTED:
+        if name.endswith(suffix):
+            return suffix.lstrip(".").removesuffix(".gz")
+    suffix = "".join(path.suffixes[-2:]) if path.suffixes else ""
+    kind = f"'{suffix}'" if suffix else "a file with no extension"
+    raise InputError(path, f"unsupported format {kind} (supported: {', '.join(SUPPORTED)})")
+
+
+def _check_is_file(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(path, "is a directory, not a file")
+    if not path.exists():
+        raise InputError(path, "no such file")
+
+
+# --- reading the stored arrays ---------------------------------------------------------------
+
+
+def _load_keyed(path: Path, fmt: str, key: str, max_bytes: int | None) -> Stored:
+    if fmt == "npz":
+        return Stored(path, npz.load(path, key, max_bytes), fmt, key)
+    tensor = next(t for t in safetensors.header(path) if t.key == key)
+    return Stored(path, safetensors.load(path, tensor, max_bytes), fmt, key,
+                  bfloat16=tensor.dtype == "BF16")
+
+
+def _keys(path: Path, fmt: str) -> list[str]:
+    return npz.keys(path) if fmt == "npz" else [t.key for t in safetensors.header(path)]
+
+
+def load_logits(
+    path: Path, settings: Settings, with_labels: bool, progress: Progress | None = None
+) -> tuple[Stored, Stored | None]:
+    """The logits, and the labels when the same file holds them and with_labels is set."""
+    _check_is_file(path)
+    fmt = file_format(path)
+    if fmt == "npy":
+        return Stored(path, open_npy(path, settings.max_bytes), fmt), None
+    if fmt in ("npz", "safetensors"):
+        keys = _keys(path, fmt)
+        key = logits_key(path, keys, settings.logits_key)
+        logits = _load_keyed(path, fmt, key, settings.max_bytes)
+        lkey = labels_key(path, [k for k in keys if k != key], settings.labels_key,
+                          required=False) if with_labels else None
+        labels = _load_keyed(path, fmt, lkey, settings.max_bytes) if lkey else None
+        return logits, labels
+    column = settings.label_column or delimited.default_label_column(delimited.head(path))
+    table = delimited.load(
+        path, class_pattern=settings.class_columns, want_values=True, label_column=column,
+        read_labels=with_labels, max_bytes=settings.max_bytes, progress=progress,
+    )
+    assert table.values is not None
+    key = ",".join(table.class_names) if len(table.class_names) <= 4 else (
+        f"{table.class_names[0]}..{table.class_names[-1]}")
+    logits = Stored(path, table.values, fmt, key, class_names=table.class_names)
+    labels = None
+    if table.labels is not None:
+        labels = Stored(path, table.labels, fmt, column)
+    return logits, labels
+
+
+def load_labels(
+    path: Path, settings: Settings, class_names: tuple[str, ...] | None = None,
+    progress: Progress | None = None,
+) -> Stored:
+    _check_is_file(path)
+    fmt = file_format(path)
+    if fmt == "npy":
+        return Stored(path, open_npy(path, settings.max_bytes), fmt)
+    if fmt in ("npz", "safetensors"):
+        key = labels_key(path, _keys(path, fmt), settings.labels_key, required=True)
+        assert key is not None
+        return _load_keyed(path, fmt, key, settings.max_bytes)
+    column = settings.label_column
+    if column is None:
+        h = delimited.head(path)
+        column = delimited.default_label_column(h) or (h.names[0] if len(h.names) == 1 else None)
+        if column is None:
+            raise InputError(path, f"has {len(h.names)} columns; name the label column with "
+                             "--label-column")
+    table = delimited.load(path, class_pattern=None, label_column=column, want_values=False,
+                           label_names=class_names, max_bytes=settings.max_bytes,
+                           progress=progress)
+    assert table.labels is not None
+    return Stored(path, table.labels, fmt, column)
+
+
+# --- layout: N-D logits as (rows, classes) ---------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Source:
-    """A (rows, classes) array of model outputs, memory-mapped, read in row blocks."""
+    """Model outputs as (rows, classes) row blocks, whatever the file's layout."""
 
-    path: Path
-    array: np.ndarray
+    stored: Stored
+    class_axis: int | None = None  # None: a binary output, one value per row
+    shift: bool = False  # causal LM: the last position on axis 1 predicts nothing
+    view: RowView = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        a = self.stored.array
+        if self.class_axis is not None:
+            a = np.moveaxis(a, self.class_axis, -1)
+            if self.shift:
+                a = a[:, :-1]
+        object.__setattr__(self, "view", RowView(a, columns=a.ndim >= 2))
+
+    @property
+    def path(self) -> Path:
+        return self.stored.path
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.stored.array
 
     @property
     def shape(self) -> tuple[int, int]:
         """(rows, classes); classes is 1 for a binary output, (N,) or (N, 1)."""
-        a = self.array
-        return (a.shape[0], 1) if a.ndim == 1 else a.shape  # type: ignore[return-value]
+        v = self.view
+        return (v.rows, v.view.shape[-1] if v.columns else 1)
 
     @property
     def binary(self) -> bool:
@@ -47,90 +157,225 @@ class Source:
 
     @property
     def dtype(self) -> str:
-        return _dtype_name(self.array.dtype)
+        return self.stored.dtype
+
+    @property
+    def lead_shape(self) -> tuple[int, ...]:
+        """The shape of the non-class axes (after --shift-labels): one row per position."""
+        return self.view.lead if self.view.columns else (self.view.rows,)
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        return np.asarray(self.array[start:stop])
+        block = self.view.read(start, stop)
+        return widen_bfloat16(block) if self.stored.bfloat16 else block
+
+    def position(self, row: int) -> tuple[int, ...]:
+        """Where row `row` sits in the array: its index on each non-class axis."""
+        return self.view.position(row) if self.view.columns else (row,)
+
+    def describe_row(self, row: int) -> str:
+        """'row 1234 (b=3, t=210)' for N-D logits, 'row 1234' for 2-D ones."""
+        if len(self.lead_shape) < 2:
+            return f"row {row}"
+        names = axis_names(self.stored.array.ndim, self.class_axis or 0)
+        where = ", ".join(f"{n}={i}" for n, i in zip(names, self.position(row), strict=True))
+        return f"row {row} ({where})"
 
     def info(self) -> InputInfo:
-        a = self.array
-        return InputInfo("logits", str(self.path), a.shape, self.dtype, a.nbytes)
+        s = self.stored
+        return InputInfo("logits", str(s.path), s.array.shape, self.dtype, s.nbytes,
+                         s.format, s.key)
 
 
-def open_logits(path: str | Path) -> Source:
-    path, array = _open_array(path)
-    if array.dtype.kind != "f":
-        what = "strings" if array.dtype.kind in "SUa" else f"{_dtype_name(array.dtype)} values"
-        raise InputError(path, f"holds {what}; model outputs must be float16, float32 or float64")
-    if array.ndim not in (1, 2):
-        raise InputError(
-            path,
-            f"expected a 2-D (rows, classes) array or a 1-D binary output, got shape "
-            f"{array.shape} ({array.ndim}-D)",
-        )
-    if array.shape[0] == 0:
+def _class_axis(path: Path, ndim: int, wanted: int | None) -> int | None:
+    if ndim == 1:
+        if wanted not in (None, 0, -1):
+            raise InputError(path, f"--class-axis {wanted}: a 1-D array has no class axis")
+        return None
+    if wanted is None:
+        return ndim - 1  # the last axis: Keras, JAX, and 2-D (rows, classes) arrays
+    if not -ndim <= wanted < ndim:
+        raise InputError(path, f"--class-axis {wanted} is out of range for a {ndim}-D array")
+    return wanted % ndim
+
+
+def make_source(stored: Stored, settings: Settings) -> Source:
+    path, a = stored.path, stored.array
+    if stored.kind != "f":
+        what = "strings" if a.dtype.kind in "SUa" else f"{dtype_name(a.dtype)} values"
+        raise InputError(path, f"holds {what}; model outputs must be float16, bfloat16, "
+                         "float32 or float64")
+    if a.ndim == 0:
+        raise InputError(path, "expected a 2-D (rows, classes) array or a 1-D binary output, "
+                         "got shape () (0-D)")
+    axis = _class_axis(path, a.ndim, settings.class_axis)
+    if settings.shift_labels:
+        if a.ndim < 3:
+            raise InputError(path, f"--shift-labels needs (batch, time, classes) logits, got "
+                             f"shape {a.shape}")
+        t_axis = [i for i in range(a.ndim) if i != axis][1]
+        if a.shape[t_axis] < 2:
+            raise InputError(path, f"--shift-labels: axis {t_axis} has {a.shape[t_axis]} "
+                             "position(s); at least 2 are needed")
+    if a.ndim == 2 and a.shape[1] == 1 and settings.class_axis is None:
+        axis = 1  # (N, 1): one sigmoid logit per row
+    source = Source(stored, axis, settings.shift_labels)
+    if source.shape[0] == 0:
         raise InputError(path, "has no rows")
-    if array.ndim == 2 and array.shape[1] == 0:
+    if axis is not None and a.shape[axis] == 0:
         raise InputError(path, "has no class columns")
-    return Source(path, array)
+    return source
+
+
+# --- labels -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Labels:
-    path: Path
-    array: np.ndarray  # 1-D class ids, or (rows, classes) rows for dense / multilabel
+    stored: Stored
+    view: RowView  # one class id per row of the logits (dense targets: one row each)
     targets: str = "ids"  # see numerics.Plan.targets
 
+    @property
+    def path(self) -> Path:
+        return self.stored.path
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.stored.array
+
     def read(self, start: int, stop: int) -> np.ndarray:
-        block = np.asarray(self.array[start:stop])
-        return block.astype(np.intp) if self.targets == "ids" else block.astype(np.float64)
+        if self.targets != "ids":
+            return np.asarray(self.view.read(start, stop), dtype=np.float64)
+        return np.asarray(self.view.read(start, stop)).astype(np.intp)
 
     def info(self) -> InputInfo:
-        a = self.array
-        return InputInfo("labels", str(self.path), a.shape, _dtype_name(a.dtype), a.nbytes)
+        s = self.stored
+        return InputInfo("labels", str(s.path), s.array.shape, dtype_name(s.array.dtype),
+                         s.nbytes, s.format, s.key)
+
+
+def _shape_mismatch(source: Source, labels: Stored, shape: tuple[int, ...]) -> InputError:
+    """Which axis disagrees, and the likely layout mistake behind it."""
+    z = source.stored.array
+    axis = source.class_axis
+    lead_axes = [i for i in range(z.ndim) if i != axis]
+    expected = tuple(z.shape[i] for i in lead_axes)
+    names = axis_names(z.ndim, axis if axis is not None else 0)
+    hints = []
+    if len(shape) == len(expected):
+        k = next(k for k in range(len(shape)) if shape[k] != expected[k])
+        name = f" ({names[k].upper()})" if z.ndim == 3 and axis == 2 else ""
+        where = f" on axis {lead_axes[k]}{name}: {shape[k]:,} vs {expected[k]:,}"
+        if z.ndim >= 3 and k == 1 and shape[k] == expected[k] - 1 and not source.shift:
+            hints.append("labels already shifted for a causal LM (labels[:, 1:])? "
+                         "--shift-labels drops the last logit position")
+    else:
+        where = f": expected {expected} (the logits' shape without the class axis {axis})"
+    if axis == z.ndim - 1 and z.ndim >= 3 and shape == z.shape[:1] + z.shape[2:]:
+        hints.append("PyTorch layout (N, C, ...)? try --class-axis 1")
+    if axis is not None and shape == expected + (z.shape[axis],):
+        hints.append(f"one-hot labels? save labels.argmax(axis={len(shape) - 1})")
+    hint = "; " + "; ".join(hints) if hints else ""
+    if z.ndim <= 2 and len(shape) == 1:
+        return InputError(labels.path, f"has {shape[0]:,} labels but the logits have "
+                          f"{expected[0]:,} rows{hint}")
+    return InputError(labels.path, f"shape {shape} does not match logits {z.shape}{where}{hint}")
+
+
+def make_labels(
+    stored: Stored, source: Source, ignore_index: int, multilabel: bool = False
+) -> Labels:
+    """Class ids for every row of `source`, checked against its shape and class count; or,
+    for 2-D logits, a (rows, classes) array of one-hot, soft or multi-label targets."""
+    path, array = stored.path, stored.array
+    if stored.kind not in "iufb":
+        what = "strings" if array.dtype.kind in "SUa" else f"{stored.dtype} values"
+        raise InputError(path, f"holds {what}; labels must be integer class ids")
+    rows, classes = source.shape
+    if array.ndim == 2 and array.shape[1] == classes > 1 and source.stored.array.ndim == 2:
+        kind = dense_targets(path, array, rows, multilabel)
+        return Labels(stored, RowView(array), kind)
+    z = source.stored.array
+    expected = tuple(z.shape[i] for i in range(z.ndim) if i != source.class_axis)
+    if array.ndim == len(expected) + 1 and array.shape[-1] == 1 and array.shape[:-1] == expected:
+        array = array[..., 0]  # (N, 1) labels
+    if array.ndim == 0:
+        raise InputError(path, "holds a single value, not one class id per row")
+    if source.shift and array.shape == expected:
+        array = array[:, 1:]  # logits[:, :-1] predict labels[:, 1:]
+    elif source.shift and array.shape == source.lead_shape:
+        pass  # already shifted: only the logits' last position is dropped
+    elif array.shape != expected:
+        raise _shape_mismatch(source, stored, array.shape)
+    classes = max(source.shape[1], 2)
+    view = RowView(array, columns=False)
+    values = view.read(0, view.rows)  # labels are small next to logits: check them all
+    if array.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
+        if bad.size:
+            r = int(bad[0])
+            raise InputError(path, f"{source.describe_row(r)}: label {values[r]!r} is not a "
+                             "whole class id")
+    out = np.flatnonzero(((values < 0) | (values >= classes)) & (values != ignore_index))
+    if out.size:
+        r = int(out[0])
+        raise InputError(
+            path,
+            f"{source.describe_row(r)}: label {values[r].item():g} is outside the {classes} "
+            f"classes [0, {classes - 1}] and is not the ignore index {ignore_index}"
+            + (f" ({out.size:,} such rows)" if out.size > 1 else ""),
+        )
+    return Labels(stored, view)
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def open_inputs(
+    logits: str | Path, labels: str | Path | None, settings: Settings,
+    progress: Progress | None = None,
+) -> tuple[Source, Labels | None]:
+    """Open the logits and their labels (from `labels`, or from the same file)."""
+    logits_path = Path(logits)
+    _check_options_apply(logits_path, labels, settings)
+    stored, same_file = load_logits(logits_path, settings, labels is None, progress)
+    source = make_source(stored, settings)
+    if labels is not None:
+        same_file = load_labels(Path(labels), settings, stored.class_names, progress)
+    label_source = None
+    if same_file:
+        label_source = make_labels(same_file, source, settings.ignore_index, settings.multilabel)
+    return source, label_source
+
+
+def _check_options_apply(logits: Path, labels: str | Path | None, settings: Settings) -> None:
+    """An option no input can use is a mistake worth one line, not silence."""
+    paths = [logits] + ([Path(labels)] if labels is not None else [])
+    formats = set()
+    for p in paths:
+        _check_is_file(p)
+        formats.add(file_format(p))
+    options = {"--logits-key": (settings.logits_key, {"npz", "safetensors"}),
+               "--labels-key": (settings.labels_key, {"npz", "safetensors"}),
+               "--label-column": (settings.label_column, {"csv", "tsv"}),
+               "--class-columns": (settings.class_columns, {"csv", "tsv"})}
+    for option, (value, wanted) in options.items():
+        if value is not None and not formats & wanted:
+            kinds = " or ".join(sorted(wanted))
+            raise UsageError(f"{option}: applies to {kinds} files only, and the inputs are "
+                             f"{' and '.join(sorted(formats))} ({', '.join(map(str, paths))})")
+
+
+def open_logits(path: str | Path, settings: Settings | None = None) -> Source:
+    stored, _ = load_logits(Path(path), settings or Settings(), with_labels=False)
+    return make_source(stored, settings or Settings())
 
 
 def open_labels(
     path: str | Path, rows: int, classes: int, ignore_index: int = -100, multilabel: bool = False
 ) -> Labels:
-    """Labels checked against the logits' shape before any work.
-
-    Class ids, one per row (a binary output takes 0 and 1; `ignore_index` marks rows to
-    skip), or a (rows, classes) array: one-hot or soft rows, or independent 0/1 columns.
-    """
-    path, array = _open_array(path)
-    if array.ndim == 2 and array.shape[1] == classes > 1:
-        return open_dense_labels(path, array, rows, multilabel)
-    classes = max(classes, 2)
-    kind = array.dtype.kind
-    if kind not in "iuf":
-        what = "strings" if kind in "SUa" else f"{_dtype_name(array.dtype)} values"
-        raise InputError(path, f"holds {what}; labels must be integer class ids")
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise InputError(
-            path,
-            f"expected {rows:,} class ids or a ({rows:,}, {classes:,}) array of targets, got "
-            f"shape {array.shape}",
-        )
-    if array.shape[0] != rows:
-        raise InputError(
-            path, f"has {array.shape[0]:,} labels but the logits have {rows:,} rows"
-        )
-    if kind == "f":
-        bad = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
-        if bad.size:
-            r = int(bad[0])
-            raise InputError(path, f"row {r}: label {array[r].item()!r} is not a whole class id")
-    out = np.flatnonzero(((array < 0) | (array >= classes)) & (array != ignore_index))
-    if out.size:
-        r = int(out[0])
-        value = array[r].item()
-        raise InputError(
-            path,
-            f"row {r}: label {value:g} is outside the {classes} classes [0, {classes - 1}] "
-            f"and is not the ignore index {ignore_index}"
-            + (f" ({out.size:,} such rows)" if out.size > 1 else ""),
-        )
-    return Labels(path, array)
+    """Labels for 2-D (rows, classes) logits (kept for callers that know only the shape)."""
+    settings = Settings(ignore_index=ignore_index, multilabel=multilabel)
+    stand_in = Stored(Path("logits"), np.broadcast_to(np.float32(0), (rows, classes)), "npy")
+    source = make_source(stand_in, settings)
+    return make_labels(load_labels(Path(path), settings), source, ignore_index, multilabel)

@@ -4,56 +4,40 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
 
 from ..errors import InputError
+from .limits import check_declared
 
 _MAX_HEADER = 1 << 20  # numpy's own default is 10 kB; a real header is far below this
 
 
-def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int]:
-    """(shape, dtype, fortran_order, data offset) from the header alone."""
+def parse_header(f: BinaryIO, path: object) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """(shape, dtype, fortran_order) from a stream positioned at the magic string.
+
+    Shared by .npy files and .npz members; never unpickles (object dtypes are refused).
+    """
     try:
-        with open(path, "rb") as f:
-            try:
-                version = npy_format.read_magic(f)
-            except ValueError:
-                raise InputError(path, "not a .npy file (bad magic string)") from None
-            try:
-                if version == (1, 0):
-                    shape, fortran, dtype = npy_format.read_array_header_1_0(
-                        f, max_header_size=_MAX_HEADER
-                    )
-                elif version == (2, 0):
-                    shape, fortran, dtype = npy_format.read_array_header_2_0(
-                        f, max_header_size=_MAX_HEADER
-                    )
-                elif version == (3, 0):
-                    shape, fortran, dtype = npy_format._read_array_header(
-                        f, version, max_header_size=_MAX_HEADER
-                    )
-                else:
-                    raise InputError(path, f"unsupported .npy format version {version}")
-            except InputError:
-                raise
-            except Exception as exc:  # numpy parses the header with ast and tokenize
-                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise InputError(path, f"malformed .npy header ({first_line})") from None
-            offset = f.tell()
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    return tuple(int(d) for d in shape), dtype, bool(fortran), offset
-
-
-def open_npy(path: Path) -> np.ndarray:
-    """A read-only memory map of the array, after checking the header against the file."""
-    shape, dtype, fortran, offset = read_header(path)
+        version = npy_format.read_magic(f)
+    except ValueError:
+        raise InputError(path, "not a .npy file (bad magic string)") from None
+    try:
+        if version == (1, 0):
+            read = npy_format.read_array_header_1_0
+        elif version in ((2, 0), (3, 0)):  # 3.0 is 2.0 with a utf-8 header: ASCII for numbers
+            read = npy_format.read_array_header_2_0
+        else:
+            raise InputError(path, f"unsupported .npy format version {version}")
+        shape, fortran, dtype = read(f, max_header_size=_MAX_HEADER)
+    except InputError:
+        raise
+    except Exception as exc:  # numpy parses the header with ast and tokenize
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise InputError(path, f"malformed .npy header ({first_line})") from None
+    shape = tuple(int(d) for d in shape)
     if dtype.hasobject:
         raise InputError(
             path,
@@ -62,7 +46,32 @@ def open_npy(path: Path) -> np.ndarray:
         )
     if any(d < 0 for d in shape):
         raise InputError(path, f"malformed .npy header (negative dimension in {shape})")
-    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    return shape, dtype, bool(fortran)
+
+
+def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int]:
+    """(shape, dtype, fortran_order, data offset) from the header alone."""
+    try:
+        with open(path, "rb") as f:
+            shape, dtype, fortran = parse_header(f, path)
+            offset = f.tell()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    return shape, dtype, fortran, offset
+
+
+def declared_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def open_npy(path: Path, max_bytes: int | None = None) -> np.ndarray:
+    """A read-only memory map of the array, after checking the header against the file."""
+    shape, dtype, fortran, offset = read_header(path)
+    declared = declared_bytes(shape, dtype)
     actual = os.path.getsize(path) - offset
     if actual < declared:
         raise InputError(
@@ -70,7 +79,14 @@ def open_npy(path: Path) -> np.ndarray:
             f"truncated: the header declares {shape} {dtype} ({declared:,} bytes of data) "
             f"but the file holds {actual:,}",
         )
-    if declared == 0:
+    check_declared(path, declared, max_bytes)
+    return map_array(path, shape, dtype, offset, fortran)
+
+
+def map_array(
+    path: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int, fortran: bool = False
+) -> np.ndarray:
+    if declared_bytes(shape, dtype) == 0:  # mmap refuses empty maps
         return np.zeros(shape, dtype=dtype)
     return np.memmap(
         path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"

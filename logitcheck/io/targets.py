@@ -11,15 +11,14 @@ from ..errors import InputError
 _SCAN_ROWS = 1 << 16
 
 
-def open_dense_labels(path: Path, array: np.ndarray, rows: int, multilabel: bool):
-    """A (rows, classes) label array, scanned once in blocks to decide what it holds.
+def dense_targets(path: Path, array: np.ndarray, rows: int, multilabel: bool) -> str:
+    """Which targets a (rows, classes) label array holds ("dense" or "multilabel"), from one
+    scan in blocks that also refuses anything but probabilities.
 
     Rows of 0s and 1s that each sum to 1 are one-hot; other rows in [0, 1] are soft
     targets (torch's probability targets, which must sum to 1 — a finding says where they
     do not); `multilabel` reads 0/1 columns as independent binary targets instead.
     """
-    from . import Labels  # the dataclass lives beside open_labels
-
     if array.dtype.kind not in "iufb":
         raise InputError(path, f"holds {array.dtype} values; targets must be numbers")
     if array.shape[0] != rows:
@@ -39,5 +38,5 @@ def open_dense_labels(path: Path, array: np.ndarray, rows: int, multilabel: bool
     if multilabel:
         if not binary:
             raise InputError(path, "multi-label targets must be 0 or 1")
-        return Labels(path, array, "multilabel")
-    return Labels(path, array, "dense")
+        return "multilabel"
+    return "dense"

@@ -52,6 +52,8 @@ class InputInfo:
     shape: tuple[int, ...]
     dtype: str
     nbytes: int
+    format: str = "npy"  # npy | npz | safetensors | csv | tsv
+    key: str | None = None  # the .npz member, tensor or CSV column(s) read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,8 @@ class InputInfo:
             "shape": list(self.shape),
             "dtype": self.dtype,
             "bytes": self.nbytes,
+            "format": self.format,
+            "key": self.key,
         }
 
 

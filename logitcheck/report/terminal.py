@@ -56,7 +56,8 @@ def _inputs(report: Report) -> Table:
         table.add_column(col)
     for i in report.inputs:
         shape = " × ".join(f"{d:,}" for d in i.shape)
-        table.add_row(i.role, i.path, shape, i.dtype, _size(i.nbytes))
+        path = Text(f"{i.path} [{i.key}]" if i.key else i.path)  # Text: no markup in keys
+        table.add_row(i.role, path, shape, i.dtype, _size(i.nbytes))
     return table
 
 

@@ -1,0 +1,393 @@
+"""CSV and TSV files (plain or gzipped): class columns, a label column, checked cell by cell.
+
+The file is read once, as a stream of line blocks; each block is parsed (numpy's C parser
+when no field is quoted, the csv module otherwise), checked, and appended as float64 to an
+anonymous temporary file in the system temp dir, which is then memory-mapped. Memory
+stays bounded by one block whatever the file size, the rest of logitcheck sees the same
+(rows, classes) memory map as for a .npy, and no second pass over the text is needed.
+The decoded size is capped (8 GiB by default, --max-bytes) as the blocks arrive.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import gzip
+import io
+import os
+import tempfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from ..errors import InputError
+from .limits import check_declared, decoded_cap
+
+#: progress(bytes done, bytes total): the CLI draws a bar from it; the core never prints.
+Progress = Callable[[int, int], None]
+
+BLOCK_LINES = 65536
+MAX_LINE = 16 << 20  # characters; a row of 16 M characters is not a row of class scores
+_SAMPLE_BYTES = 1 << 20
+
+
+def suffixes(path: Path) -> tuple[str, bool]:
+    """('csv' or 'tsv', gzipped?) from the file name."""
+    name = path.name.lower()
+    gz = name.endswith(".gz")
+    base = name[:-3] if gz else name
+    return ("tsv" if base.endswith(".tsv") else "csv"), gz
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the first lines say: column names and which columns hold numbers."""
+
+    names: tuple[str, ...]
+    has_header: bool
+    numeric: tuple[bool, ...]  # judged on the first data row
+    delimiter: str
+    header_bytes: int  # length of the header line (0 without one)
+    sample_rows: int  # data rows in the first _SAMPLE_BYTES of text
+    sample_bytes: int  # ... and their length
+    sample_raw_bytes: int  # file bytes consumed to read the sample (compressed, for .gz)
+    complete: bool  # the sample is the whole file
+
+    def label(self, i: int) -> str:
+        return self.names[i] if self.has_header else str(i + 1)
+
+
+def _is_number(cell: str) -> bool:
+    if "_" in cell:  # Python's float() takes 1_000; numpy's parser (the fast path) does not
+        return False
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+class _Text:
+    """Text lines of a plain or gzipped file, with how many file bytes were consumed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.raw: BinaryIO = open(path, "rb")
+        except FileNotFoundError:
+            raise InputError(path, "no such file") from None
+        except IsADirectoryError:
+            raise InputError(path, "is a directory, not a file") from None
+        except PermissionError:
+            raise InputError(path, "permission denied") from None
+        binary: BinaryIO = self.raw
+        if suffixes(path)[1]:
+            binary = gzip.GzipFile(fileobj=self.raw, mode="rb")  # type: ignore[assignment]
+        # utf-8-sig drops a BOM; universal newlines turn CRLF into LF
+        self.text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline=None)
+        self.line = 0  # 1-based number of the last line read
+
+    def consumed(self) -> int:
+        return self.raw.tell()
+
+    def lines(self, n: int) -> list[str]:
+        block: list[str] = []
+        readline = self.text.readline
+        try:
+            for _ in range(n):
+                line = readline(MAX_LINE)  # bounded: a file with no newlines cannot fill memory
+                if not line:
+                    break
+                if len(line) == MAX_LINE and not line.endswith("\n"):
+                    raise InputError(self.path, f"line {self.line + len(block) + 1}: longer than "
+                                     f"{MAX_LINE:,} characters")
+                block.append(line)
+        except UnicodeDecodeError as exc:
+            raise InputError(self.path, f"after line {self.line}: not UTF-8 text ({exc.reason})"
+                             ) from None
+        except (OSError, EOFError, zlib.error) as exc:  # gzip: corrupt or truncated stream
+            raise InputError(self.path, f"after line {self.line}: unreadable ({exc})") from None
+        self.line += len(block)
+        return block
+
+    def close(self) -> None:
+        self.text.close()
+        self.raw.close()
+
+    def __enter__(self) -> _Text:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _split(lines: list[str], delimiter: str) -> list[list[str]]:
+    return list(csv.reader(lines, delimiter=delimiter))
+
+
+def head(path: Path) -> Head:
+    """Column names and kinds from the first lines; a row count estimate from a sample."""
+    delimiter = "\t" if suffixes(path)[0] == "tsv" else ","
+    with _Text(path) as text:
+        first = text.lines(1)
+        while first and not first[0].strip():
+            first = text.lines(1)
+        if not first:
+            raise InputError(path, "is empty (no header, no rows)")
+        cells = _split(first, delimiter)[0]
+        has_header = not all(_is_number(c) for c in cells)
+        sample, size, complete = [] if has_header else [first[0]], 0, False
+        while size < _SAMPLE_BYTES:
+            more = text.lines(1024)
+            if not more:
+                complete = True
+                break
+            sample += [ln for ln in more if ln.strip()]
+            size = sum(len(ln) for ln in sample)
+        raw = text.consumed()
+    data = _split(sample[:1], delimiter)[0] if sample else cells
+    names = tuple(c.strip() for c in cells) if has_header else tuple(
+        str(i + 1) for i in range(len(cells)))
+    # judged on the first data row (no rows: every column, so "no data rows" is the error)
+    numeric = tuple(not sample or (i < len(data) and _is_number(data[i]))
+                    for i in range(len(names)))
+    return Head(names, has_header, numeric, delimiter, len(first[0]) if has_header else 0,
+                len(sample), sum(len(ln) for ln in sample), raw, complete)
+
+
+def estimated_rows(path: Path, h: Head) -> tuple[int, bool]:
+    """(data rows, exact?): exact when the sample was the whole file, else extrapolated."""
+    if h.complete or h.sample_rows == 0:
+        return h.sample_rows, True
+    if suffixes(path)[1]:
+        fraction = h.sample_raw_bytes / max(os.path.getsize(path), 1)
+        return int(round(h.sample_rows / max(fraction, 1e-12))), False
+    per_row = h.sample_bytes / h.sample_rows
+    return int(round((os.path.getsize(path) - h.header_bytes) / per_row)), False
+
+
+def _column(path: Path, h: Head, name: str, option: str) -> int:
+    if name in h.names:
+        return h.names.index(name)
+    if not h.has_header and name.isdigit() and 1 <= int(name) <= len(h.names):
+        return int(name) - 1
+    shown = ", ".join(h.names[:12]) + (", ..." if len(h.names) > 12 else "")
+    what = "columns" if h.has_header else "no header; columns are numbered 1 to"
+    detail = shown if h.has_header else str(len(h.names))
+    raise InputError(path, f"{option}: no column {name!r} ({what} {detail})")
+
+
+#: A column with one of these names holds labels unless --label-column says otherwise.
+LABEL_COLUMNS = ("label", "labels", "target", "targets", "y")
+
+
+def default_label_column(h: Head) -> str | None:
+    return next((n for n in h.names if n in LABEL_COLUMNS), None) if h.has_header else None
+
+
+def _unnamed(name: str) -> bool:
+    return name == "" or name.startswith("Unnamed: ")  # a pandas index column
+
+
+def class_columns(path: Path, h: Head, pattern: str | None, label: int | None) -> list[int]:
+    if pattern is not None:
+        wanted = [p.strip() for p in pattern.split(",") if p.strip()]
+        cols = [i for i, n in enumerate(h.names) if i != label
+                and any(fnmatch.fnmatchcase(n, p) for p in wanted)]
+        if not cols:
+            raise InputError(path, f"--class-columns {pattern!r} matches no column "
+                             f"(columns: {', '.join(h.names[:12])})")
+        return cols
+    cols = [i for i, n in enumerate(h.names) if i != label and h.numeric[i] and not _unnamed(n)]
+    if not cols:
+        raise InputError(path, "no numeric class columns (choose them with --class-columns)")
+    return cols
+
+
+def _name_map(names: tuple[str, ...], pattern: str | None) -> dict[str, int]:
+    """Class name -> id: the column names, and what a simple glob's * matched ('p_*')."""
+    out = {n: i for i, n in enumerate(names)}
+    if pattern and pattern.count("*") == 1 and "," not in pattern:
+        pre, post = pattern.split("*")
+        for i, n in enumerate(names):
+            stem = n[len(pre): len(n) - len(post)] if post else n[len(pre):]
+            out.setdefault(stem, i)
+    return out
+
+
+@dataclass(frozen=True)
+class Table:
+    values: np.ndarray | None  # (rows, classes) float64, memory-mapped
+    labels: np.ndarray | None  # (rows,) int64
+    class_names: tuple[str, ...]
+    head: Head
+
+
+def load(
+    path: Path,
+    *,
+    class_pattern: str | None,
+    label_column: str | None,
+    want_values: bool,
+    read_labels: bool = True,
+    label_names: tuple[str, ...] | None = None,
+    max_bytes: int | None = None,
+    progress: Progress | None = None,
+) -> Table:
+    """Read the class columns (when want_values) and the label column (when named and
+    read_labels; a label column that is not read is still no class column)."""
+    h = head(path)
+    label = _column(path, h, label_column, "--label-column") if label_column else None
+    cols = class_columns(path, h, class_pattern, label) if want_values else []
+    if not read_labels:
+        label = None
+    names = tuple(h.names[i] for i in cols)
+    name_map = _name_map(label_names if label_names is not None else names, class_pattern)
+    cap = decoded_cap(max_bytes)
+    total = os.path.getsize(path)
+    out = tempfile.TemporaryFile(prefix="logitcheck-", suffix=".f64") if cols else None
+    rows, label_blocks = 0, []
+    try:
+        with _Text(path) as text:
+            if h.has_header:
+                while not text.lines(1)[0].strip():  # blank lines before the header
+                    pass
+            for block in _blocks(text):
+                start_line, lines = block
+                parsed = _parse(path, h, lines, start_line, cols, label, name_map)
+                values, ids = parsed
+                if out is not None and values is not None:
+                    check_declared(path, (rows + len(values)) * len(cols) * 8, cap,
+                                   f"after line {start_line + len(lines) - 1}: the data ")
+                    out.write(np.ascontiguousarray(values, dtype="<f8").tobytes())
+                if ids is not None:
+                    label_blocks.append(ids)
+                rows += len(lines)
+                if progress is not None:
+                    progress(text.consumed(), total)
+        if rows == 0:
+            raise InputError(path, "has a header but no data rows")
+        array = None
+        if out is not None:
+            out.flush()
+            array = np.memmap(out, dtype="<f8", mode="r", shape=(rows, len(cols)))
+    finally:
+        if out is not None:
+            out.close()  # the map keeps the (already unlinked) file alive
+    ids_all = np.concatenate(label_blocks) if label_blocks else None
+    return Table(array, ids_all, names, h)
+
+
+def _blocks(text: _Text) -> Iterator[tuple[int, list[str]]]:
+    """(line number of the block's first line, its non-blank lines without newlines)."""
+    while True:
+        raw = text.lines(BLOCK_LINES)
+        if not raw:
+            return
+        first = text.line - len(raw) + 1
+        lines = [ln.rstrip("\n") for ln in raw]
+        if all(lines):
+            yield first, lines
+            continue
+        # blank lines (a trailing newline, a gap) are skipped: keep the numbering right
+        run: list[str] = []
+        run_start = first
+        for i, ln in enumerate(lines):
+            if ln.strip():
+                if not run:
+                    run_start = first + i
+                run.append(ln)
+            elif run:
+                yield run_start, run
+                run = []
+        if run:
+            yield run_start, run
+
+
+def _parse(
+    path: Path, h: Head, lines: list[str], first: int, cols: list[int], label: int | None,
+    name_map: dict[str, int],
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    d, width = h.delimiter, len(h.names)
+    quoted = any('"' in ln for ln in lines)
+    if not quoted:
+        counts = [ln.count(d) for ln in lines]
+        if min(counts) != width - 1 or max(counts) != width - 1:
+            i = next(i for i, c in enumerate(counts) if c != width - 1)
+            _ragged(path, h, first + i, counts[i] + 1)
+    values = None
+    if cols:
+        try:
+            if quoted:
+                raise ValueError("quoted fields: parse cell by cell")
+            values = np.loadtxt(lines, delimiter=d, usecols=cols, dtype=np.float64, ndmin=2,
+                                comments=None, quotechar=None)
+        except ValueError:
+            values = _parse_slowly(path, h, lines, first, cols)
+    ids = None
+    if label is not None:
+        if quoted:
+            cells = [row[label] for row in _split(lines, d)]
+        elif label == width - 1:  # the usual place: one split from the right is enough
+            cells = [ln.rpartition(d)[2] for ln in lines]
+        else:
+            cells = [ln.split(d)[label] for ln in lines]
+        ids = _label_ids(path, h, cells, first, label, name_map)
+    return values, ids
+
+
+def _ragged(path: Path, h: Head, line: int, fields: int) -> None:
+    first = "the header" if h.has_header else "line 1"
+    raise InputError(path, f"line {line}: {fields} fields where {first} has {len(h.names)} "
+                     "(rows of unequal length)")
+
+
+def _parse_slowly(path: Path, h: Head, lines: list[str], first: int, cols: list[int]) -> np.ndarray:
+    """Cell by cell, to name the line and column of the first cell that is not a number."""
+    rows = _split(lines, h.delimiter)
+    out = np.empty((len(rows), len(cols)), dtype=np.float64)
+    for r, row in enumerate(rows):
+        if len(row) != len(h.names):
+            _ragged(path, h, first + r, len(row))
+        for c, i in enumerate(cols):
+            cell = row[i]
+            if not _is_number(cell):
+                shown = cell if len(cell) <= 40 else cell[:40] + "..."
+                raise InputError(
+                    path, f"line {first + r}, column {h.label(i)}: {shown!r} is not a number"
+                )
+            out[r, c] = float(cell)
+    return out
+
+
+def _label_ids(
+    path: Path, h: Head, cells: list[str], first: int, col: int, name_map: dict[str, int]
+) -> np.ndarray:
+    try:
+        return np.array(cells).astype(np.int64)
+    except (ValueError, OverflowError):
+        pass
+    out = np.empty(len(cells), dtype=np.int64)
+    for r, cell in enumerate(cells):
+        text = cell.strip()
+        try:
+            out[r] = int(text)  # an integer is a class id
+            continue
+        except ValueError:
+            pass
+        if text in name_map:
+            out[r] = name_map[text]
+            continue
+        if _is_number(text) and float(text).is_integer():
+            out[r] = int(float(text))
+            continue
+        known = ", ".join(list(name_map)[:10]) if name_map else "none: the logits have no header"
+        raise InputError(
+            path, f"line {first + r}, column {h.label(col)}: label {text!r} is neither a class "
+            f"id nor a class name ({known})"
+        )
+    return out
