@@ -78,6 +78,11 @@ def _summary(report: Report) -> Text:
         text.append(f"{m['accuracy']:.2%}")
     else:
         text.append("no labels: naive paths evaluated at each row's least likely class")
+    grad = m.get("gradients", {})
+    if grad.get("naive_nan_rows") or grad.get("vanishing_rows"):
+        text.append("\ngradients: ", style="bold")
+        text.append(f"NaN through the naive path on {grad['naive_nan_rows']:,} rows; "
+                    f"vanishing (p_y rounds to 1) on {grad['vanishing_rows']:,} rows")
     return text
 
 
