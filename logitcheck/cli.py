@@ -18,6 +18,7 @@ from .cli_options import StderrProgress, input_options, input_settings, render_i
 from .drift import compare
 from .dtypes import FLOATS
 from .errors import EXIT_ERROR, LogitcheckError, UsageError
+from .gaussian import SCALES, analyze_gaussian
 from .outputs import Terminal, deliver, write_atomic
 from .report import RENDERERS, Report, Severity
 from .settings import DriftThresholds, Output, Settings
@@ -62,6 +63,22 @@ def _run_options(f: Callable) -> Callable:
         click.option("--labels", type=click.Path(path_type=str),
                      help="Class ids, one per row (1-D), or (rows, classes) one-hot, soft "
                      "or multi-label targets."),
+        click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True),
+                     default=0.0, show_default=True,
+                     help="As torch's F.cross_entropy(label_smoothing=...)."),
+        click.option("--multi-label", is_flag=True,
+                     help="Read a (rows, classes) 0/1 label array as independent binary "
+                     "targets (BCE with logits) instead of one-hot / soft rows."),
+        click.option("--ignore-index", type=int, default=-100, show_default=True,
+                     help="Rows whose label is this are left out, as in torch's "
+                     "F.cross_entropy."),
+    ]
+    return _compute_options(functools.reduce(lambda g, opt: opt(g), reversed(options), f))
+
+
+def _compute_options(f: Callable) -> Callable:
+    """How the work is split, the extra dtypes, and which rules count."""
+    options = [
         click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
                      help="Rows per chunk (default: about 32 MiB of float64 work per chunk)."),
         click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
@@ -76,15 +93,6 @@ def _run_options(f: Callable) -> Callable:
                      help="Also reproduce the naive paths in these dtypes, e.g. "
                      "float16,bfloat16 for mixed-precision training (the storage dtype and "
                      "wider ones always are)."),
-        click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True),
-                     default=0.0, show_default=True,
-                     help="As torch's F.cross_entropy(label_smoothing=...)."),
-        click.option("--multi-label", is_flag=True,
-                     help="Read a (rows, classes) 0/1 label array as independent binary "
-                     "targets (BCE with logits) instead of one-hot / soft rows."),
-        click.option("--ignore-index", type=int, default=-100, show_default=True,
-                     help="Rows whose label is this are left out, as in torch's "
-                     "F.cross_entropy."),
     ]
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
@@ -136,9 +144,9 @@ def _settings(kw: dict[str, Any], **more: Any) -> Settings:
     fail_on = kw.get("fail_on", "error")
     return Settings(
         dtypes=_dtypes(kw["extra_dtypes"]),
-        ignore_index=kw["ignore_index"],
-        label_smoothing=kw["label_smoothing"],
-        multilabel=kw["multi_label"],
+        ignore_index=kw.get("ignore_index", -100),
+        label_smoothing=kw.get("label_smoothing", 0.0),
+        multilabel=kw.get("multi_label", False),
         fail_on=None if fail_on == "never" else Severity.parse(fail_on),
         expects=kw.get("expects", "logits").replace("-", "_"),
         chunk_rows=kw["chunk_rows"],
@@ -270,6 +278,36 @@ def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     n = len(report.findings)
     click.echo(f"logitcheck: wrote {n} finding{'s' * (n != 1)} to {file}", err=True)
     sys.exit(0)
+
+
+@cli.command("gaussian")
+@click.argument("mean", type=click.Path(path_type=str))
+@click.argument("scale", type=click.Path(path_type=str))
+@click.option("--targets", type=click.Path(path_type=str), default=None,
+              help="The regression targets (same shape as MEAN); without them only the "
+              "scale column is checked.")
+@click.option("--scale", "scale_kind", type=click.Choice(SCALES), default="log-std",
+              show_default=True, help="What SCALE holds.")
+@click.option("--mean-key", metavar="KEY", default=None,
+              help="The .npz/safetensors key or CSV column of MEAN.")
+@click.option("--scale-key", metavar="KEY", default=None,
+              help="The .npz/safetensors key or CSV column of SCALE.")
+@click.option("--targets-key", metavar="KEY", default=None,
+              help="The .npz/safetensors key or CSV column of the targets.")
+@_compute_options
+@_gate_options
+def gaussian_command(mean: str, scale: str, targets: str | None, scale_kind: str,
+                     mean_key: str | None, scale_key: str | None, targets_key: str | None,
+                     **kw: Any) -> None:
+    """Check a Gaussian NLL head: MEAN and SCALE (a log-std by default) against targets.
+
+    The stable NLL in float64, the naive path (variance first) per dtype, the scale column's
+    zones, and torch's nn.GaussianNLLLoss beside it. The files may be the same .npz,
+    safetensors or CSV, with a key or column for each.
+    """
+    settings = _guarded("options", lambda: _settings(
+        kw, scale=scale_kind, mean_key=mean_key, scale_key=scale_key, targets_key=targets_key))
+    _finish(scale, lambda: analyze_gaussian(mean, scale, targets, settings), _output(kw))
 
 
 @cli.command("inspect")

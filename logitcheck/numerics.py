@@ -341,7 +341,7 @@ def _softmax_part(z, values, labels, offset, plan: Plan, positive: bool) -> dict
         out["correct"] = int(np.count_nonzero((top == target) & np.isfinite(loss)))
     out["lse_dev"] = _largest_finite(np.abs(lse), offset)
     out["naive"] = {
-        d: _naive_stats(naive_softmax(z, d, target, dense), loss, offset) for d in plan.dtypes
+        d: naive_stats(naive_softmax(z, d, target, dense), loss, offset) for d in plan.dtypes
     }
     out["_loss"] = loss
     return out
@@ -366,7 +366,7 @@ def _sigmoid_part(z, values, labels, offset, plan: Plan, binary: bool, positive:
             target = targets[:, 0].astype(np.intp)
             out.update(_readings(values, True, target, None, offset, positive, plan.storage))
     out["naive"] = {
-        d: _naive_stats(naive_sigmoid(z, d, targets), loss, offset) for d in plan.dtypes
+        d: naive_stats(naive_sigmoid(z, d, targets), loss, offset) for d in plan.dtypes
     }
     out["_loss"] = loss
     return out
@@ -497,15 +497,19 @@ def stable_loss(z: np.ndarray, target: np.ndarray) -> np.ndarray:
     return softmax_loss(zf, z, rows, top, zf[rows, top], target, None)[0]
 
 
-def _naive_stats(naive: Naive, stable: np.ndarray, offset: RowIds) -> dict[str, PathStats]:
+def naive_stats(
+    naive: Naive, stable: np.ndarray, offset: RowIds, floor: float = _EPS64
+) -> dict[str, PathStats]:
+    """Failure accounting of each naive path against the stable loss. The gap is relative
+    to |stable|, and absolute where |stable| is below `floor` (eps for cross-entropy, which
+    is >= 0; 1 for a Gaussian NLL, which crosses 0)."""
     stable_ok = np.isfinite(stable)
     out = {}
     for path, loss in naive.losses.items():
         naive_ok = np.isfinite(loss)
         failed = stable_ok & ~naive_ok
         both = np.flatnonzero(stable_ok & naive_ok)
-        # relative gap; below eps the loss is ~0 and the absolute gap is what matters
-        gap = np.abs(loss[both] - stable[both]) / np.maximum(stable[both], _EPS64)
+        gap = np.abs(loss[both] - stable[both]) / np.maximum(np.abs(stable[both]), floor)
         worst = None
         if gap.size:
             i = int(np.argmax(gap))

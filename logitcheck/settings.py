@@ -53,6 +53,12 @@ class Settings:
     shift_labels: bool = False  # causal LM: logits[:, :-1] predict labels[:, 1:]
     max_bytes: int | None = None  # None: no cap on mapped data, 8 GiB on decoded data
 
+    # --- Gaussian NLL heads (gaussian.py) ---
+    scale: str = "log-std"  # how the scale column is given: log-std, log-var, std or var
+    mean_key: str | None = None  # .npz/safetensors key or CSV column of each array
+    scale_key: str | None = None
+    targets_key: str | None = None
+
 
 @dataclass(frozen=True)
 class Output:

@@ -16,6 +16,8 @@ Each file shows one situation logitcheck diagnoses:
 - labels.npy               int64 class ids shared by the 10-class files
 - binary_labels.npy        0/1 labels for the binary files
 
+gaussian.npz, gaussian_wide.npz and gaussian_fp16.npz hold Gaussian NLL heads (see _gaussian).
+
 healthy_logits.npy also shows LC203 (--expects probabilities) and LC211
 (--expects log-probabilities); probs_as_logits.npy shows LC210 (--expects log-probabilities).
 """
@@ -71,6 +73,8 @@ def make(out: Path = HERE) -> dict[str, np.ndarray]:
     binary = rng.normal(0.0, 1.5, size=ROWS) + 3.0 * (2 * binary_labels - 1)
     binary_probs = 1 / (1 + np.exp(-binary))
 
+    gaussian = _gaussian(rng)
+
     arrays = {
         "labels": labels.astype(np.int64),
         "healthy_logits": healthy,
@@ -88,7 +92,42 @@ def make(out: Path = HERE) -> dict[str, np.ndarray]:
     }
     for name, array in arrays.items():
         np.save(out / f"{name}.npy", array, allow_pickle=False)
+    for name, members in gaussian.items():
+        np.savez(out / f"{name}.npz", **members)
+        arrays.update({f"{name}.{k}": v for k, v in members.items()})
     return arrays
+
+
+def _gaussian(rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+    """Gaussian NLL heads (mean, scale, targets), one .npz each:
+
+    - gaussian.npz        healthy: mean, log_std (~ -1.5, a std of 0.22), log_var (the same
+                          scale as a log-variance: LC223 when passed as a log-std), targets
+    - gaussian_wide.npz   a std of about 20 exported under the log-std's name: LC222
+    - gaussian_fp16.npz   float16 log_std with 30 rows above 5.545 (the variance overflows:
+                          LC121) and 20 below -8.66 (it rounds to 0: LC122; torch clamps
+                          those variances at 1e-6: LC123)
+    """
+    n = ROWS
+    mean = rng.normal(0.0, 2.0, n)
+    log_std = rng.normal(-1.5, 0.3, n)
+    targets = mean + np.exp(log_std) * rng.normal(size=n)
+    wide_std = np.exp(rng.normal(3.0, 0.3, n))
+    wide_targets = mean + wide_std * rng.normal(size=n)
+    f16 = rng.normal(-0.5, 0.3, n)
+    f16[rng.choice(n, 30, replace=False)] = rng.uniform(5.6, 7.0, 30)
+    low = rng.choice(np.flatnonzero(f16 < 1), 20, replace=False)
+    f16[low] = rng.uniform(-10.0, -8.8, 20)
+    f16_targets = mean + np.exp(f16) * rng.normal(size=n)
+    f32 = np.float32
+    return {
+        "gaussian": {"mean": mean.astype(f32), "log_std": log_std.astype(f32),
+                     "log_var": (2 * log_std).astype(f32), "targets": targets.astype(f32)},
+        "gaussian_wide": {"mean": mean.astype(f32), "std": wide_std.astype(f32),
+                          "targets": wide_targets.astype(f32)},
+        "gaussian_fp16": {"mean": mean.astype(np.float16), "log_std": f16.astype(np.float16),
+                          "targets": f16_targets.astype(np.float16)},
+    }
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ read as rows in C order over the other axes; causal-LM label shifting.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,11 @@ def _keys(path: Path, fmt: str) -> list[str]:
     return npz.keys(path) if fmt == "npz" else [t.key for t in safetensors.header(path)]
 
 
+def _named(column: str, pattern: str | None) -> bool:
+    wanted = [p.strip() for p in (pattern or "").split(",") if p.strip()]
+    return any(fnmatch.fnmatchcase(column, p) for p in wanted)
+
+
 def load_logits(
     path: Path, settings: Settings, with_labels: bool, progress: Progress | None = None
 ) -> tuple[Stored, Stored | None]:
@@ -77,6 +83,8 @@ def load_logits(
         labels = _load_keyed(path, fmt, lkey, settings.max_bytes) if lkey else None
         return logits, labels
     column = settings.label_column or delimited.default_label_column(delimited.head(path))
+    if settings.label_column is None and column and _named(column, settings.class_columns):
+        column = None  # --class-columns chose it explicitly: it holds values, not labels
     table = delimited.load(
         path, class_pattern=settings.class_columns, want_values=True, label_column=column,
         read_labels=with_labels, max_bytes=settings.max_bytes, progress=progress,

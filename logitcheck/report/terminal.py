@@ -31,9 +31,11 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100) -> str
     console.print(_inputs(report))
     if report.command == "compare":
         console.print(_drift_table(report))
+    elif report.command == "gaussian":
+        console.print(_gaussian_table(report))
     else:
         console.print(_summary(report))
-    if report.command != "compare" and report.metrics["naive"]:
+    if report.command == "analyze" and report.metrics["naive"]:
         console.print(_loss_table(report))
     for finding in report.findings:
         console.print(_finding(finding))
@@ -103,6 +105,35 @@ def _loss_table(report: Report) -> Table:
     table.add_row("stable (log-softmax)", *([""] * (len(dtypes) - 1)), stable)
     for path, name in _PATH_NAMES.items():
         table.add_row(f"naive: {name}", *(_path_cell(m["naive"][d][path]) for d in dtypes))
+    return table
+
+
+def _gaussian_table(report: Report) -> Table:
+    """The Gaussian NLL: stable loss, naive path per dtype, the scale column, torch."""
+    m = report.metrics
+    table = Table(title=f"Gaussian NLL (scale: {m['scale']})", title_justify="left")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    loss = m["loss_stable"]
+    if loss is not None:
+        stable = f"{loss:.6g}"
+    else:
+        stable = "no finite row" if m["targets"] else "no targets"
+    table.add_row("stable NLL (float64)", stable)
+    for dtype, p in m["naive"].items():
+        if p["failed_rows"]:
+            cell = Text(f"{p['failed_rows']:,} rows inf/NaN ({p['overflow_rows']:,} overflow, "
+                        f"{p['underflow_rows']:,} var = 0)", style="red")
+        else:
+            gap = p["max_rel_gap"]
+            cell = Text("ok" + (f" (rel. gap ≤ {gap:.1e})" if gap is not None else ""))
+        table.add_row(f"naive (variance first), {dtype}", cell)
+    if m["scale_min"] is not None:
+        table.add_row("scale column", f"[{m['scale_min']:.4g}, {m['scale_max']:.4g}]")
+    torch = m["torch_gaussian_nll"]
+    if torch["loss"] is not None:
+        clamped = f", clamped on {torch['clamped_rows']:,} rows" if torch["clamped_rows"] else ""
+        table.add_row("torch GaussianNLLLoss(full=True)", f"{torch['loss']:.6g}{clamped}")
     return table
 
 
