@@ -95,4 +95,4 @@ def run_checks(ctx: Any, scope: str = "input") -> list[Finding]:
 
 
 # Importing the modules registers their rules.
-from . import activation, drift, inputs, labels, numerics  # noqa: E402, F401
+from . import activation, drift, expectations, inputs, labels, numerics  # noqa: E402, F401
