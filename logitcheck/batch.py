@@ -61,6 +61,7 @@ class Item:
 
     value: Any  # dict[str, Item] | list[Item] | str | int | float | bool | None
     line: int
+    key_line: int = 0  # in a mapping: the line of its key (a block value starts below it)
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,8 @@ class _Reader:
                     raise self.error(k, key, f"keys must be strings, got {k.value!r}")
                 if k.value in out:
                     raise self.error(k, _join(key, k.value), "duplicate key")
-                out[k.value] = self.item(v, _join(key, k.value), depth + 1)
+                value = self.item(v, _join(key, k.value), depth + 1)
+                out[k.value] = Item(value.value, value.line, k.start_mark.line + 1)
             return Item(out, line)
         if isinstance(node, yaml.SequenceNode):
             return Item([self.item(v, f"{key}[{i}]", depth + 1)
@@ -265,8 +267,9 @@ class _Resolver:
         self.base = Path(file).parent
         self.overrides = dict(overrides)  # click parameter name -> value (command line)
 
-    def error(self, item: Item, key: str, problem: str) -> ConfigError:
-        return ConfigError(self.file, item.line, key, problem)
+    def error(self, item: Item, key: str, problem: str, at_key: bool = False) -> ConfigError:
+        line = item.key_line if at_key and item.key_line else item.line
+        return ConfigError(self.file, line, key, problem)
 
     def mapping(self, item: Item, key: str, allowed: tuple[str, ...],
                 where: str = "") -> dict[str, tuple[str, Item]]:
@@ -279,10 +282,10 @@ class _Resolver:
             if name not in allowed:
                 close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise self.error(value, _join(key, raw), f"unknown key{where}{hint}")
+                raise self.error(value, _join(key, raw), f"unknown key{where}{hint}", True)
             if name in out:
                 raise self.error(value, _join(key, raw),
-                                 f"duplicate key (also given as {out[name][0]!r})")
+                                 f"duplicate key (also given as {out[name][0]!r})", True)
             out[name] = (raw, value)
         return out
 

@@ -120,7 +120,8 @@ def render_batch_rich(batch: BatchReport, *, color: bool = False, width: int = 1
                       soft_wrap=False)
     table = Table(title=f"logitcheck run {batch.config}", title_justify="left")
     for col in ("job", "status", "kind", "loss", "findings"):
-        table.add_column(col, justify="right" if col == "loss" else "left")
+        table.add_column(col, justify="right" if col == "loss" else "left",
+                         no_wrap=col in ("job", "status", "loss"))
     for job in batch.jobs:
         table.add_row(job.name, Text(job.status, style=_STYLE[job.status]), kind_of(job),
                       loss_of(job), findings_of(job))
