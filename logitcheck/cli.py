@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import shutil
 import sys
@@ -10,17 +12,19 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+import yaml
 
-from . import __version__, baseline, gate
+from . import __version__, baseline, batch, runner
 from .analysis import analyze
 from .checks import REGISTRY, find_rule, rules_markdown
 from .cli_options import StderrProgress, input_options, input_settings, render_inspect
 from .drift import compare
-from .dtypes import FLOATS
-from .errors import EXIT_ERROR, LogitcheckError, UsageError
+from .errors import EXIT_ERROR, LogitcheckError
 from .gaussian import SCALES, analyze_gaussian
+from .options import DEFAULTS, build_settings
 from .outputs import Terminal, deliver, write_atomic
-from .report import RENDERERS, Report, Severity
+from .report import RENDERERS, Report
+from .report.batch import BATCH_RENDERERS, BatchReport
 from .settings import DriftThresholds, Output, Settings
 
 _FAIL_ON = ("error", "warning", "info", "never")
@@ -59,10 +63,14 @@ def cli() -> None:
 
 def _run_options(f: Callable) -> Callable:
     """Options that change what is computed and which findings count."""
+    return click.option("--labels", type=click.Path(path_type=str),
+                        help="Class ids, one per row (1-D), or (rows, classes) one-hot, soft "
+                        "or multi-label targets.")(_analysis_options(f))
+
+
+def _analysis_options(f: Callable) -> Callable:
+    """_run_options but --labels: what `run` can set for every job."""
     options = [
-        click.option("--labels", type=click.Path(path_type=str),
-                     help="Class ids, one per row (1-D), or (rows, classes) one-hot, soft "
-                     "or multi-label targets."),
         click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True),
                      default=0.0, show_default=True,
                      help="As torch's F.cross_entropy(label_smoothing=...)."),
@@ -131,34 +139,10 @@ _EXPECTS = click.option(
 )
 
 
-def _dtypes(text: str) -> tuple[str, ...]:
-    dtypes = tuple(d.strip() for d in text.split(",") if d.strip())
-    unknown = [d for d in dtypes if d not in FLOATS]
-    if unknown:
-        choices = ", ".join(FLOATS)
-        raise UsageError(f"--dtypes: unknown dtype {unknown[0]!r} (choose from {choices})")
-    return dtypes
-
-
 def _settings(kw: dict[str, Any], **more: Any) -> Settings:
-    fail_on = kw.get("fail_on", "error")
-    return Settings(
-        dtypes=_dtypes(kw["extra_dtypes"]),
-        ignore_index=kw.get("ignore_index", -100),
-        label_smoothing=kw.get("label_smoothing", 0.0),
-        multilabel=kw.get("multi_label", False),
-        fail_on=None if fail_on == "never" else Severity.parse(fail_on),
-        expects=kw.get("expects", "logits").replace("-", "_"),
-        chunk_rows=kw["chunk_rows"],
-        threads=kw["threads"],
-        select=gate.split_codes("--select", kw["select"]),
-        ignore=gate.split_codes("--ignore", kw["ignore"]),
-        severity=gate.parse_severity(kw["severities"]),
-        baseline=kw.get("baseline_file"),
-        exit_zero=kw.get("exit_zero", False),
-        **input_settings(kw),
-        **more,
-    )
+    """The same option -> Settings mapping as YAML batches (options.py)."""
+    known = {k: v for k, v in kw.items() if k in DEFAULTS}
+    return build_settings(known, **input_settings(kw), **more)
 
 
 def _output(kw: dict[str, Any]) -> Output:
@@ -184,7 +168,8 @@ def _guarded(what: str, run: Callable[[], T]) -> T:
     raise AssertionError  # pragma: no cover - _fail exits
 
 
-def _finish(what: str, make_report: Callable[[], Report], output: Output) -> None:
+def _finish(what: str, make_report: Callable[[], Any], output: Output,
+            renderers: Any = RENDERERS) -> None:
     def run() -> Report:
         report = make_report()
         terminal = Terminal(
@@ -193,7 +178,7 @@ def _finish(what: str, make_report: Callable[[], Report], output: Output) -> Non
             width=shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100,
             no_color_env=bool(os.environ.get("NO_COLOR")),
         )
-        texts.extend(deliver(report, output, terminal))
+        texts.extend(deliver(report, output, terminal, renderers))
         return report
 
     texts: list[str] = []
@@ -226,21 +211,28 @@ def analyze_command(logits: str, **kw: Any) -> None:
     _finish(logits, run, _output(kw))
 
 
+def _drift_options(f: Callable) -> Callable:
+    options = [
+        click.option("--max-abs-diff", type=click.FloatRange(min=0), show_default=True,
+                     default=DriftThresholds.max_abs_diff,
+                     help="LC401: the largest |candidate - reference| logit allowed."),
+        click.option("--max-kl", type=click.FloatRange(min=0), show_default=True,
+                     default=DriftThresholds.max_kl,
+                     help="LC402: the mean KL(reference || candidate) allowed, in nats."),
+        click.option("--min-top1-agreement", type=click.FloatRange(0, 1), show_default=True,
+                     default=DriftThresholds.min_top1_agreement,
+                     help="LC403: the share of rows whose argmax must agree."),
+        click.option("--max-loss-delta", type=click.FloatRange(min=0), show_default=True,
+                     default=DriftThresholds.max_loss_delta,
+                     help="LC404: the |mean loss difference| allowed, in nats (needs --labels)."),
+    ]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
+
+
 @cli.command("compare")
 @click.argument("reference", type=click.Path(path_type=str))
 @click.argument("candidate", type=click.Path(path_type=str))
-@click.option("--max-abs-diff", type=click.FloatRange(min=0), show_default=True,
-              default=DriftThresholds.max_abs_diff,
-              help="LC401: the largest |candidate - reference| logit allowed.")
-@click.option("--max-kl", type=click.FloatRange(min=0), show_default=True,
-              default=DriftThresholds.max_kl,
-              help="LC402: the mean KL(reference || candidate) allowed, in nats.")
-@click.option("--min-top1-agreement", type=click.FloatRange(0, 1), show_default=True,
-              default=DriftThresholds.min_top1_agreement,
-              help="LC403: the share of rows whose argmax must agree.")
-@click.option("--max-loss-delta", type=click.FloatRange(min=0), show_default=True,
-              default=DriftThresholds.max_loss_delta,
-              help="LC404: the |mean loss difference| allowed, in nats (needs --labels).")
+@_drift_options
 @_run_options
 @_gate_options
 def compare_command(reference: str, candidate: str, max_abs_diff: float, max_kl: float,
@@ -327,6 +319,78 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
             raise
         _fail(f"internal error ({type(exc).__name__}: {exc}); set LOGITCHECK_DEBUG=1 for details")
     click.echo(render_inspect(docs, fmt), nl=False)
+
+
+@cli.command("run")
+@click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
+@click.option("--jobs", "only", multiple=True, metavar="NAME",
+              help="Run only these jobs (names or globs on names; repeatable).")
+@click.option("-j", "--parallel", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Jobs run at once (threads).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Human report: the summary, and only failing or erroring jobs' reports.")
+@_EXPECTS
+@_drift_options
+@_analysis_options
+@_gate_options
+def run_command(config: str, only: tuple[str, ...], parallel: int, quiet: bool,
+                **kw: Any) -> None:
+    """Run the jobs of a YAML CONFIG (default ./logitcheck.yaml).
+
+    Options given here override every job's settings (built-in < defaults < job <
+    command line). Exit 2 if a job could not run, else 1 if a job fails, else 0.
+    """
+    ctx = click.get_current_context()
+    given = {k: v for k, v in kw.items()
+             if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    jobs = _guarded(config, lambda: batch.load(config, given).select(only))
+    progress = _progress(len(jobs)) if sys.stderr.isatty() else contextlib.nullcontext(None)
+    with progress as advance:
+        outcomes = runner.run_jobs(jobs, parallel, advance)
+    report = BatchReport(config, outcomes, quiet)
+    _finish(config, lambda: report, _output(kw), BATCH_RENDERERS)
+
+
+def _progress(total: int) -> Any:
+    """A progress bar on stderr across jobs; yields the per-job callback."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    @contextlib.contextmanager
+    def bar() -> Any:
+        with Progress(console=Console(stderr=True), transient=True) as p:
+            task = p.add_task("logitcheck run", total=total)
+            yield lambda outcome: p.update(task, advance=1,
+                                           description=f"{outcome.name}: {outcome.status}")
+
+    return bar()
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check a batch config, or print the jobs it resolves to."""
+
+
+@config_group.command("validate")
+@click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
+def config_validate_command(config: str) -> None:
+    """Validate CONFIG (default ./logitcheck.yaml) without running anything."""
+    jobs = _guarded(config, lambda: batch.load(config).jobs)
+    click.echo(f"{config}: ok, {len(jobs)} job{'s' * (len(jobs) != 1)}")
+
+
+@config_group.command("show")
+@click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
+              show_default=True)
+def config_show_command(config: str, fmt: str) -> None:
+    """Print CONFIG's jobs with every setting resolved (and where each came from)."""
+    jobs = _guarded(config, lambda: batch.load(config).jobs)
+    doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), nl=False)
 
 
 def main() -> None:

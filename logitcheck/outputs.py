@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 from .report import RENDERERS, Report
@@ -31,11 +33,15 @@ def use_color(choice: str, tty: bool, terminal: Terminal) -> bool:
     return choice == "auto" and tty and not terminal.no_color_env
 
 
-def deliver(report: Report, output: Output, terminal: Terminal) -> tuple[str, str]:
-    """Write -o and the side files; return (stdout text, stderr text)."""
+def deliver(
+    report: Report | Any, output: Output, terminal: Terminal,
+    renderers: Mapping[str, Callable[..., str]] = RENDERERS,
+) -> tuple[str, str]:
+    """Write -o and the side files; return (stdout text, stderr text). renderers: by format
+    (report/batch.py's for a batch run)."""
     to_stdout = output.output is None
     color = use_color(output.color, terminal.stdout_tty and to_stdout, terminal)
-    main = RENDERERS[output.format](report, color=color, width=terminal.width)
+    main = renderers[output.format](report, color=color, width=terminal.width)
     side = (
         (output.json_report, "json"),
         (output.junit_xml, "junit"),
@@ -43,12 +49,12 @@ def deliver(report: Report, output: Output, terminal: Terminal) -> tuple[str, st
     )
     for path, fmt in side:
         if path is not None:
-            write_atomic(path, RENDERERS[fmt](report, color=False, width=100))
+            write_atomic(path, renderers[fmt](report, color=False, width=100))
     if output.output is not None:
         write_atomic(output.output, main)
     human = ""
     if output.format != "rich":
-        human = RENDERERS["rich"](
+        human = renderers["rich"](
             report, color=use_color(output.color, terminal.stderr_tty, terminal),
             width=terminal.width,
         )

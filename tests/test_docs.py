@@ -43,13 +43,21 @@ def test_every_rule_has_a_fix_for_each_framework():
 
 
 def test_readme_documents_every_option_of_every_command():
-    from logitcheck.cli import analyze_command, baseline_write_command, compare_command
+    from logitcheck.cli import (
+        analyze_command,
+        baseline_write_command,
+        compare_command,
+        config_show_command,
+        run_command,
+    )
     from logitcheck.report import RENDERERS
 
     text = README.read_text()
-    from logitcheck.cli import inspect_command
+    from logitcheck.cli import gaussian_command, inspect_command
 
-    for command in (analyze_command, compare_command, baseline_write_command, inspect_command):
+    commands = (analyze_command, compare_command, baseline_write_command, run_command,
+                config_show_command, inspect_command, gaussian_command)
+    for command in commands:
         for param in command.params:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--"):
@@ -69,3 +77,24 @@ def test_readme_github_actions_job_gates_and_uploads_junit():
     assert "--junit-xml report.xml" in runs
     upload = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["with"]["path"] == "report.xml"
+
+
+def test_readme_batch_config_is_valid_and_documents_every_key(tmp_path):
+    import shutil
+
+    from logitcheck import batch
+    from logitcheck.options import OPTIONS
+
+    text = README.read_text()
+    section = text.split("### Batch runs: `logitcheck run`\n")[1].split("\n## ")[0]
+    block = section.split("```yaml\n")[1].split("```")[0]
+    for f in README.parent.joinpath("sample_data").glob("*.npy"):
+        shutil.copy(f, tmp_path / f.name)
+    (tmp_path / "logitcheck.yaml").write_text(block)
+    jobs = batch.load(tmp_path / "logitcheck.yaml", env={}).jobs
+    assert [j.name for j in jobs] == [
+        "healthy", "precision-fp16_overflow_logits", "precision-fp32_underflow_logits",
+        "export-vs-reference",
+    ]
+    for key in (*OPTIONS, *batch.JOB_KEYS, *batch.EXPECT_KEYS, "version", "defaults", "jobs"):
+        assert f"`{key}`" in section or f"`expect.{key}`" in section, key

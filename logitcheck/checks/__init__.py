@@ -95,4 +95,4 @@ def run_checks(ctx: Any, scope: str = "input") -> list[Finding]:
 
 
 # Importing the modules registers their rules.
-from . import activation, drift, gaussian, inputs, labels, numerics  # noqa: E402, F401
+from . import activation, drift, expectations, gaussian, inputs, labels, numerics  # noqa: E402, F401

@@ -23,14 +23,17 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(report: Report, **_: object) -> str:
+def render_github(report: Report, *, job: str | None = None, **_: object) -> str:
+    """job: a batch job's name, put in each title (logitcheck run)."""
     lines = []
+    prefix = f"{job}: " if job else ""
     path = escape_property(report.subject)
     for f in report.findings:
         level = "notice" if f.baselined else _LEVEL[f.severity]
-        title = finding_title(f) + (" (baselined)" if f.baselined else "")
+        title = prefix + finding_title(f) + (" (baselined)" if f.baselined else "")
         props = f"file={path},title={escape_property(title)}"
         lines.append(f"::{level} {props}::{escape_data(f.message)}")
     # the verdict as a notice, so every line is a workflow command
-    lines.append(f"::notice title=logitcheck::{escape_data(verdict(report))}")
+    name = escape_property(f"logitcheck {job}" if job else "logitcheck")
+    lines.append(f"::notice title={name}::{escape_data(verdict(report))}")
     return "\n".join(lines) + "\n"

@@ -22,9 +22,13 @@ def cell(text: str) -> str:
     return html.escape(" ".join(str(text).split())).replace("|", "\\|")
 
 
-def render_markdown(report: Report, *, max_bytes: int = MAX_BYTES, **_: object) -> str:
+def render_markdown(
+    report: Report, *, max_bytes: int = MAX_BYTES, job: str | None = None, **_: object
+) -> str:
+    """job: a batch job's name, put in the heading (logitcheck run)."""
+    title = f"{cell(job)}: " if job else ""
     head = [
-        f"## logitcheck {report.command}: {cell(report.subject)}",
+        f"## {title}logitcheck {report.command}: {cell(report.subject)}",
         "",
         f"**{cell(verdict(report))}**",
         "",

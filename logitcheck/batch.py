@@ -1,0 +1,496 @@
+"""YAML batch runs: read the config (line numbers kept), validate it, resolve every job.
+
+Nothing runs before the whole file is valid. Each error names the file, the line and the
+key path (`jobs[2].fail-on`). Values are interpolated (`${VAR}`, `${VAR:-default}`) and
+checked by the same option table the command line uses (options.py), so a job's Settings
+are built exactly as `analyze` builds them from its options.
+
+Precedence, lowest first: built-in < defaults < job < command line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob as globbing
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import gate
+from .errors import LogitcheckError
+from .inference import KINDS
+from .options import BY_PARAM, DEFAULTS, OPTIONS, build_settings
+from .settings import Settings
+
+VERSION = 1
+MAX_BYTES = 1024 * 1024  # a config is a few KiB; anything larger is a mistake
+MAX_ALIASES = 100  # anchors are handy for a few shared blocks, not for thousands
+MAX_NODES = 10_000  # after alias expansion: refuses billion-laughs documents
+MAX_DEPTH = 32
+
+_STANDARD_TAGS = {
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")
+}
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"  # a plain 2024-01-01: kept as its text
+_GLOB_CHARS = re.compile(r"[*?\[]")
+# $$ is a literal $; a "${" that is not a well-formed reference is an error
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
+
+INPUTS = {"analyze": ("logits", "labels"), "compare": ("reference", "candidate", "labels")}
+EXPECT_KEYS = ("kind", "max-loss", "max-naive-failures", "forbid")
+JOB_KEYS = ("name", "type", "logits", "labels", "reference", "candidate", "expect")
+
+
+class ConfigError(LogitcheckError):
+    """The config file is malformed: the message names the file, line and key path."""
+
+    def __init__(self, file: str, line: int | None, key: str, problem: str) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+        self.file, self.line, self.key, self.problem = file, line, key, problem
+
+
+@dataclass(frozen=True)
+class Item:
+    """A YAML value with the line it starts on (1-based)."""
+
+    value: Any  # dict[str, Item] | list[Item] | str | int | float | bool | None
+    line: int
+    key_line: int = 0  # in a mapping: the line of its key (a block value starts below it)
+
+
+@dataclass(frozen=True)
+class Expect:
+    kind: str | None = None
+    max_loss: float | None = None
+    max_naive_failures: int | None = None
+    forbid: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"kind": self.kind, "max-loss": self.max_loss,
+               "max-naive-failures": self.max_naive_failures, "forbid": list(self.forbid)}
+        return {k: v for k, v in out.items() if v not in (None, [])}
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    type: str  # "analyze" or "compare"
+    inputs: dict[str, str | None]  # role -> path (relative to the working directory)
+    options: dict[str, Any]  # click parameter name -> value, after precedence
+    origin: dict[str, str]  # option name -> built-in | defaults | job | command line
+    expect: Expect = field(default_factory=Expect)
+
+    @property
+    def settings(self) -> Settings:
+        return build_settings(self.options)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `config show` prints: every setting of this job's type, YAML-style."""
+        settings = {
+            o.name: o.to_yaml(self.options[o.param])
+            for o in OPTIONS.values() if self.type in o.commands
+        }
+        return {"name": self.name, "type": self.type, **self.inputs, "settings": settings,
+                "origin": {k: v for k, v in self.origin.items()
+                           if k in settings and v != "built-in"},
+                "expect": self.expect.to_dict()}
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    jobs: list[Job]
+
+    def select(self, patterns: tuple[str, ...]) -> list[Job]:
+        """Jobs whose name matches any pattern (exact or a glob); every pattern must match."""
+        if not patterns:
+            return list(self.jobs)
+        from fnmatch import fnmatchcase
+
+        for p in patterns:
+            if not any(fnmatchcase(j.name, p) for j in self.jobs):
+                names = ", ".join(j.name for j in self.jobs)
+                raise ConfigError(self.path, None, "",
+                                  f"--jobs {p!r} matches no job (jobs: {names})")
+        return [j for j in self.jobs if any(fnmatchcase(j.name, p) for p in patterns)]
+
+
+# --- reading: YAML nodes -> Items, with line numbers, interpolation and limits ---
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that counts aliases while composing (the graph is cheap, expanding is not)."""
+
+    aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise ConfigError(self.name, mark.line + 1, "",
+                                  f"more than {MAX_ALIASES} aliases; refused")
+        return super().compose_node(parent, index)
+
+
+class _Reader:
+    def __init__(self, file: str, loader: _Loader, env: Mapping[str, str]) -> None:
+        self.file, self.loader, self.env, self.nodes = file, loader, env, 0
+
+    def error(self, node: yaml.Node, key: str, problem: str) -> ConfigError:
+        return ConfigError(self.file, node.start_mark.line + 1, key, problem)
+
+    def item(self, node: yaml.Node, key: str, depth: int = 0) -> Item:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.error(node, key, f"more than {MAX_NODES} values after expanding "
+                             "aliases (an alias bomb?); refused")
+        if depth > MAX_DEPTH:
+            raise self.error(node, key, f"nested more than {MAX_DEPTH} levels deep")
+        line = node.start_mark.line + 1
+        if node.tag not in _STANDARD_TAGS | {_TIMESTAMP}:
+            raise self.error(node, key, f"the tag {node.tag!r} is not allowed (plain YAML "
+                             "only: strings, numbers, booleans, null, lists, mappings)")
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Item] = {}
+            for k, v in node.value:
+                if k.tag == "tag:yaml.org,2002:merge":
+                    raise self.error(k, key, "merge keys (<<) are not supported; "
+                                     "shared settings go in defaults:")
+                if not isinstance(k, yaml.ScalarNode) or k.tag != "tag:yaml.org,2002:str":
+                    raise self.error(k, key, f"keys must be strings, got {k.value!r}")
+                if k.value in out:
+                    raise self.error(k, _join(key, k.value), "duplicate key")
+                value = self.item(v, _join(key, k.value), depth + 1)
+                out[k.value] = Item(value.value, value.line, k.start_mark.line + 1)
+            return Item(out, line)
+        if isinstance(node, yaml.SequenceNode):
+            return Item([self.item(v, f"{key}[{i}]", depth + 1)
+                         for i, v in enumerate(node.value)], line)
+        return Item(self.scalar(node, key), line)
+
+    def scalar(self, node: yaml.ScalarNode, key: str) -> Any:
+        if node.tag == _TIMESTAMP:
+            return node.value
+        if node.tag == "tag:yaml.org,2002:str" and "$" in node.value:
+            text = self.interpolate(node, key)
+            if node.style is None:  # plain: `threads: ${N:-2}` is the number 2, as YAML reads it
+                tag = self.loader.resolve(yaml.ScalarNode, text, (True, False))
+                if tag in _STANDARD_TAGS:
+                    return self.loader.construct_object(yaml.ScalarNode(tag, text))
+            return text
+        return self.loader.construct_object(node)
+
+    def interpolate(self, node: yaml.ScalarNode, key: str) -> str:
+        def one(m: re.Match) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            if m.group(1) is None:
+                bad = node.value[m.start():]
+                raise self.error(node, key, f"malformed variable reference {bad!r} "
+                                 "(use ${VAR} or ${VAR:-default})")
+            name, default = m.group(1), m.group(2)
+            if name in self.env:
+                return self.env[name]
+            if default is not None:
+                return default
+            raise self.error(node, key, f"environment variable {name} is not set "
+                             f"(use ${{{name}:-default}} for a default)")
+
+        return _VAR.sub(one, node.value)
+
+
+def plain(item: Item) -> Any:
+    """The value without line numbers."""
+    if isinstance(item.value, dict):
+        return {k: plain(v) for k, v in item.value.items()}
+    if isinstance(item.value, list):
+        return [plain(v) for v in item.value]
+    return item.value
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def read(path: str | Path, env: Mapping[str, str] | None = None) -> Item:
+    """The config's top-level mapping as Items: safe YAML only, line numbers kept."""
+    file = str(path)
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(file, None, "", "no such config file" if not p.exists()
+                          else "is not a file")
+    if p.stat().st_size > MAX_BYTES:
+        raise ConfigError(file, None, "", f"larger than {MAX_BYTES // 1024} KiB; refused")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, None, "", f"cannot read ({exc})") from None
+    loader = _Loader(text)
+    loader.name = file
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise ConfigError(file, 1, "", "the file is empty; expected version: 1 and jobs:")
+        return _Reader(file, loader, os.environ if env is None else env).item(node, "")
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise ConfigError(file, line, "", f"invalid YAML: {exc.problem or exc.context}") from None
+    except RecursionError:
+        raise ConfigError(file, None, "", f"nested more than {MAX_DEPTH} levels deep") from None
+    finally:
+        loader.dispose()
+
+
+# --- validation and resolution ---
+
+
+def _canonical(key: str) -> str:
+    return key.replace("_", "-")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "null", bool: "a boolean",
+            str: "a string", int: "an integer", float: "a number"}.get(type(value), "?")
+
+
+class _Resolver:
+    def __init__(self, file: str, overrides: Mapping[str, Any]) -> None:
+        self.file = file
+        self.base = Path(file).parent
+        self.overrides = dict(overrides)  # click parameter name -> value (command line)
+
+    def error(self, item: Item, key: str, problem: str, at_key: bool = False) -> ConfigError:
+        line = item.key_line if at_key and item.key_line else item.line
+        return ConfigError(self.file, line, key, problem)
+
+    def mapping(self, item: Item, key: str, allowed: tuple[str, ...],
+                where: str = "") -> dict[str, tuple[str, Item]]:
+        """canonical key -> (the key as written, Item); unknown keys refused with a hint."""
+        if not isinstance(item.value, dict):
+            raise self.error(item, key, f"expected a mapping, got {_kind(item.value)}")
+        out: dict[str, tuple[str, Item]] = {}
+        for raw, value in item.value.items():
+            name = _canonical(raw)
+            if name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.error(value, _join(key, raw), f"unknown key{where}{hint}", True)
+            if name in out:
+                raise self.error(value, _join(key, raw),
+                                 f"duplicate key (also given as {out[name][0]!r})", True)
+            out[name] = (raw, value)
+        return out
+
+    def string(self, item: Item, key: str) -> str:
+        if not isinstance(item.value, str) or not item.value:
+            raise self.error(item, key, f"expected a non-empty string, got {_kind(item.value)}")
+        return item.value
+
+    def option(self, name: str, raw: str, item: Item, key: str) -> Any:
+        option = OPTIONS[name]
+        try:
+            value = option.from_yaml(plain(item))
+        except ValueError as exc:
+            raise self.error(item, _join(key, raw), str(exc)) from None
+        if option.is_path and value is not None:
+            value = self.existing(self.path(value), item, _join(key, raw))
+        return value
+
+    def path(self, text: str) -> str:
+        return os.path.normpath(self.base / os.path.expanduser(text))
+
+    def existing(self, path: str, item: Item, key: str, note: str = "") -> str:
+        if not os.path.exists(path):
+            raise self.error(item, key, f"no such file {path!r}{note}")
+        if os.path.isdir(path):
+            raise self.error(item, key, f"{path!r} is a directory, not a file{note}")
+        return path
+
+    def settings(self, entries: dict[str, tuple[str, Item]], key: str) -> dict[str, Any]:
+        """Options among entries, in kw form (click parameter name -> value)."""
+        return {OPTIONS[n].param: self.option(n, raw, it, key)
+                for n, (raw, it) in entries.items() if n in OPTIONS}
+
+    def resolve(self, top: Item) -> list[Job]:
+        entries = self.mapping(top, "", ("version", "defaults", "jobs"))
+        if "version" not in entries:
+            raise self.error(top, "", "missing key 'version' (expected version: 1)")
+        raw, version = entries["version"]
+        if version.value != VERSION or isinstance(version.value, bool):
+            raise self.error(version, raw, f"unsupported version {version.value!r} "
+                             f"(expected {VERSION})")
+        defaults: dict[str, Any] = {}
+        default_labels: tuple[str, Item] | None = None
+        if "defaults" in entries:
+            raw, item = entries["defaults"]
+            d = self.mapping(item, raw, (*OPTIONS, "labels"))
+            defaults = self.settings(d, raw)
+            if "labels" in d:
+                default_labels = (_join(raw, d["labels"][0]), d["labels"][1])
+        if "jobs" not in entries:
+            raise self.error(top, "", "missing key 'jobs' (a list of jobs)")
+        raw, jobs = entries["jobs"]
+        if not isinstance(jobs.value, list) or not jobs.value:
+            raise self.error(jobs, raw, f"expected a non-empty list of jobs, got "
+                             f"{_kind(jobs.value) if jobs.value != [] else 'an empty list'}")
+        out: list[Job] = []
+        seen: dict[str, int] = {}
+        for i, item in enumerate(jobs.value):
+            for job in self.job(item, f"{raw}[{i}]", defaults, default_labels):
+                if job.name in seen:
+                    raise self.error(item, f"{raw}[{i}].name", f"duplicate job name "
+                                     f"{job.name!r} (also jobs[{seen[job.name]}])")
+                seen[job.name] = i
+                out.append(job)
+        return out
+
+    def job(self, item: Item, key: str, defaults: dict[str, Any],
+            default_labels: tuple[str, Item] | None) -> list[Job]:
+        entries = self.mapping(item, key, (*JOB_KEYS, *OPTIONS))
+        kind = "analyze"
+        if "type" in entries:
+            raw, t = entries["type"]
+            if t.value not in INPUTS:
+                raise self.error(t, _join(key, raw),
+                                 f"{t.value!r} is not one of analyze, compare")
+            kind = t.value
+        if "name" not in entries:
+            raise self.error(item, key, "missing key 'name'")
+        name = self.string(entries["name"][1], _join(key, entries["name"][0]))
+        roles = INPUTS[kind]
+        for n, (raw, it) in entries.items():
+            other = "compare" if kind == "analyze" else "analyze"
+            if n in ("logits", "reference", "candidate") and n not in roles:
+                raise self.error(it, _join(key, raw), f"not a key of {kind} jobs "
+                                 f"(it belongs to {other} jobs; set type: {other})")
+            if n in OPTIONS and kind not in OPTIONS[n].commands:
+                raise self.error(it, _join(key, raw), f"applies to {other} jobs only")
+        mine = self.settings(entries, key)
+        expect = self.expect(entries.get("expect"), key, kind)
+        options, origin = {}, {}
+        for o in OPTIONS.values():
+            for where, values in (("built-in", DEFAULTS), ("defaults", defaults), ("job", mine),
+                                  ("command line", self.overrides)):
+                if o.param in values:
+                    options[o.param], origin[o.name] = values[o.param], where
+        self.check_labels(entries, key, expect, default_labels)
+        return [
+            Job(job_name, kind, inputs, options, origin, expect)
+            for job_name, inputs in self.inputs(entries, key, name, roles, default_labels)
+        ]
+
+    def check_labels(self, entries: dict[str, tuple[str, Item]], key: str, expect: Expect,
+                     default_labels: tuple[str, Item] | None) -> None:
+        """expect.max-loss needs labels: say so now rather than fail the job later."""
+        labelled = ("labels" in entries and entries["labels"][1].value is not None) or (
+            "labels" not in entries and default_labels is not None)
+        if expect.max_loss is not None and not labelled:
+            raw, item = entries["expect"]
+            k = next(k for k in item.value if _canonical(k) == "max-loss")
+            raise self.error(item.value[k], _join(_join(key, raw), k),
+                             "needs labels (there is no loss without them)")
+
+    def inputs(self, entries: dict[str, tuple[str, Item]], key: str, name: str,
+               roles: tuple[str, ...], default_labels: tuple[str, Item] | None
+               ) -> list[tuple[str, dict[str, str | None]]]:
+        """(job name, role -> path) per job: a glob in logits/candidate gives one per file."""
+        main = roles[0] if roles[0] == "logits" else "candidate"
+        for role in roles:
+            if role != "labels" and role not in entries:
+                raise self.error(entries["name"][1], key, f"missing key {role!r}")
+        raw, item = entries[main]
+        pattern = self.path(self.string(item, _join(key, raw)))
+        if _GLOB_CHARS.search(pattern):
+            files = sorted(p for p in globbing.glob(pattern, recursive=True)
+                           if os.path.isfile(p))
+            if not files:
+                raise self.error(item, _join(key, raw), f"the glob {pattern!r} matches no file")
+            named = [(f"{name}-{Path(f).stem}", f) for f in files]
+        else:
+            named = [(name, self.existing(pattern, item, _join(key, raw)))]
+        out = []
+        for job_name, main_path in named:
+            stem = Path(main_path).stem
+            note = f" (for {main}: {main_path!r})" if len(named) > 1 else ""
+            paths: dict[str, str | None] = {}
+            for role in roles:
+                if role == main:
+                    paths[role] = main_path
+                    continue
+                if role in entries:
+                    raw, it = entries[role]
+                    where = _join(key, raw)
+                elif role == "labels" and default_labels is not None:
+                    where, it = default_labels
+                else:
+                    paths[role] = None
+                    continue
+                if role == "labels" and it.value is None:
+                    paths[role] = None
+                    continue
+                text = self.string(it, where).replace("{stem}", stem)
+                paths[role] = self.existing(self.path(text), it, where, note)
+            out.append((job_name, paths))
+        return out
+
+    def expect(self, entry: tuple[str, Item] | None, key: str, kind: str) -> Expect:
+        if entry is None:
+            return Expect()
+        raw, item = entry
+        key = _join(key, raw)
+        keys = EXPECT_KEYS if kind == "analyze" else EXPECT_KEYS[:2] + EXPECT_KEYS[3:]
+        where = "" if kind == "analyze" else " for compare jobs"
+        e = self.mapping(item, key, keys, where)
+        out: dict[str, Any] = {}
+        if "kind" in e:
+            raw, it = e["kind"]
+            name = it.value.replace("-", "_") if isinstance(it.value, str) else it.value
+            if name not in KINDS:
+                close = difflib.get_close_matches(str(name), KINDS, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.error(it, _join(key, raw), f"{it.value!r} is not a kind{hint}; "
+                                 f"kinds: {', '.join(KINDS)}")
+            out["kind"] = name
+        for n, field_name, numeric in (("max-loss", "max_loss", float),
+                                       ("max-naive-failures", "max_naive_failures", int)):
+            if n in e:
+                raw, it = e[n]
+                v = it.value
+                ok = isinstance(v, int) or (numeric is float and isinstance(v, float))
+                if isinstance(v, bool) or not ok or v < 0:
+                    want = "a number >= 0" if numeric is float else "an integer >= 0"
+                    raise self.error(it, _join(key, raw), f"expected {want}, got {v!r}")
+                out[field_name] = numeric(v)
+        if "forbid" in e:
+            raw, it = e["forbid"]
+            codes = plain(it)
+            codes = [codes] if isinstance(codes, str) else codes
+            if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                raise self.error(it, _join(key, raw), "expected a list of rule codes, got "
+                                 f"{_kind(plain(it))}")
+            try:
+                out["forbid"] = gate.split_codes("forbid", codes)
+            except LogitcheckError as exc:
+                raise self.error(it, _join(key, raw),
+                                 str(exc).removeprefix("forbid: ")) from None
+        return Expect(**out)
+
+
+def load(path: str | Path, overrides: Mapping[str, Any] | None = None,
+         env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and resolve a config. overrides: command-line option values, keyed by
+    click parameter name (only the options actually given)."""
+    overrides = {k: v for k, v in (overrides or {}).items() if k in BY_PARAM}
+    top = read(path, env)
+    jobs = _Resolver(str(path), overrides).resolve(top)
+    for job in jobs:  # the command line's values too: a bad --select fails before any job
+        job.settings  # noqa: B018
+    return Config(str(path), jobs)

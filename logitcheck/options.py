@@ -1,0 +1,204 @@
+"""The one mapping from option names to Settings: the command line and YAML batches share it.
+
+An option's values travel in the form click gives them (the "kw" form: `select` is a tuple
+of comma-separated strings, `severities` a tuple of CODE=LEVEL, `extra_dtypes` one
+comma-separated string); `build_settings` turns them into Settings. YAML values are checked
+and brought into that form by each option's `from_yaml`, and shown back by `to_yaml`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import gate
+from .dtypes import FLOATS
+from .errors import UsageError
+from .report.model import Severity
+from .settings import DriftThresholds, Settings
+
+FAIL_ON = ("error", "warning", "info", "never")
+EXPECTS = ("logits", "probabilities", "log-probabilities")
+ANALYZE, COMPARE = frozenset({"analyze"}), frozenset({"compare"})
+BOTH = ANALYZE | COMPARE
+
+
+def dtypes(text: str) -> tuple[str, ...]:
+    names = tuple(d.strip() for d in text.split(",") if d.strip())
+    unknown = [d for d in names if d not in FLOATS]
+    if unknown:
+        choices = ", ".join(FLOATS)
+        raise UsageError(f"--dtypes: unknown dtype {unknown[0]!r} (choose from {choices})")
+    return names
+
+
+def build_settings(kw: Mapping[str, Any], **more: Any) -> Settings:
+    """Settings from option values keyed by click parameter name; missing ones are built-in."""
+    kw = {**DEFAULTS, **kw}
+    fail_on = kw["fail_on"]
+    if "drift" not in more:
+        more["drift"] = DriftThresholds(
+            kw["max_abs_diff"], kw["max_kl"], kw["min_top1_agreement"], kw["max_loss_delta"]
+        )
+    return Settings(
+        dtypes=dtypes(kw["extra_dtypes"]),
+        ignore_index=kw["ignore_index"],
+        label_smoothing=kw["label_smoothing"],
+        multilabel=kw["multi_label"],
+        fail_on=None if fail_on == "never" else Severity.parse(fail_on),
+        expects=kw["expects"].replace("-", "_"),
+        chunk_rows=kw["chunk_rows"],
+        threads=kw["threads"],
+        select=gate.split_codes("--select", kw["select"]),
+        ignore=gate.split_codes("--ignore", kw["ignore"]),
+        severity=gate.parse_severity(kw["severities"]),
+        baseline=kw["baseline_file"],
+        exit_zero=kw["exit_zero"],
+        **more,
+    )
+
+
+# --- YAML values -> kw form. Each raises ValueError with the problem (no location). ---
+
+
+def _type(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = value.replace("_", "-") if isinstance(value, str) else value
+        if text not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return text
+
+    return check
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None,
+            high_open: bool = False, nullable: bool = False) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value is None and nullable:
+            return None
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if kind is float:
+            ok = ok or isinstance(value, float)
+        if not ok:
+            want = "an integer" if kind is int else "a number"
+            raise ValueError(f"expected {want}, got {_type(value)} {value!r}")
+        if (low is not None and value < low) or (
+            high is not None and (value >= high if high_open else value > high)
+        ):
+            bound = f"<= {high}" if not high_open else f"< {high}"
+            where = " and ".join(p for p in (f">= {low}" if low is not None else "",
+                                              bound if high is not None else "") if p)
+            raise ValueError(f"{value!r} is out of range (must be {where})")
+        return kind(value)
+
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {_type(value)} {value!r}")
+    return value
+
+
+def _path(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"expected a path, got {_type(value)} {value!r}")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        raise ValueError(f"expected a string or a list of strings, got {_type(value)}")
+    return items
+
+
+def _codes(option: str) -> Callable[[Any], tuple[str, ...]]:
+    def check(value: Any) -> tuple[str, ...]:
+        items = tuple(_strings(value))
+        try:
+            return gate.split_codes(option, items)
+        except UsageError as exc:
+            raise ValueError(str(exc).removeprefix(f"{option}: ")) from None
+
+    return check
+
+
+def _severities(value: Any) -> tuple[str, ...]:
+    if isinstance(value, dict):
+        items = []
+        for code, level in value.items():
+            if not isinstance(level, str):
+                raise ValueError(f"{code}: expected error, warning or info, got {level!r}")
+            items.append(f"{code}={level}")
+    else:
+        items = _strings(value)
+    try:
+        parsed = gate.parse_severity(items)
+    except UsageError as exc:
+        raise ValueError(str(exc).removeprefix("--severity: ")) from None
+    return tuple(f"{code}={s.label}" for code, s in parsed.items())
+
+
+def _dtypes(value: Any) -> str:
+    text = ",".join(_strings(value))
+    try:
+        dtypes(text)
+    except UsageError as exc:
+        raise ValueError(str(exc).removeprefix("--dtypes: ")) from None
+    return text
+
+
+def _show_severities(value: tuple[str, ...]) -> dict[str, str]:
+    return {code: s.label for code, s in gate.parse_severity(value).items()}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One knob: its CLI and YAML name, click's parameter name, its built-in default."""
+
+    name: str  # "fail-on": the option without its dashes, and the YAML key
+    param: str  # click's parameter name: "fail_on"
+    default: Any  # built-in, in kw form
+    from_yaml: Callable[[Any], Any]  # YAML value -> kw form; ValueError on a bad one
+    to_yaml: Callable[[Any], Any] = lambda v: v  # kw form -> what `config show` prints
+    commands: frozenset[str] = BOTH  # the commands it means something for
+    is_path: bool = False  # relative to the config file in YAML
+
+
+_OPTIONS = [
+    Option("fail-on", "fail_on", "error", _choice(FAIL_ON)),
+    Option("exit-zero", "exit_zero", False, _bool),
+    Option("baseline", "baseline_file", None, _path, is_path=True),
+    Option("select", "select", (), _codes("--select"), lambda v: list(gate.split_codes("", v))),
+    Option("ignore", "ignore", (), _codes("--ignore"), lambda v: list(gate.split_codes("", v))),
+    Option("severity", "severities", (), _severities, _show_severities),
+    Option("expects", "expects", "logits", _choice(EXPECTS), commands=ANALYZE),
+    Option("ignore-index", "ignore_index", -100, _number(int)),
+    Option("label-smoothing", "label_smoothing", 0.0,
+           _number(float, 0.0, 1.0, high_open=True)),
+    Option("multi-label", "multi_label", False, _bool),
+    Option("dtypes", "extra_dtypes", "", _dtypes, lambda v: list(dtypes(v))),
+    Option("chunk-rows", "chunk_rows", None, _number(int, 1, nullable=True)),
+    Option("threads", "threads", 1, _number(int, 1)),
+    Option("max-abs-diff", "max_abs_diff", DriftThresholds.max_abs_diff, _number(float, 0),
+           commands=COMPARE),
+    Option("max-kl", "max_kl", DriftThresholds.max_kl, _number(float, 0), commands=COMPARE),
+    Option("min-top1-agreement", "min_top1_agreement", DriftThresholds.min_top1_agreement,
+           _number(float, 0, 1), commands=COMPARE),
+    Option("max-loss-delta", "max_loss_delta", DriftThresholds.max_loss_delta,
+           _number(float, 0), commands=COMPARE),
+]
+
+#: option name ("fail-on") -> Option, in the order `config show` prints them
+OPTIONS: dict[str, Option] = {o.name: o for o in _OPTIONS}
+#: click parameter name -> built-in value
+DEFAULTS: dict[str, Any] = {o.param: o.default for o in _OPTIONS}
+BY_PARAM: dict[str, Option] = {o.param: o for o in _OPTIONS}

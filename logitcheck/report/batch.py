@@ -1,0 +1,218 @@
+"""A batch run's outcome (one Report or one error per job) and its renderers.
+
+Each renderer composes the single-report renderer of its format, job by job, so a job
+looks the same in `logitcheck run` as in `logitcheck analyze`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
+from ..errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from .github import escape_data, escape_property, render_github
+from .junit import render_junit, xml_text
+from .markdown import MAX_BYTES, cell, render_markdown
+from .model import Report, Severity
+from .terminal import render_rich
+
+STATUSES = ("pass", "warn", "fail", "error")
+_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "error": "bold magenta"}
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    name: str
+    type: str  # "analyze" or "compare"
+    report: Report | None = None
+    error: str | None = None  # the one-line message when the job could not be completed
+
+    @property
+    def status(self) -> str:
+        """error: could not run; fail: its gate fails; warn: findings at warning or above
+        that do not fail (e.g. below --fail-on); pass otherwise."""
+        if self.report is None:
+            return "error"
+        if self.report.exit_code:
+            return "fail"
+        loud = [f for f in self.report.findings
+                if f.severity >= Severity.WARNING and not f.baselined]
+        return "warn" if loud else "pass"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "status": self.status}
+        if self.report is not None:
+            out["report"] = self.report.to_dict()
+        else:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    config: str
+    jobs: list[JobOutcome]
+    quiet: bool = False  # rich: the reports of failing and erroring jobs only
+
+    @property
+    def exit_code(self) -> int:
+        """2 if a job could not be completed, else 1 if a job fails, else 0."""
+        statuses = {j.status for j in self.jobs}
+        if "error" in statuses:
+            return EXIT_ERROR
+        return EXIT_FINDINGS if "fail" in statuses else EXIT_OK
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": "1",
+            "command": "run",
+            "config": self.config,
+            "jobs": [j.to_dict() for j in self.jobs],
+            "exit_code": self.exit_code,
+        }
+
+
+def kind_of(job: JobOutcome) -> str:
+    r = job.report
+    if r is None:
+        return ""
+    if r.command == "compare":
+        ref, cand = r.metrics["kind_reference"]["name"], r.metrics["kind_candidate"]["name"]
+        return cand if ref == cand else f"{ref} → {cand}"
+    return r.kind.name if r.kind else ""
+
+
+def loss_of(job: JobOutcome) -> str:
+    r = job.report
+    if r is None:
+        return ""
+    loss = r.metrics["loss_candidate" if r.command == "compare" else "loss_stable"]
+    return "n/a" if loss is None else f"{loss:.6g}"
+
+
+def findings_of(job: JobOutcome) -> str:
+    if job.report is None:
+        return job.error or ""
+    codes = dict.fromkeys(f.code for f in job.report.findings)
+    return ", ".join(codes) if codes else "none"
+
+
+def verdict(batch: BatchReport) -> str:
+    counts = {s: sum(1 for j in batch.jobs if j.status == s) for s in STATUSES}
+    parts = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    mark = "PASS" if batch.exit_code == EXIT_OK else "FAIL"
+    n = len(batch.jobs)
+    return f"{mark}: {n} job{'s' * (n != 1)}: {parts} (exit {batch.exit_code})"
+
+
+def render_batch_rich(batch: BatchReport, *, color: bool = False, width: int = 100) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
+                      color_system="standard" if color else None, highlight=False,
+                      soft_wrap=False)
+    table = Table(title=f"logitcheck run {batch.config}", title_justify="left")
+    for col in ("job", "status", "kind", "loss", "findings"):
+        table.add_column(col, justify="right" if col == "loss" else "left",
+                         no_wrap=col in ("job", "status", "loss"))
+    for job in batch.jobs:
+        table.add_row(job.name, Text(job.status, style=_STYLE[job.status]), kind_of(job),
+                      loss_of(job), findings_of(job))
+    console.print(table)
+    for job in batch.jobs:
+        if batch.quiet and job.status not in ("fail", "error"):
+            continue
+        console.print(Rule(f"{job.name} · {job.status}", align="left",
+                           style=_STYLE[job.status]))
+        if job.report is not None:
+            console.file.write(render_rich(job.report, color=color, width=width))
+        else:
+            console.print(Text(f"error: {job.error}", style=_STYLE["error"]))
+    console.print(verdict(batch), style="bold")
+    return buffer.getvalue()
+
+
+def render_batch_json(batch: BatchReport, **_: object) -> str:
+    return json.dumps(batch.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def render_batch_junit(batch: BatchReport, **_: object) -> str:
+    """One testsuite per job (the single-report testsuite, named after the job); a job that
+    could not run is a suite with one <error>."""
+    root = ET.Element("testsuites", name="logitcheck")
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    for job in batch.jobs:
+        if job.report is not None:
+            suite = ET.fromstring(render_junit(job.report)).find("testsuite")
+            assert suite is not None
+            suite.set("file", suite.get("name", ""))
+            suite.set("name", xml_text(job.name))
+        else:
+            suite = ET.Element("testsuite", name=xml_text(job.name), tests="1", failures="0",
+                               errors="1", skipped="0")
+            case = ET.SubElement(suite, "testcase", classname=f"logitcheck.{job.type}",
+                                 name=xml_text(job.name))
+            ET.SubElement(case, "error", message=xml_text(job.error or ""))
+        for key in totals:
+            totals[key] += int(suite.get(key, "0"))
+        root.append(suite)
+    for key, n in totals.items():
+        root.set(key, str(n))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+def render_batch_github(batch: BatchReport, **_: object) -> str:
+    lines: list[str] = []
+    for job in batch.jobs:
+        if job.report is not None:
+            lines.append(render_github(job.report, job=job.name).rstrip("\n"))
+        else:
+            title = escape_property(f"logitcheck {job.name}")
+            lines.append(f"::error title={title}::{escape_data(job.error or '')}")
+    lines.append(f"::notice title=logitcheck run::{escape_data(verdict(batch))}")
+    return "\n".join(lines) + "\n"
+
+
+def render_batch_markdown(batch: BatchReport, *, max_bytes: int = MAX_BYTES,
+                          **_: object) -> str:
+    head = [
+        f"# logitcheck run: {cell(batch.config)}",
+        "",
+        f"**{cell(verdict(batch))}**",
+        "",
+        "| job | status | kind | loss | findings |",
+        "|---|---|---|---|---|",
+        *(f"| {cell(j.name)} | {j.status} | {cell(kind_of(j))} | {loss_of(j)} | "
+          f"{cell(findings_of(j))} |" for j in batch.jobs),
+        "",
+    ]
+    text = "\n".join(head) + "\n"
+    # each job gets an equal share of what is left under GitHub's limit
+    for i, job in enumerate(batch.jobs):
+        budget = (max_bytes - len(text.encode())) // (len(batch.jobs) - i)
+        if job.report is not None:
+            part = render_markdown(job.report, max_bytes=max(budget, 0), job=job.name)
+        else:
+            part = f"## {cell(job.name)}: error\n\n{cell(job.error or '')}\n"
+        if len(part.encode()) + 1 > budget:
+            part = f"## {cell(job.name)}: {job.status}\n\n_left out to stay under 1 MiB._\n"
+        text += "\n" + part
+    return text
+
+
+#: format name -> batch renderer: the same formats as RENDERERS
+BATCH_RENDERERS = {
+    "rich": render_batch_rich,
+    "json": render_batch_json,
+    "junit": render_batch_junit,
+    "github": render_batch_github,
+    "markdown": render_batch_markdown,
+}
