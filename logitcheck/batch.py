@@ -41,9 +41,21 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 # $$ is a literal $; a "${" that is not a well-formed reference is an error
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 
-INPUTS = {"analyze": ("logits", "labels"), "compare": ("reference", "candidate", "labels")}
+INPUTS = {
+    "analyze": ("logits", "labels"),
+    "compare": ("reference", "candidate", "labels"),
+    "gaussian": ("mean", "scale", "targets"),
+}
+OPTIONAL_INPUTS = ("labels", "targets")  # a job may go without them (null: explicitly none)
+MAIN_INPUT = {"analyze": "logits", "compare": "candidate", "gaussian": "mean"}  # may be a glob
 EXPECT_KEYS = ("kind", "max-loss", "max-naive-failures", "forbid")
-JOB_KEYS = ("name", "type", "logits", "labels", "reference", "candidate", "expect")
+JOB_EXPECT_KEYS = {
+    "analyze": EXPECT_KEYS,
+    "compare": ("kind", "max-loss", "forbid"),
+    "gaussian": ("max-loss", "max-naive-failures", "forbid"),
+}
+JOB_KEYS = ("name", "type", "logits", "labels", "reference", "candidate", "mean", "scale",
+            "targets", "expect")
 
 
 class ConfigError(LogitcheckError):
@@ -80,7 +92,7 @@ class Expect:
 @dataclass(frozen=True)
 class Job:
     name: str
-    type: str  # "analyze" or "compare"
+    type: str  # "analyze", "compare" or "gaussian"
     inputs: dict[str, str | None]  # role -> path (relative to the working directory)
     options: dict[str, Any]  # click parameter name -> value, after precedence
     origin: dict[str, str]  # option name -> built-in | defaults | job | command line
@@ -360,19 +372,21 @@ class _Resolver:
             raw, t = entries["type"]
             if t.value not in INPUTS:
                 raise self.error(t, _join(key, raw),
-                                 f"{t.value!r} is not one of analyze, compare")
+                                 f"{t.value!r} is not one of {', '.join(INPUTS)}")
             kind = t.value
         if "name" not in entries:
             raise self.error(item, key, "missing key 'name'")
         name = self.string(entries["name"][1], _join(key, entries["name"][0]))
         roles = INPUTS[kind]
         for n, (raw, it) in entries.items():
-            other = "compare" if kind == "analyze" else "analyze"
-            if n in ("logits", "reference", "candidate") and n not in roles:
+            owners = [t for t, r in INPUTS.items() if n in r]
+            if owners and n not in roles:
+                other = owners[0]
                 raise self.error(it, _join(key, raw), f"not a key of {kind} jobs "
                                  f"(it belongs to {other} jobs; set type: {other})")
             if n in OPTIONS and kind not in OPTIONS[n].commands:
-                raise self.error(it, _join(key, raw), f"applies to {other} jobs only")
+                kinds = " and ".join(sorted(OPTIONS[n].commands))
+                raise self.error(it, _join(key, raw), f"applies to {kinds} jobs only")
         mine = self.settings(entries, key)
         expect = self.expect(entries.get("expect"), key, kind)
         options, origin = {}, {}
@@ -381,30 +395,31 @@ class _Resolver:
                                   ("command line", self.overrides)):
                 if o.param in values:
                     options[o.param], origin[o.name] = values[o.param], where
-        self.check_labels(entries, key, expect, default_labels)
+        self.check_labels(entries, key, expect, default_labels if kind != "gaussian" else None,
+                          "targets" if kind == "gaussian" else "labels")
         return [
             Job(job_name, kind, inputs, options, origin, expect)
             for job_name, inputs in self.inputs(entries, key, name, roles, default_labels)
         ]
 
     def check_labels(self, entries: dict[str, tuple[str, Item]], key: str, expect: Expect,
-                     default_labels: tuple[str, Item] | None) -> None:
-        """expect.max-loss needs labels: say so now rather than fail the job later."""
-        labelled = ("labels" in entries and entries["labels"][1].value is not None) or (
-            "labels" not in entries and default_labels is not None)
+                     default_labels: tuple[str, Item] | None, role: str = "labels") -> None:
+        """expect.max-loss needs labels (targets): say so now rather than fail the job later."""
+        labelled = (role in entries and entries[role][1].value is not None) or (
+            role not in entries and default_labels is not None)
         if expect.max_loss is not None and not labelled:
             raw, item = entries["expect"]
             k = next(k for k in item.value if _canonical(k) == "max-loss")
             raise self.error(item.value[k], _join(_join(key, raw), k),
-                             "needs labels (there is no loss without them)")
+                             f"needs {role} (there is no loss without them)")
 
     def inputs(self, entries: dict[str, tuple[str, Item]], key: str, name: str,
                roles: tuple[str, ...], default_labels: tuple[str, Item] | None
                ) -> list[tuple[str, dict[str, str | None]]]:
         """(job name, role -> path) per job: a glob in logits/candidate gives one per file."""
-        main = roles[0] if roles[0] == "logits" else "candidate"
+        main = MAIN_INPUT[next(t for t, r in INPUTS.items() if r == roles)]
         for role in roles:
-            if role != "labels" and role not in entries:
+            if role not in OPTIONAL_INPUTS and role not in entries:
                 raise self.error(entries["name"][1], key, f"missing key {role!r}")
         raw, item = entries[main]
         pattern = self.path(self.string(item, _join(key, raw)))
@@ -433,7 +448,7 @@ class _Resolver:
                 else:
                     paths[role] = None
                     continue
-                if role == "labels" and it.value is None:
+                if role in OPTIONAL_INPUTS and it.value is None:
                     paths[role] = None
                     continue
                 text = self.string(it, where).replace("{stem}", stem)
@@ -446,8 +461,8 @@ class _Resolver:
             return Expect()
         raw, item = entry
         key = _join(key, raw)
-        keys = EXPECT_KEYS if kind == "analyze" else EXPECT_KEYS[:2] + EXPECT_KEYS[3:]
-        where = "" if kind == "analyze" else " for compare jobs"
+        keys = JOB_EXPECT_KEYS[kind]
+        where = "" if kind == "analyze" else f" for {kind} jobs"
         e = self.mapping(item, key, keys, where)
         out: dict[str, Any] = {}
         if "kind" in e:

@@ -17,7 +17,7 @@ import yaml
 from . import __version__, baseline, batch, runner
 from .analysis import analyze
 from .checks import REGISTRY, find_rule, rules_markdown
-from .cli_options import StderrProgress, input_options, input_settings, render_inspect
+from .cli_options import StderrProgress, input_options, render_inspect
 from .drift import compare
 from .errors import EXIT_ERROR, LogitcheckError
 from .gaussian import SCALES, analyze_gaussian
@@ -142,7 +142,7 @@ _EXPECTS = click.option(
 def _settings(kw: dict[str, Any], **more: Any) -> Settings:
     """The same option -> Settings mapping as YAML batches (options.py)."""
     known = {k: v for k, v in kw.items() if k in DEFAULTS}
-    return build_settings(known, **input_settings(kw), **more)
+    return build_settings(known, **more)
 
 
 def _output(kw: dict[str, Any]) -> Output:
@@ -272,33 +272,39 @@ def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     sys.exit(0)
 
 
+def _gaussian_options(f: Callable) -> Callable:
+    """How a Gaussian head's arrays are found and what its scale column holds."""
+    options = [
+        click.option("--scale", "--scale-kind", "scale_kind", type=click.Choice(SCALES),
+                     default="log-std", show_default=True,
+                     help="What SCALE holds (--scale-kind in YAML batches: scale-kind)."),
+        click.option("--mean-key", metavar="KEY", default=None,
+                     help="The .npz/safetensors key or CSV column of MEAN."),
+        click.option("--scale-key", metavar="KEY", default=None,
+                     help="The .npz/safetensors key or CSV column of SCALE."),
+        click.option("--targets-key", metavar="KEY", default=None,
+                     help="The .npz/safetensors key or CSV column of the targets."),
+    ]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
+
+
 @cli.command("gaussian")
 @click.argument("mean", type=click.Path(path_type=str))
 @click.argument("scale", type=click.Path(path_type=str))
 @click.option("--targets", type=click.Path(path_type=str), default=None,
               help="The regression targets (same shape as MEAN); without them only the "
               "scale column is checked.")
-@click.option("--scale", "scale_kind", type=click.Choice(SCALES), default="log-std",
-              show_default=True, help="What SCALE holds.")
-@click.option("--mean-key", metavar="KEY", default=None,
-              help="The .npz/safetensors key or CSV column of MEAN.")
-@click.option("--scale-key", metavar="KEY", default=None,
-              help="The .npz/safetensors key or CSV column of SCALE.")
-@click.option("--targets-key", metavar="KEY", default=None,
-              help="The .npz/safetensors key or CSV column of the targets.")
+@_gaussian_options
 @_compute_options
 @_gate_options
-def gaussian_command(mean: str, scale: str, targets: str | None, scale_kind: str,
-                     mean_key: str | None, scale_key: str | None, targets_key: str | None,
-                     **kw: Any) -> None:
+def gaussian_command(mean: str, scale: str, targets: str | None, **kw: Any) -> None:
     """Check a Gaussian NLL head: MEAN and SCALE (a log-std by default) against targets.
 
     The stable NLL in float64, the naive path (variance first) per dtype, the scale column's
     zones, and torch's nn.GaussianNLLLoss beside it. The files may be the same .npz,
     safetensors or CSV, with a key or column for each.
     """
-    settings = _guarded("options", lambda: _settings(
-        kw, scale=scale_kind, mean_key=mean_key, scale_key=scale_key, targets_key=targets_key))
+    settings = _guarded("options", lambda: _settings(kw))
     _finish(scale, lambda: analyze_gaussian(mean, scale, targets, settings), _output(kw))
 
 
@@ -332,6 +338,8 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 @_EXPECTS
 @_drift_options
 @_analysis_options
+@input_options
+@_gaussian_options
 @_gate_options
 def run_command(config: str, only: tuple[str, ...], parallel: int, quiet: bool,
                 **kw: Any) -> None:

@@ -1,7 +1,7 @@
 """The input options shared by `analyze` (and later batch runs): formats, keys, layouts, caps.
 
 Kept apart from cli.py so the command definitions stay short: `@input_options` adds the
-options, `input_settings(options)` turns their values into Settings fields.
+options; options.py maps their values to Settings fields.
 """
 
 from __future__ import annotations
@@ -89,13 +89,6 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(_OPTIONS):
         command = option(command)
     return command
-
-
-def input_settings(options: dict[str, Any]) -> dict[str, Any]:
-    """Settings fields from the values of the options above (None where a command has none)."""
-    names = ("logits_key", "labels_key", "label_column", "class_columns", "class_axis",
-             "shift_labels", "max_bytes")
-    return {name: options.get(name) for name in names if name in options}
 
 
 class StderrProgress:

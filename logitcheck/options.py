@@ -21,7 +21,10 @@ from .settings import DriftThresholds, Settings
 FAIL_ON = ("error", "warning", "info", "never")
 EXPECTS = ("logits", "probabilities", "log-probabilities")
 ANALYZE, COMPARE = frozenset({"analyze"}), frozenset({"compare"})
+GAUSSIAN = frozenset({"gaussian"})
 BOTH = ANALYZE | COMPARE
+ALL = BOTH | GAUSSIAN
+SCALES = ("log-std", "log-var", "std", "var")
 
 
 def dtypes(text: str) -> tuple[str, ...]:
@@ -55,6 +58,17 @@ def build_settings(kw: Mapping[str, Any], **more: Any) -> Settings:
         severity=gate.parse_severity(kw["severities"]),
         baseline=kw["baseline_file"],
         exit_zero=kw["exit_zero"],
+        logits_key=kw["logits_key"],
+        labels_key=kw["labels_key"],
+        label_column=kw["label_column"],
+        class_columns=kw["class_columns"],
+        class_axis=kw["class_axis"],
+        shift_labels=kw["shift_labels"],
+        max_bytes=kw["max_bytes"],
+        scale=kw["scale_kind"],
+        mean_key=kw["mean_key"],
+        scale_key=kw["scale_key"],
+        targets_key=kw["targets_key"],
         **more,
     )
 
@@ -99,6 +113,12 @@ def _number(kind: type, low: float | None = None, high: float | None = None,
         return kind(value)
 
     return check
+
+
+def _text(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"expected a string, got {_type(value)} {value!r}")
+    return value
 
 
 def _bool(value: Any) -> bool:
@@ -169,7 +189,7 @@ class Option:
     default: Any  # built-in, in kw form
     from_yaml: Callable[[Any], Any]  # YAML value -> kw form; ValueError on a bad one
     to_yaml: Callable[[Any], Any] = lambda v: v  # kw form -> what `config show` prints
-    commands: frozenset[str] = BOTH  # the commands it means something for
+    commands: frozenset[str] = ALL  # the commands it means something for
     is_path: bool = False  # relative to the config file in YAML
 
 
@@ -181,10 +201,23 @@ _OPTIONS = [
     Option("ignore", "ignore", (), _codes("--ignore"), lambda v: list(gate.split_codes("", v))),
     Option("severity", "severities", (), _severities, _show_severities),
     Option("expects", "expects", "logits", _choice(EXPECTS), commands=ANALYZE),
-    Option("ignore-index", "ignore_index", -100, _number(int)),
+    Option("ignore-index", "ignore_index", -100, _number(int), commands=BOTH),
     Option("label-smoothing", "label_smoothing", 0.0,
-           _number(float, 0.0, 1.0, high_open=True)),
-    Option("multi-label", "multi_label", False, _bool),
+           _number(float, 0.0, 1.0, high_open=True), commands=BOTH),
+    Option("multi-label", "multi_label", False, _bool, commands=BOTH),
+    # the input options of analyze (io/): keys, CSV columns, layouts, caps
+    Option("logits-key", "logits_key", None, _text, commands=ANALYZE),
+    Option("labels-key", "labels_key", None, _text, commands=ANALYZE),
+    Option("label-column", "label_column", None, _text, commands=ANALYZE),
+    Option("class-columns", "class_columns", None, _text, commands=ANALYZE),
+    Option("class-axis", "class_axis", None, _number(int, nullable=True), commands=ANALYZE),
+    Option("shift-labels", "shift_labels", False, _bool, commands=ANALYZE),
+    Option("max-bytes", "max_bytes", None, _number(int, 1, nullable=True)),
+    # Gaussian NLL heads (gaussian.py)
+    Option("scale-kind", "scale_kind", "log-std", _choice(SCALES), commands=GAUSSIAN),
+    Option("mean-key", "mean_key", None, _text, commands=GAUSSIAN),
+    Option("scale-key", "scale_key", None, _text, commands=GAUSSIAN),
+    Option("targets-key", "targets_key", None, _text, commands=GAUSSIAN),
     Option("dtypes", "extra_dtypes", "", _dtypes, lambda v: list(dtypes(v))),
     Option("chunk-rows", "chunk_rows", None, _number(int, 1, nullable=True)),
     Option("threads", "threads", 1, _number(int, 1)),

@@ -18,6 +18,7 @@ from .checks import rules_in, run_checks
 from .checks.expectations import ExpectContext
 from .drift import compare
 from .errors import LogitcheckError
+from .gaussian import analyze_gaussian
 from .report.batch import JobOutcome
 from .report.model import Report
 from .settings import Settings
@@ -41,6 +42,8 @@ def run_job(job: Job) -> JobOutcome:
         i = job.inputs
         if job.type == "compare":
             report = compare(i["reference"], i["candidate"], i["labels"], settings)
+        elif job.type == "gaussian":
+            report = analyze_gaussian(i["mean"], i["scale"], i["targets"], settings)
         else:
             report = analyze(i["logits"], i["labels"], settings)
         return JobOutcome(job.name, job.type, with_expectations(report, job.expect, settings))

@@ -317,7 +317,7 @@ VALIDATION = {
     ),
     "bad job type": (
         JOB + "    type: comparison\n",
-        "logitcheck.yaml:5: jobs[0].type: 'comparison' is not one of analyze, compare",
+        "logitcheck.yaml:5: jobs[0].type: 'comparison' is not one of analyze, compare, gaussian",
     ),
     "duplicate key": (
         JOB + "    fail-on: info\n    fail-on: error\n",
@@ -668,4 +668,5 @@ def test_the_sample_config_runs(samples):
         "precision-fp16_overflow_logits": "fail",
         "precision-fp32_underflow_logits": "fail",
         "export-vs-reference": "fail",
+        "regression-head": "pass",
     }

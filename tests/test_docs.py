@@ -88,13 +88,13 @@ def test_readme_batch_config_is_valid_and_documents_every_key(tmp_path):
     text = README.read_text()
     section = text.split("### Batch runs: `logitcheck run`\n")[1].split("\n## ")[0]
     block = section.split("```yaml\n")[1].split("```")[0]
-    for f in README.parent.joinpath("sample_data").glob("*.npy"):
+    for f in [*README.parent.joinpath("sample_data").glob("*.np[yz]")]:
         shutil.copy(f, tmp_path / f.name)
     (tmp_path / "logitcheck.yaml").write_text(block)
     jobs = batch.load(tmp_path / "logitcheck.yaml", env={}).jobs
     assert [j.name for j in jobs] == [
         "healthy", "precision-fp16_overflow_logits", "precision-fp32_underflow_logits",
-        "export-vs-reference",
+        "export-vs-reference", "regression-head",
     ]
     for key in (*OPTIONS, *batch.JOB_KEYS, *batch.EXPECT_KEYS, "version", "defaults", "jobs"):
         assert f"`{key}`" in section or f"`expect.{key}`" in section, key
