@@ -118,6 +118,9 @@ class Worker:
         if self.proc is not None:
             self.proc.kill()  # our own child, by its handle
             self.proc.wait()
+            for pipe in (self.proc.stdin, self.proc.stdout):
+                if pipe is not None:
+                    pipe.close()
             self.proc = None
 
     def run(self, case: Case, timeout: float) -> dict | str:
@@ -141,7 +144,7 @@ class Worker:
         line = self.proc.stdout.readline()
         if not line:
             code = self.proc.wait()
-            self.proc = None
+            self.stop()
             return f"died: worker exited with {code} (killed by the memory cap or a crash?)"
         return json.loads(line)
 
