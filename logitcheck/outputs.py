@@ -80,3 +80,6 @@ def write_atomic(path: str, text: str) -> None:
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise InputError(path, f"cannot write ({exc.strerror or exc})") from None
+    except BaseException:  # interrupted (Ctrl-C, a failing renderer): no stray temp file
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dtypes import FLOATS
 from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings
@@ -208,7 +209,7 @@ def _class_axis(path: Path, ndim: int, wanted: int | None) -> int | None:
 
 def make_source(stored: Stored, settings: Settings) -> Source:
     path, a = stored.path, stored.array
-    if stored.kind != "f":
+    if stored.kind != "f" or stored.dtype not in FLOATS:  # float128 is kind "f" too
         what = "strings" if a.dtype.kind in "SUa" else f"{dtype_name(a.dtype)} values"
         raise InputError(path, f"holds {what}; model outputs must be float16, bfloat16, "
                          "float32 or float64")

@@ -125,8 +125,20 @@ class _Text:
         self.close()
 
 
-def _split(lines: list[str], delimiter: str) -> list[list[str]]:
-    return list(csv.reader(lines, delimiter=delimiter))
+def _split(lines: list[str], delimiter: str, path: Path, first: int = 1) -> list[list[str]]:
+    """One row of cells per line; `first` numbers the lines in messages."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            # a quote left open joins the next lines into one row: rows and lines part ways
+            if reader.line_num != len(rows) + 1:
+                raise InputError(path, f"line {first + len(rows)}: a quoted field runs past "
+                                 "the end of the line (a quote that is not closed?)")
+            rows.append(row)
+    except csv.Error as exc:  # e.g. a field above the csv module's size limit
+        raise InputError(path, f"line {first + len(rows)}: {exc}") from None
+    return rows
 
 
 def head(path: Path) -> Head:
@@ -138,7 +150,7 @@ def head(path: Path) -> Head:
             first = text.lines(1)
         if not first:
             raise InputError(path, "is empty (no header, no rows)")
-        cells = _split(first, delimiter)[0]
+        cells = _split(first, delimiter, path, text.line)[0]
         has_header = not all(_is_number(c) for c in cells)
         sample, size, complete = [] if has_header else [first[0]], 0, False
         while size < _SAMPLE_BYTES:
@@ -149,7 +161,7 @@ def head(path: Path) -> Head:
             sample += [ln for ln in more if ln.strip()]
             size = sum(len(ln) for ln in sample)
         raw = text.consumed()
-    data = _split(sample[:1], delimiter)[0] if sample else cells
+    data = _split(sample[:1], delimiter, path)[0] if sample else cells
     names = tuple(c.strip() for c in cells) if has_header else tuple(
         str(i + 1) for i in range(len(cells)))
     # judged on the first data row (no rows: every column, so "no data rows" is the error)
@@ -319,19 +331,25 @@ def _parse(
         if min(counts) != width - 1 or max(counts) != width - 1:
             i = next(i for i, c in enumerate(counts) if c != width - 1)
             _ragged(path, h, first + i, counts[i] + 1)
+    rows = None
+    if quoted:  # split once, checked: one row per line, every row as wide as the header
+        rows = _split(lines, d, path, first)
+        for r, row in enumerate(rows):
+            if len(row) != width:
+                _ragged(path, h, first + r, len(row))
     values = None
     if cols:
         try:
-            if quoted:
+            if rows is not None:
                 raise ValueError("quoted fields: parse cell by cell")
             values = np.loadtxt(lines, delimiter=d, usecols=cols, dtype=np.float64, ndmin=2,
                                 comments=None, quotechar=None)
         except ValueError:
-            values = _parse_slowly(path, h, lines, first, cols)
+            values = _parse_slowly(path, h, rows or _split(lines, d, path, first), first, cols)
     ids = None
     if label is not None:
-        if quoted:
-            cells = [row[label] for row in _split(lines, d)]
+        if rows is not None:
+            cells = [row[label] for row in rows]
         elif label == width - 1:  # the usual place: one split from the right is enough
             cells = [ln.rpartition(d)[2] for ln in lines]
         else:
@@ -346,9 +364,10 @@ def _ragged(path: Path, h: Head, line: int, fields: int) -> None:
                      "(rows of unequal length)")
 
 
-def _parse_slowly(path: Path, h: Head, lines: list[str], first: int, cols: list[int]) -> np.ndarray:
+def _parse_slowly(
+    path: Path, h: Head, rows: list[list[str]], first: int, cols: list[int]
+) -> np.ndarray:
     """Cell by cell, to name the line and column of the first cell that is not a number."""
-    rows = _split(lines, h.delimiter)
     out = np.empty((len(rows), len(cols)), dtype=np.float64)
     for r, row in enumerate(rows):
         if len(row) != len(h.names):
@@ -377,17 +396,18 @@ def _label_ids(
         try:
             out[r] = int(text)  # an integer is a class id
             continue
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: no int64, so no class id
             pass
         if text in name_map:
             out[r] = name_map[text]
             continue
-        if _is_number(text) and float(text).is_integer():
+        if _is_number(text) and float(text).is_integer() and abs(float(text)) < 2**63:
             out[r] = int(float(text))
             continue
         known = ", ".join(list(name_map)[:10]) if name_map else "none: the logits have no header"
+        shown = text if len(text) <= 40 else text[:40] + "..."
         raise InputError(
-            path, f"line {first + r}, column {h.label(col)}: label {text!r} is neither a class "
+            path, f"line {first + r}, column {h.label(col)}: label {shown!r} is neither a class "
             f"id nor a class name ({known})"
         )
     return out

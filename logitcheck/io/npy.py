@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -46,7 +47,15 @@ def parse_header(f: BinaryIO, path: object) -> tuple[tuple[int, ...], np.dtype, 
         )
     if any(d < 0 for d in shape):
         raise InputError(path, f"malformed .npy header (negative dimension in {shape})")
+    if not representable(shape, dtype.itemsize):
+        raise InputError(path, f"malformed .npy header (shape {shape} is too large for any array)")
     return shape, dtype, bool(fortran)
+
+
+def representable(shape: tuple[int, ...], itemsize: int) -> bool:
+    """Whether numpy can make an array of this shape at all: it refuses any whose dimensions
+    (zeros counted as ones) multiply past 2**63 bytes, even when another dimension is 0."""
+    return math.prod(max(d, 1) for d in shape) * max(itemsize, 1) < 2**63
 
 
 def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int]:

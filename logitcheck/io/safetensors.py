@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from .limits import check_declared, human_bytes
-from .npy import map_array
+from .npy import map_array, representable
 
 MAX_HEADER = 100 * 1024 * 1024  # the reference implementation's own limit
 
@@ -73,6 +73,8 @@ def header(path: Path) -> list[Tensor]:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"malformed safetensors header (not JSON: {exc})") from None
+    except RecursionError:
+        raise InputError(path, "malformed safetensors header (JSON nested too deeply)") from None
     if not isinstance(doc, dict):
         raise InputError(path, "malformed safetensors header (not a JSON object)")
     data_start, data_size = 8 + n, size - 8 - n
@@ -92,7 +94,7 @@ def _tensor(path: Path, key: str, entry: object, data_start: int, data_size: int
     if not isinstance(entry, dict):
         raise bad("is not an object")
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
-    if dtype not in DTYPES:
+    if not isinstance(dtype, str) or dtype not in DTYPES:  # a list or dict is unhashable
         known = ", ".join(DTYPES)
         raise bad(f"has dtype {dtype!r}; logitcheck reads {known}")
     if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
@@ -100,6 +102,8 @@ def _tensor(path: Path, key: str, entry: object, data_start: int, data_size: int
     if not (isinstance(offsets, list) and len(offsets) == 2
             and all(type(o) is int and o >= 0 for o in offsets)):
         raise bad(f"has data_offsets {offsets!r}, not [begin, end]")
+    if not representable(tuple(shape), np.dtype(DTYPES[dtype]).itemsize):
+        raise bad(f"has shape {shape!r}, too large for any array")
     begin, end = offsets
     declared = math.prod(shape) * np.dtype(DTYPES[dtype]).itemsize
     if end - begin != declared:
