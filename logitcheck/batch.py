@@ -244,7 +244,10 @@ def read(path: str | Path, env: Mapping[str, str] | None = None) -> Item:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(file, None, "", f"cannot read ({exc})") from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters right away
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(file, None, "", f"invalid YAML: {_reader_problem(exc)}") from None
     loader.name = file
     try:
         node = loader.get_single_node()
@@ -255,10 +258,19 @@ def read(path: str | Path, env: Mapping[str, str] | None = None) -> Item:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(file, line, "", f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:
+        raise ConfigError(file, None, "", f"invalid YAML: {_reader_problem(exc)}") from None
+    except yaml.YAMLError as exc:  # anything else PyYAML refuses: still one line
+        raise ConfigError(file, None, "", f"invalid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise ConfigError(file, None, "", f"nested more than {MAX_DEPTH} levels deep") from None
     finally:
         loader.dispose()
+
+
+def _reader_problem(exc: yaml.reader.ReaderError) -> str:
+    char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return f"{exc.reason} ({char!r} at character {exc.position})"
 
 
 # --- validation and resolution ---

@@ -344,7 +344,7 @@ def make_case(seed: int, index: int, with_yaml: bool) -> Case:
     if with_yaml and r < 0.08:
         return {"files": {"c.yaml": adversarial_yaml(rng), "a.npy": base["a.npy"],
                           "y.npy": npy_bytes(Y)},
-                "args": [rng.choice([["config", "validate", "c.yaml"], ["run", "c.yaml"]])],
+                "args": rng.choice([["config", "validate", "c.yaml"], ["run", "c.yaml"]]),
                 "kind": "yaml"}
     if r < 0.55:
         name = rng.choice(names)
