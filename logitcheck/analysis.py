@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from . import gate
+from .backends.run import BackendResult, BackendRun
 from .checks import Context, rules_in, run_checks
-from .engine import compute_stats
+from .engine import compute_all, plan_for
 from .inference import infer_kind
 from .io import open_labels, open_logits
-from .numerics import PATHS, Stats, exp_overflow_threshold
+from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
 from .report.model import Report
 from .settings import Settings
 
@@ -29,18 +30,21 @@ def analyze(
             labels, *source.shape, settings.ignore_index, settings.multilabel
         )
     opened = time.perf_counter()
-    stats = compute_stats(source, label_source, settings)
+    run = BackendRun.open(settings, source.dtype, plan_for(source, label_source, settings))
+    stats, backend_stats = compute_all(source, label_source, settings, run.jobs)
+    backend = BackendResult(run, backend_stats, stats.classes)
     computed = time.perf_counter()
     kind = infer_kind(stats, source.dtype)
     inputs = [source.info()] + ([label_source.info()] if label_source else [])
-    ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings)
+    ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings,
+                  backend)
     paths = [i.path for i in inputs]
     findings, gate_info = gate.apply(run_checks(ctx), rules_in("input"), settings, paths)
     done = time.perf_counter()
     return Report(
         inputs=inputs,
         kind=kind,
-        metrics=metrics(stats),
+        metrics=metrics(stats, backend),
         findings=findings,
         fail_on=settings.fail_on,
         timings={
@@ -53,21 +57,25 @@ def analyze(
     )
 
 
-def metrics(stats: Stats) -> dict[str, Any]:
+def path_metrics(p: PathStats) -> dict[str, Any]:
+    """A naive path's failures and gap, as metrics.naive (and metrics.backend) show them."""
+    return {
+        "failed_rows": p.failed.count,
+        "first_rows": list(p.failed.first),
+        "overflow_rows": p.overflow.count,
+        "underflow_rows": p.underflow.count,
+        "max_rel_gap": p.max_rel_gap.value if p.max_rel_gap else None,
+        "max_rel_gap_row": p.max_rel_gap.row if p.max_rel_gap else None,
+    }
+
+
+def metrics(stats: Stats, backend: BackendResult | None = None) -> dict[str, Any]:
     """The JSON-ready summary of merged statistics."""
     naive = {}
     for dtype, paths in stats.naive.items():
         naive[dtype] = {"overflow_threshold": exp_overflow_threshold(dtype)}
         for path in PATHS:
-            p = paths[path]
-            naive[dtype][path] = {
-                "failed_rows": p.failed.count,
-                "first_rows": list(p.failed.first),
-                "overflow_rows": p.overflow.count,
-                "underflow_rows": p.underflow.count,
-                "max_rel_gap": p.max_rel_gap.value if p.max_rel_gap else None,
-                "max_rel_gap_row": p.max_rel_gap.row if p.max_rel_gap else None,
-            }
+            naive[dtype][path] = path_metrics(paths[path])
     return {
         "rows": stats.rows,
         "ignored_rows": stats.ignored,
@@ -99,4 +107,5 @@ def metrics(stats: Stats) -> dict[str, Any]:
             }
             for name, f in stats.frameworks.items()
         },
+        "backend": backend.metrics(path_metrics) if backend is not None else None,
     }

@@ -13,6 +13,7 @@ import click
 
 from . import __version__, baseline, gate
 from .analysis import analyze
+from .backends import NAMES as BACKENDS
 from .checks import REGISTRY, find_rule, rules_markdown
 from .drift import compare
 from .dtypes import FLOATS
@@ -114,6 +115,21 @@ def _gate_options(f: Callable) -> Callable:
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
 
+def _backend_options(f: Callable) -> Callable:
+    """Where the losses are also computed (analyze): backends/ imports them lazily."""
+    options = [
+        click.option("--backend", type=click.Choice(BACKENDS), default="numpy",
+                     show_default=True, help="Also compute the stable and naive paths and the "
+                     "loss APIs with this framework (numpy: the float64 reference only)."),
+        click.option("--device", default="cpu", show_default=True,
+                     help="torch and jax: cpu, cuda, cuda:1, ..."),
+        click.option("--cross-check", is_flag=True,
+                     help="The stable path on every installed backend, against the reference "
+                     "(LC110)."),
+    ]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
+
+
 _EXPECTS = click.option(
     "--expects", type=click.Choice(["logits", "probabilities", "log-probabilities"]),
     default="logits", show_default=True,
@@ -147,6 +163,9 @@ def _settings(kw: dict[str, Any], **more: Any) -> Settings:
         severity=gate.parse_severity(kw["severities"]),
         baseline=kw.get("baseline_file"),
         exit_zero=kw.get("exit_zero", False),
+        backend=kw.get("backend", "numpy"),
+        device=kw.get("device", "cpu"),
+        cross_check=kw.get("cross_check", False),
         **more,
     )
 
@@ -200,6 +219,7 @@ def _finish(what: str, make_report: Callable[[], Report], output: Output) -> Non
 @click.argument("logits", type=click.Path(dir_okay=False, path_type=str))
 @_EXPECTS
 @_run_options
+@_backend_options
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
     """Analyze LOGITS, a 2-D (rows, classes) .npy of model outputs, or a 1-D binary one."""
@@ -246,6 +266,7 @@ def baseline_group() -> None:
 @click.argument("logits", type=click.Path(dir_okay=False, path_type=str))
 @_EXPECTS
 @_run_options
+@_backend_options
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
 

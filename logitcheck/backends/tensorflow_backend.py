@@ -3,15 +3,32 @@ and the Keras losses with from_logits=True and from_logits=False, as a user call
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
-# TF logs to stderr from C++ on import unless told not to; stdout must stay clean for JSON
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from . import ApiRows, Backend, cpu_only
 
-from . import ApiRows, Backend, cpu_only  # noqa: E402
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """TF's C++ logs go to file descriptor 2 on import and on the first op (oneDNN, CUDA
+    probing), before absl reads TF_CPP_MIN_LOG_LEVEL in recent versions: silence them there."""
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before the import, or it is not read
+with _quiet_stderr():
+    import tensorflow as tf
 
 try:  # absl (TF's logger) warns through Python logging too
     from absl import logging as _absl
@@ -130,6 +147,9 @@ class TensorflowBackend(Backend):
 def make(device: str) -> TensorflowBackend:
     cpu_only("tensorflow", device)
     tf.get_logger().setLevel("ERROR")
+    with _quiet_stderr():  # the first op initialises the devices, and keras logs on import
+        tf.constant(0.0) + 1.0
+        _keras()
     backend = TensorflowBackend(device)
     if _keras() is None:
         backend.notes.append("keras is not installed: the Keras losses are not reported")
