@@ -260,7 +260,8 @@ def chunk_backend_stats(jobs: tuple[Job, ...], z: np.ndarray, labels: np.ndarray
                         offset: RowIds, plan: Plan, ignore_index: int) -> dict[str, BackendStats]:
     """Every job's statistics on one block of rows (converted to each framework in turn)."""
     n = z.shape[0]
-    values = np.array(z, dtype=np.float64).reshape(n, -1)
+    z = np.asarray(z).reshape(n, -1)  # a binary output (n,) is one column
+    values = np.array(z, dtype=np.float64)
     task = make_task(values, labels, plan, ignore_index)
     with np.errstate(all="ignore"):
         reference = reference_loss(z, values, task)
