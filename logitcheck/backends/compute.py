@@ -127,17 +127,18 @@ def dtype_rows(backend: Backend, z: np.ndarray, task: Task, dtype: str,
         return DtypeRows(stable, None)
     p = b.softmax(x)
     a = b.numpy(label_term(b.log(p)))
-    p_np = b.numpy(p)
     sums = b.row_sum(b.exp(x), keepdims=True)
     no_shift = b.numpy(label_term(x - b.log(sums)))
     tiny = facts(dtype).tiny
-    if used is None:
-        p_y = p_np[np.arange(n), task.ids]
+    if used is None:  # only the label's p comes back to numpy: the chunk is not copied
+        p_y = b.numpy(b.pick(p, task.ids))
         subnormal = (p_y > 0) & (p_y < tiny)
     else:
+        p_np = b.numpy(p)
         subnormal = (used & (p_np > 0) & (p_np < tiny)).any(axis=1)
     overflowed = {
-        "softmax_then_log": ~np.isfinite(p_np).all(axis=1),
+        # softmax values lie in [0, 1]: their row sum is finite exactly when they all are
+        "softmax_then_log": ~np.isfinite(b.numpy(b.row_sum(p))),
         "no_max_shift": np.isinf(b.numpy(sums)[:, 0]),
     }
     return DtypeRows(stable, Naive({"softmax_then_log": a, "no_max_shift": no_shift},
