@@ -32,7 +32,8 @@ def analyze(
     opened = time.perf_counter()
     run = BackendRun.open(settings, source.dtype, plan_for(source, label_source, settings))
     stats, backend_stats = compute_all(source, label_source, settings, run.jobs)
-    backend = BackendResult(run, backend_stats, stats.classes)
+    backend = BackendResult(run, backend_stats, stats.classes,
+                            stats.binary or stats.targets == "multilabel")
     computed = time.perf_counter()
     kind = infer_kind(stats, source.dtype)
     inputs = [source.info()] + ([label_source.info()] if label_source else [])

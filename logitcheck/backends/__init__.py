@@ -57,6 +57,7 @@ class Backend(ABC):
     name: str = ""
     label: str = ""
     stable_primitive: str = ""  # what the stable path calls, for the report
+    stable_sigmoid: str = ""  # ... for a binary or multi-label (sigmoid) output
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device

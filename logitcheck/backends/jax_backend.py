@@ -23,6 +23,7 @@ class JaxBackend(Backend):
     name = "jax"
     label = "JAX"
     stable_primitive = "jax.nn.log_softmax"
+    stable_sigmoid = "jax.nn.log_sigmoid"
 
     def __init__(self, device: str, jax_device) -> None:
         super().__init__(device)

@@ -13,6 +13,7 @@ class NumpyBackend(Backend):
     name = "numpy"
     label = "numpy"
     stable_primitive = "z - max - log(sum(exp(z - max)))"
+    stable_sigmoid = "-logaddexp(0, -z)"
 
     @property
     def version(self) -> str:

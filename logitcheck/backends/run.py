@@ -75,6 +75,7 @@ class BackendResult:
     run: BackendRun
     stats: dict[str, BackendStats]
     classes: int
+    sigmoid: bool = False  # a binary or multi-label output: log_sigmoid, not log_softmax
 
     def disagreements(self) -> dict[str, dict[str, Any]]:
         """--cross-check: backend -> its stable-path metrics, where it disagrees."""
@@ -111,7 +112,8 @@ class BackendResult:
             "name": run.name,
             "version": run.version,
             "device": run.device,
-            "stable_primitive": run.backend.stable_primitive if run.backend else "reference",
+            "stable_primitive": "reference" if run.backend is None else (
+                run.backend.stable_sigmoid if self.sigmoid else run.backend.stable_primitive),
             "notes": list(run.backend.notes) if run.backend else [],
             "dtypes": dtypes,
             "api_losses": api,

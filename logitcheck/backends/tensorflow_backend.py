@@ -52,6 +52,7 @@ class TensorflowBackend(Backend):
     name = "tensorflow"
     label = "TensorFlow"
     stable_primitive = "tf.nn.log_softmax"
+    stable_sigmoid = "tf.math.log_sigmoid"
 
     @property
     def version(self) -> str:

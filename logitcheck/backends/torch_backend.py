@@ -17,6 +17,7 @@ class TorchBackend(Backend):
     name = "torch"
     label = "PyTorch"
     stable_primitive = "torch.log_softmax"
+    stable_sigmoid = "F.logsigmoid"
 
     @property
     def version(self) -> str:
