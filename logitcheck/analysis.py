@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from . import gate
+from .backends.run import BackendResult, BackendRun
 from .checks import Context, rules_in, run_checks
 from .dtypes import FLOATS, facts
-from .engine import compute_stats
+from .engine import compute_all, plan_for
 from .inference import infer_kind
 from .io import Progress, Source, open_inputs
-from .numerics import PATHS, Stats, exp_overflow_threshold
+from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
 from .report.model import Finding, Report
 from .settings import Settings
 
@@ -33,11 +34,15 @@ def analyze(
     started = time.perf_counter()
     source, label_source = open_inputs(logits, labels, settings, progress)
     opened = time.perf_counter()
-    stats = compute_stats(source, label_source, settings)
+    run = BackendRun.open(settings, source.dtype, plan_for(source, label_source, settings))
+    stats, backend_stats = compute_all(source, label_source, settings, run.jobs)
+    backend = BackendResult(run, backend_stats, stats.classes,
+                            stats.binary or stats.targets == "multilabel")
     computed = time.perf_counter()
     kind = infer_kind(stats, source.dtype)
     inputs = [source.info()] + ([label_source.info()] if label_source else [])
-    ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings)
+    ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings,
+                  backend)
     paths = [i.path for i in inputs]
     checked = [_with_positions(f, source) for f in run_checks(ctx)]
     findings, gate_info = gate.apply(checked, rules_in("input"), settings, paths)
@@ -45,7 +50,7 @@ def analyze(
     return Report(
         inputs=inputs,
         kind=kind,
-        metrics=metrics(stats, source.dtype),
+        metrics=metrics(stats, source.dtype, backend),
         findings=findings,
         fail_on=settings.fail_on,
         timings={
@@ -88,22 +93,28 @@ def gradients(stats: Stats, storage: str) -> dict[str, Any]:
     }
 
 
-def metrics(stats: Stats, storage: str) -> dict[str, Any]:
+def path_metrics(p: PathStats) -> dict[str, Any]:
+    """A naive path's failures and gap, as metrics.naive (and metrics.backend) show them."""
+    return {
+        "failed_rows": p.failed.count,
+        "first_rows": list(p.failed.first),
+        "overflow_rows": p.overflow.count,
+        "underflow_rows": p.underflow.count,
+        "subnormal_rows": p.subnormal.count,
+        "max_rel_gap": p.max_rel_gap.value if p.max_rel_gap else None,
+        "max_rel_gap_row": p.max_rel_gap.row if p.max_rel_gap else None,
+    }
+
+
+def metrics(
+    stats: Stats, storage: str, backend: BackendResult | None = None
+) -> dict[str, Any]:
     """The JSON-ready summary of merged statistics."""
     naive = {}
     for dtype, paths in stats.naive.items():
         naive[dtype] = {"overflow_threshold": exp_overflow_threshold(dtype)}
         for path in PATHS:
-            p = paths[path]
-            naive[dtype][path] = {
-                "failed_rows": p.failed.count,
-                "first_rows": list(p.failed.first),
-                "overflow_rows": p.overflow.count,
-                "underflow_rows": p.underflow.count,
-                "subnormal_rows": p.subnormal.count,
-                "max_rel_gap": p.max_rel_gap.value if p.max_rel_gap else None,
-                "max_rel_gap_row": p.max_rel_gap.row if p.max_rel_gap else None,
-            }
+            naive[dtype][path] = path_metrics(paths[path])
     return {
         "rows": stats.rows,
         "ignored_rows": stats.ignored,
@@ -137,6 +148,7 @@ def metrics(stats: Stats, storage: str) -> dict[str, Any]:
             }
             for name, f in stats.frameworks.items()
         },
+        "backend": backend.metrics(path_metrics) if backend is not None else None,
     }
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from . import __version__, baseline, batch, runner
 from .analysis import analyze
+from .backends import NAMES as BACKENDS
 from .checks import REGISTRY, find_rule, rules_markdown
 from .cli_options import StderrProgress, input_options, render_inspect
 from .drift import compare
@@ -131,6 +132,21 @@ def _gate_options(f: Callable) -> Callable:
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
 
+def _backend_options(f: Callable) -> Callable:
+    """Where the losses are also computed (analyze): backends/ imports them lazily."""
+    options = [
+        click.option("--backend", type=click.Choice(BACKENDS), default="numpy",
+                     show_default=True, help="Also compute the stable and naive paths and the "
+                     "loss APIs with this framework (numpy: the float64 reference only)."),
+        click.option("--device", default="cpu", show_default=True,
+                     help="torch and jax: cpu, cuda, cuda:1, ..."),
+        click.option("--cross-check", is_flag=True,
+                     help="The stable path on every installed backend, against the reference "
+                     "(LC110)."),
+    ]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
+
+
 _EXPECTS = click.option(
     "--expects", type=click.Choice(["logits", "probabilities", "log-probabilities"]),
     default="logits", show_default=True,
@@ -196,6 +212,7 @@ def _finish(what: str, make_report: Callable[[], Any], output: Output,
 @_EXPECTS
 @_run_options
 @input_options
+@_backend_options
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
     """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files.
@@ -258,6 +275,7 @@ def baseline_group() -> None:
 @_EXPECTS
 @_run_options
 @input_options
+@_backend_options
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
 
@@ -339,6 +357,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 @_drift_options
 @_analysis_options
 @input_options
+@_backend_options
 @_gaussian_options
 @_gate_options
 def run_command(config: str, only: tuple[str, ...], parallel: int, quiet: bool,

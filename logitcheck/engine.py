@@ -13,9 +13,11 @@ from typing import TypeVar
 
 import numpy as np
 
+from .backends.compute import BackendStats, Job, chunk_backend_stats, merge_runs
 from .inference import row_sum_tolerance
 from .io import Labels, Source
-from .numerics import Plan, Stats, chunk_stats, merge_all, naive_dtypes
+from .mergeable import RowIds
+from .numerics import Plan, Stats, chunk_stats, naive_dtypes
 from .settings import Settings
 
 
@@ -63,24 +65,41 @@ def plan_for(source: Source, labels: Labels | None, settings: Settings) -> Plan:
 
 
 def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> Stats:
+    return compute_all(source, labels, settings)[0]
+
+
+def compute_all(
+    source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = ()
+) -> tuple[Stats, dict[str, BackendStats]]:
+    """The numpy reference Stats and, from the same read of each chunk, each backend job's
+    BackendStats (one chunk converted to a framework at a time: streaming holds)."""
     plan = plan_for(source, labels, settings)
 
-    def one(bounds: tuple[int, int]) -> Stats:
+    def both(z: np.ndarray, y: np.ndarray | None, rows: RowIds) -> tuple[Stats, dict]:
+        stats = chunk_stats(z, y, rows, plan)
+        if not jobs:
+            return stats, {}
+        return stats, chunk_backend_stats(jobs, z, y, rows, plan, settings.ignore_index)
+
+    def one(bounds: tuple[int, int]) -> tuple[Stats, dict]:
         start, stop = bounds
         z = source.read(start, stop)
         if labels is None:
-            return chunk_stats(z, None, start, plan)
+            return both(z, None, start)
         y = labels.read(start, stop)
         if labels.targets != "ids":  # ignore_index applies to class ids only, as in torch
-            return chunk_stats(z, y, start, plan)
+            return both(z, y, start)
         keep = y != settings.ignore_index
         if keep.all():
-            return chunk_stats(z, y, start, plan)
+            return both(z, y, start)
         ignored = int(keep.size - np.count_nonzero(keep))
         if not keep.any():
-            return Stats(classes=source.shape[1], labelled=True, ignored=ignored)
+            return Stats(classes=source.shape[1], labelled=True, ignored=ignored), {}
         rows = start + np.flatnonzero(keep)  # the kept rows keep their numbers
-        part = chunk_stats(z[keep], y[keep], rows, plan)
-        return dataclasses.replace(part, ignored=ignored)
+        part, backend = both(z[keep], y[keep], rows)
+        return dataclasses.replace(part, ignored=ignored), backend
 
-    return merge_all(map_chunks(source, settings, one))
+    stats, backends = Stats(), {}
+    for part, backend in map_chunks(source, settings, one):  # lazy when serial
+        stats, backends = stats.merge(part), merge_runs(backends, backend)
+    return stats, backends

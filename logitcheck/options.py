@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import gate
+from .backends import NAMES as BACKEND_NAMES
 from .dtypes import FLOATS
 from .errors import UsageError
 from .report.model import Severity
@@ -65,6 +66,9 @@ def build_settings(kw: Mapping[str, Any], **more: Any) -> Settings:
         class_axis=kw["class_axis"],
         shift_labels=kw["shift_labels"],
         max_bytes=kw["max_bytes"],
+        backend=kw["backend"],
+        device=kw["device"],
+        cross_check=kw["cross_check"],
         scale=kw["scale_kind"],
         mean_key=kw["mean_key"],
         scale_key=kw["scale_key"],
@@ -213,6 +217,10 @@ _OPTIONS = [
     Option("class-axis", "class_axis", None, _number(int, nullable=True), commands=ANALYZE),
     Option("shift-labels", "shift_labels", False, _bool, commands=ANALYZE),
     Option("max-bytes", "max_bytes", None, _number(int, 1, nullable=True)),
+    # framework backends (backends/): imported only when asked for
+    Option("backend", "backend", "numpy", _choice(BACKEND_NAMES), commands=ANALYZE),
+    Option("device", "device", "cpu", _text, commands=ANALYZE),
+    Option("cross-check", "cross_check", False, _bool, commands=ANALYZE),
     # Gaussian NLL heads (gaussian.py)
     Option("scale-kind", "scale_kind", "log-std", _choice(SCALES), commands=GAUSSIAN),
     Option("mean-key", "mean_key", None, _text, commands=GAUSSIAN),

@@ -36,6 +36,11 @@ class Settings:
     multilabel: bool = False  # (rows, classes) 0/1 labels are independent binary targets
     # extra dtypes to reproduce the naive paths in (mixed precision: float16, bfloat16)
     dtypes: tuple[str, ...] = ()
+    # where the losses are also computed (backends/): numpy is the reference and needs
+    # nothing more; torch, tensorflow or jax add their own stable and naive paths
+    backend: str = "numpy"
+    device: str = "cpu"  # torch and jax: cpu, cuda, cuda:1, ...
+    cross_check: bool = False  # the stable path on every installed backend (LC110)
     # the gate (gate.py), applied to the findings after the checks ran
     select: tuple[str, ...] = ()  # rule codes or prefixes; empty: every rule
     ignore: tuple[str, ...] = ()  # rule codes or prefixes; wins over select

@@ -26,6 +26,7 @@ class Context:
     logits: InputInfo
     labels: InputInfo | None
     settings: Settings
+    backend: Any = None  # backends.run.BackendResult: what --backend/--cross-check computed
 
 
 @dataclass(frozen=True)
@@ -95,4 +96,13 @@ def run_checks(ctx: Any, scope: str = "input") -> list[Finding]:
 
 
 # Importing the modules registers their rules.
-from . import activation, drift, expectations, gaussian, inputs, labels, numerics  # noqa: E402, F401
+from . import (  # noqa: E402, F401
+    activation,
+    backends,
+    drift,
+    expectations,
+    gaussian,
+    inputs,
+    labels,
+    numerics,
+)

@@ -37,6 +37,8 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100) -> str
         console.print(_summary(report))
     if report.command == "analyze" and report.metrics["naive"]:
         console.print(_loss_table(report))
+    for table in _backend_tables(report.metrics.get("backend")):
+        console.print(table)
     for finding in report.findings:
         console.print(_finding(finding))
     console.print(verdict(report), style="bold")
@@ -135,6 +137,69 @@ def _gaussian_table(report: Report) -> Table:
         clamped = f", clamped on {torch['clamped_rows']:,} rows" if torch["clamped_rows"] else ""
         table.add_row("torch GaussianNLLLoss(full=True)", f"{torch['loss']:.6g}{clamped}")
     return table
+
+
+def _backend_tables(b: dict | None) -> list[Table]:
+    """--backend: its paths per dtype and its loss APIs; --cross-check: each backend."""
+    if not b:
+        return []
+    tables = []
+    where = f"{b['name']} {b['version']} on {b['device']}"
+    if b["dtypes"]:
+        dtypes = list(b["dtypes"])
+        table = Table(title=f"loss paths on {where}", title_justify="left",
+                      caption="; ".join(b["notes"]) or None, caption_justify="left")
+        table.add_column("path", no_wrap=True)
+        for dtype in dtypes:
+            table.add_column(dtype, justify="right")
+        cells = [b["dtypes"][d] for d in dtypes]
+        table.add_row(f"stable ({b['stable_primitive']})", *(_stable_cell(c) for c in cells))
+        for path, name in _PATH_NAMES.items():
+            table.add_row(f"naive: {name}", *(
+                _path_cell(c[path]) if c["status"] == "ok" else Text("") for c in cells))
+        tables.append(table)
+    if b["api_losses"]:
+        table = Table(title=f"loss APIs on {where}, as called", title_justify="left")
+        for col in ("API", "dtype", "mean loss", "rows"):
+            table.add_column(col, justify="left" if col == "API" else "right")
+        for name, a in b["api_losses"].items():
+            notes = []
+            if a["capped_rows"]:
+                notes.append(f"{a['capped_rows']:,} clipped")
+            if a["nonfinite_rows"]:
+                notes.append(f"{a['nonfinite_rows']:,} inf/NaN")
+            loss = "n/a" if a["loss"] is None else f"{a['loss']:.6g}"
+            table.add_row(name, a["dtype"], loss, ", ".join(notes) or "all finite")
+        tables.append(table)
+    if b["cross_check"]:
+        cc = b["cross_check"]
+        table = Table(title=f"cross-check: stable path in {cc['dtype']} "
+                      f"(tolerance {cc['tolerance']:.1e})", title_justify="left")
+        for col in ("backend", "mean loss", "mean gap", "max row gap", "verdict"):
+            table.add_column(col, justify="left" if col == "backend" else "right")
+        for name, c in cc["backends"].items():
+            if c["status"] != "ok":
+                table.add_row(name, Text(c["status"], style="dim"), "", "", "")
+                continue
+            verdict_text = Text("agrees") if c["agrees"] else Text("DISAGREES", style="red")
+            row_gap = "n/a" if c["max_row_gap"] is None else (
+                f"{c['max_row_gap']:.1e} (row {c['max_row_gap_row']})")
+            table.add_row(name, "n/a" if c["loss"] is None else f"{c['loss']:.6g}",
+                          "n/a" if c["mean_rel_gap"] is None else f"{c['mean_rel_gap']:.1e}",
+                          row_gap, verdict_text)
+        tables.append(table)
+    return tables
+
+
+def _stable_cell(c: dict) -> Text:
+    if c["status"] != "ok":
+        return Text(c["status"].split(":")[0], style="yellow")
+    s = c["stable"]
+    if s["failed_rows"]:
+        return Text(f"{s['failed_rows']:,} rows inf/NaN", style="red")
+    loss = "" if s["loss"] is None else f"{s['loss']:.6g}"
+    gap = "" if s["max_row_gap"] is None else f"\n(row gap ≤ {s['max_row_gap']:.1e})"
+    return Text(loss + gap, style="" if s["agrees"] else "red")
 
 
 def _drift_table(report: Report) -> Table:
