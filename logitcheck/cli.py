@@ -111,6 +111,14 @@ def _gate_options(f: Callable) -> Callable:
         click.option("--baseline", "baseline_file", type=click.Path(path_type=str),
                      default=None,
                      help="Fail only on findings not in this file (logitcheck baseline write)."),
+        click.option("--html", "html_file", type=click.Path(path_type=str), default=None,
+                     help="Also write a self-contained HTML page (report and plots) to this "
+                     "file."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="The human report is the verdict line only."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Add each finding's evidence, every framework's fix and the dtype "
+                     "zones to the human report."),
     ]
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
@@ -154,8 +162,11 @@ def _settings(kw: dict[str, Any], **more: Any) -> Settings:
 
 
 def _output(kw: dict[str, Any]) -> Output:
+    if kw["quiet"] and kw["verbose"]:
+        raise UsageError("-q/--quiet and -v/--verbose exclude each other")
+    verbosity = -1 if kw["quiet"] else 1 if kw["verbose"] else 0
     return Output(kw["fmt"], kw["output"], kw["json_report"], kw["junit_xml"], kw["summary_md"],
-                  kw["color"])
+                  kw["color"], verbosity, kw["html_file"])
 
 
 T = TypeVar("T")
@@ -215,7 +226,7 @@ def analyze_command(logits: str, **kw: Any) -> None:
         with StderrProgress() as progress:
             return analyze(logits, kw["labels"], settings, progress)
 
-    _finish(logits, run, _output(kw))
+    _finish(logits, run, _guarded("options", lambda: _output(kw)))
 
 
 @cli.command("compare")
@@ -244,7 +255,7 @@ def compare_command(reference: str, candidate: str, max_abs_diff: float, max_kl:
     thresholds = DriftThresholds(max_abs_diff, max_kl, min_top1_agreement, max_loss_delta)
     settings = _guarded("options", lambda: _settings(kw, drift=thresholds))
     _finish(candidate, lambda: compare(reference, candidate, kw["labels"], settings),
-            _output(kw))
+            _guarded("options", lambda: _output(kw)))
 
 
 @cli.group("baseline")

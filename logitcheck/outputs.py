@@ -35,11 +35,13 @@ def deliver(report: Report, output: Output, terminal: Terminal) -> tuple[str, st
     """Write -o and the side files; return (stdout text, stderr text)."""
     to_stdout = output.output is None
     color = use_color(output.color, terminal.stdout_tty and to_stdout, terminal)
-    main = RENDERERS[output.format](report, color=color, width=terminal.width)
+    main = RENDERERS[output.format](report, color=color, width=terminal.width,
+                                    verbosity=output.verbosity)
     side = (
         (output.json_report, "json"),
         (output.junit_xml, "junit"),
         (output.summary_md, "markdown"),
+        (output.html, "html"),
     )
     for path, fmt in side:
         if path is not None:
@@ -50,7 +52,7 @@ def deliver(report: Report, output: Output, terminal: Terminal) -> tuple[str, st
     if output.format != "rich":
         human = RENDERERS["rich"](
             report, color=use_color(output.color, terminal.stderr_tty, terminal),
-            width=terminal.width,
+            width=terminal.width, verbosity=output.verbosity,
         )
     return (main if to_stdout else ""), human
 
