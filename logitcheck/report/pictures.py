@@ -72,9 +72,12 @@ def pictures(report: Report) -> list[Picture]:
     out: list[Picture] = []
     if m.get("loss_stable") is not None and hists.get("loss"):
         mean = m["loss_stable"]
+        marks = [Marker(mean, f"mean {mean:.3g}", danger=False)]
+        if kind == "double_softmax" and m.get("classes", 0) > 1:  # the loss cannot go lower
+            floor = math.log1p((m["classes"] - 1) / math.e)
+            marks.append(Marker(floor, f"floor ln(1+(C-1)/e) = {floor:.3g}"))
         out.append(_picture(
-            "loss", hists["loss"], "stable loss per row", "loss (log scale)",
-            (Marker(mean, f"mean {mean:.3g}", danger=False),),
+            "loss", hists["loss"], "stable loss per row", "loss (log scale)", tuple(marks),
             note="-log p_y through the stable path, float64",
         ))
     if hists.get("max_logit") and kind not in _PROBABILITY_KINDS:
