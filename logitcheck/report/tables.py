@@ -45,7 +45,7 @@ def row_tables(report: Report, worst_limit: int = 10) -> list[TableData]:
         storage = report.inputs[0].dtype
         out.append(_rows_table(
             report, m["naive_failure_rows"],
-            f"first rows where a naive path fails in {storage} (the storage dtype)"))
+            f"first rows a naive path fails on ({storage}, the storage dtype)"))
     return out
 
 
