@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from .dtypes import FLOATS, facts
 from .engine import compute_all, plan_for
 from .inference import infer_kind
 from .io import Progress, Source, open_inputs
+from .mergeable import Histogram, RowValues
 from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
 from .report.model import Finding, Report
 from .settings import Settings
@@ -47,10 +49,11 @@ def analyze(
     checked = [_with_positions(f, source) for f in run_checks(ctx)]
     findings, gate_info = gate.apply(checked, rules_in("input"), settings, paths)
     done = time.perf_counter()
+    m = metrics(stats, source.dtype, backend)
     return Report(
         inputs=inputs,
         kind=kind,
-        metrics=metrics(stats, source.dtype, backend),
+        metrics=m,
         findings=findings,
         fail_on=settings.fail_on,
         timings={
@@ -60,6 +63,7 @@ def analyze(
             "total_s": done - started,
         },
         gate=gate_info,
+        positions=positions(m, source),
     )
 
 
@@ -149,7 +153,49 @@ def metrics(
             for name, f in stats.frameworks.items()
         },
         "backend": backend.metrics(path_metrics) if backend is not None else None,
+        "histograms": {
+            "loss": _histogram(stats.loss_hist),
+            "max_logit": _histogram(stats.max_logit_hist),
+            "range": _histogram(stats.range_hist),
+            "log_ratio": _histogram(stats.log_ratio_hist),
+        },
+        "worst_rows": [_row_values(r) for r in stats.worst_rows.rows],
+        "naive_failure_rows": [_row_values(r) for r in stats.naive_failure_rows.rows],
     }
+
+
+def _histogram(h: Histogram | None) -> dict[str, Any] | None:
+    """counts[0] is below edges[0], counts[i] in [edges[i-1], edges[i]), counts[-1] above."""
+    if h is None or not h.edges:
+        return None
+    return {"edges": list(h.edges), "counts": list(h.counts)}
+
+
+def _json_float(x: float | None) -> float | str | None:
+    """Strict JSON has no inf or NaN: those are the strings "inf", "-inf", "nan"."""
+    if x is None or math.isfinite(x):
+        return x
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _row_values(r: RowValues) -> dict[str, Any]:
+    naive: dict[str, dict[str, Any]] = {}
+    for dtype, path, value in r.naive:
+        naive.setdefault(dtype, {})[path] = _json_float(value)
+    return {"row": r.row, "label": r.target, "p_y": _json_float(r.p_y),
+            "loss": _json_float(r.loss), "naive": naive}
+
+
+def positions(m: dict[str, Any], source: Source) -> dict[int, str]:
+    """For N-D logits, where each row the report shows sits: row -> 'b=3, t=210'."""
+    if len(source.lead_shape) < 2:
+        return {}
+    rows = {r["row"] for key in ("worst_rows", "naive_failure_rows") for r in m[key]}
+    out = {}
+    for row in sorted(rows):
+        text = source.describe_row(row)  # 'row 1234 (b=3, t=210)'
+        out[row] = text[text.index("(") + 1 : -1] if "(" in text else text
+    return out
 
 
 def _with_positions(finding: Finding, source: Source) -> Finding:

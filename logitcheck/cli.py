@@ -20,7 +20,7 @@ from .backends import NAMES as BACKENDS
 from .checks import REGISTRY, find_rule, rules_markdown
 from .cli_options import StderrProgress, input_options, render_inspect
 from .drift import compare
-from .errors import EXIT_ERROR, LogitcheckError
+from .errors import EXIT_ERROR, LogitcheckError, UsageError
 from .gaussian import SCALES, analyze_gaussian
 from .options import DEFAULTS, build_settings
 from .outputs import Terminal, deliver, write_atomic
@@ -128,6 +128,14 @@ def _gate_options(f: Callable) -> Callable:
         click.option("--baseline", "baseline_file", type=click.Path(path_type=str),
                      default=None,
                      help="Fail only on findings not in this file (logitcheck baseline write)."),
+        click.option("--html", "html_file", type=click.Path(path_type=str), default=None,
+                     help="Also write a self-contained HTML page (report and plots) to this "
+                     "file."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="The human report is the verdict line only."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Add each finding's evidence, every framework's fix and the dtype "
+                     "zones to the human report."),
     ]
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
@@ -162,8 +170,11 @@ def _settings(kw: dict[str, Any], **more: Any) -> Settings:
 
 
 def _output(kw: dict[str, Any]) -> Output:
+    if kw["quiet"] and kw["verbose"]:
+        raise UsageError("-q/--quiet and -v/--verbose exclude each other")
+    verbosity = -1 if kw["quiet"] else 1 if kw["verbose"] else 0
     return Output(kw["fmt"], kw["output"], kw["json_report"], kw["junit_xml"], kw["summary_md"],
-                  kw["color"])
+                  kw["color"], verbosity, kw["html_file"])
 
 
 T = TypeVar("T")
@@ -225,7 +236,7 @@ def analyze_command(logits: str, **kw: Any) -> None:
         with StderrProgress() as progress:
             return analyze(logits, kw["labels"], settings, progress)
 
-    _finish(logits, run, _output(kw))
+    _finish(logits, run, _guarded("options", lambda: _output(kw)))
 
 
 def _drift_options(f: Callable) -> Callable:
@@ -261,7 +272,7 @@ def compare_command(reference: str, candidate: str, max_abs_diff: float, max_kl:
     thresholds = DriftThresholds(max_abs_diff, max_kl, min_top1_agreement, max_loss_delta)
     settings = _guarded("options", lambda: _settings(kw, drift=thresholds))
     _finish(candidate, lambda: compare(reference, candidate, kw["labels"], settings),
-            _output(kw))
+            _guarded("options", lambda: _output(kw)))
 
 
 @cli.group("baseline")
@@ -351,8 +362,6 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
               help="Run only these jobs (names or globs on names; repeatable).")
 @click.option("-j", "--parallel", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once (threads).")
-@click.option("-q", "--quiet", is_flag=True,
-              help="Human report: the summary, and only failing or erroring jobs' reports.")
 @_EXPECTS
 @_drift_options
 @_analysis_options
@@ -360,7 +369,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 @_backend_options
 @_gaussian_options
 @_gate_options
-def run_command(config: str, only: tuple[str, ...], parallel: int, quiet: bool,
+def run_command(config: str, only: tuple[str, ...], parallel: int,
                 **kw: Any) -> None:
     """Run the jobs of a YAML CONFIG (default ./logitcheck.yaml).
 
@@ -374,7 +383,8 @@ def run_command(config: str, only: tuple[str, ...], parallel: int, quiet: bool,
     progress = _progress(len(jobs)) if sys.stderr.isatty() else contextlib.nullcontext(None)
     with progress as advance:
         outcomes = runner.run_jobs(jobs, parallel, advance)
-    report = BatchReport(config, outcomes, quiet)
+    # -q: the summary and only the failing or erroring jobs' reports
+    report = BatchReport(config, outcomes, kw["quiet"])
     _finish(config, lambda: report, _output(kw), BATCH_RENDERERS)
 
 

@@ -128,3 +128,99 @@ def merge_smallest(a: Extreme | None, b: Extreme | None) -> Extreme | None:
     if a is None or b is None:
         return a or b
     return min(a, b, key=lambda e: (e.value, e.row))
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Integer counts over bin edges fixed before the first chunk: merging adds counts,
+    so it is exact and independent of the chunking.
+
+    counts[0] is below edges[0], counts[i] in [edges[i-1], edges[i]), counts[-1] at or
+    above edges[-1]. The empty histogram (no edges) merges with any other.
+    """
+
+    edges: tuple[float, ...] = ()
+    counts: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, values: np.ndarray, edges: tuple[float, ...]) -> Histogram:
+        values = np.asarray(values, dtype=np.float64).ravel()
+        values = values[np.isfinite(values)]
+        where = np.searchsorted(np.asarray(edges), values, side="right")
+        counts = np.bincount(where, minlength=len(edges) + 1)
+        return cls(edges, tuple(int(c) for c in counts))
+
+    def merge(self, other: Histogram) -> Histogram:
+        if not self.edges or not other.edges:
+            return other if not self.edges else self
+        if self.edges != other.edges:
+            raise ValueError("histograms with different bin edges do not merge")
+        return Histogram(self.edges, tuple(a + b for a, b in zip(self.counts, other.counts,
+                                                                 strict=True)))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+def log_edges(lo_exp: int, hi_exp: int, per_decade: int) -> tuple[float, ...]:
+    """10**(k / per_decade) for k from lo_exp * per_decade to hi_exp * per_decade."""
+    return tuple(10.0 ** (k / per_decade) for k in range(lo_exp * per_decade,
+                                                         hi_exp * per_decade + 1))
+
+
+#: How many rows the worst-rows and first-failures tables keep.
+KEEP_TABLE_ROWS = 10
+
+
+def _same_float(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a == b or (a != a and b != b)  # NaN equals NaN here: the same row, the same value
+
+
+@dataclass(frozen=True)
+class RowValues:
+    """One row's values as the report tables show them."""
+
+    row: int
+    target: int | None  # the label (class id); None where there is no single one
+    p_y: float | None  # the probability of the target, exp(-stable loss); None if undefined
+    loss: float  # the stable loss
+    naive: tuple[tuple[str, str, float], ...] = ()  # (dtype, path, naive loss)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RowValues):
+            return NotImplemented
+        return (
+            (self.row, self.target) == (other.row, other.target)
+            and _same_float(self.p_y, other.p_y)
+            and _same_float(self.loss, other.loss)
+            and len(self.naive) == len(other.naive)
+            and all(a[:2] == b[:2] and _same_float(a[2], b[2])
+                    for a, b in zip(self.naive, other.naive, strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class TopRows:
+    """The KEEP_TABLE_ROWS rows with the largest loss; ties go to the lower row."""
+
+    rows: tuple[RowValues, ...] = ()
+
+    def merge(self, other: TopRows) -> TopRows:
+        union = sorted(self.rows + other.rows, key=lambda r: (-r.loss, r.row))
+        return TopRows(tuple(union[:KEEP_TABLE_ROWS]))
+
+
+@dataclass(frozen=True)
+class FirstRows:
+    """The first KEEP_TABLE_ROWS rows with a property, with their values."""
+
+    rows: tuple[RowValues, ...] = ()
+
+    def merge(self, other: FirstRows) -> FirstRows:
+        union = sorted(self.rows + other.rows, key=lambda r: r.row)
+        return FirstRows(tuple(union[:KEEP_TABLE_ROWS]))

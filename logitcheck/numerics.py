@@ -24,9 +24,26 @@ import numpy as np
 from .dtypes import FLOATS, facts
 from .frameworks import BINARY, SOFTMAX
 from .losses import Naive, naive_sigmoid, naive_softmax, sigmoid_loss, softmax_loss
-from .mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
+from .mergeable import (
+    KEEP_TABLE_ROWS,
+    ExactSum,
+    Extreme,
+    FirstRows,
+    Histogram,
+    RowIds,
+    RowSet,
+    RowValues,
+    TopRows,
+    log_edges,
+    merge_largest,
+    row_id,
+)
 
 PATHS = ("softmax_then_log", "no_max_shift")
+# Histogram bins, fixed before the first chunk so that counts merge by addition.
+LOSS_EDGES = log_edges(-8, 3, 5)  # stable loss, 1e-8 .. 1e3, 5 bins a decade
+LOGIT_EDGES = log_edges(-1, 4, 10)  # row max and row range, 0.1 .. 1e4: every dtype's limits
+LOG_RATIO_EDGES = log_edges(-2, 3, 10)  # ln(row max / row min), 0.01 .. 1e3; e is at 1
 _EPS64 = float(np.finfo(np.float64).eps)
 
 
@@ -188,6 +205,13 @@ class Stats:
     loss_undone: ExactSum | None = None
     # naive paths: dtype -> path -> stats
     naive: dict[str, dict[str, PathStats]] = field(default_factory=dict)
+    # for the report's pictures and tables (_report_part); all merge exactly
+    loss_hist: Histogram = Histogram()  # the finite stable losses
+    max_logit_hist: Histogram = Histogram()  # each row's max (softmax only)
+    range_hist: Histogram = Histogram()  # each row's max - min (softmax only)
+    log_ratio_hist: Histogram | None = None  # ln(max / min), while every value is > 0
+    worst_rows: TopRows = TopRows()  # the largest finite stable losses
+    naive_failure_rows: FirstRows = FirstRows()  # first rows a naive path fails on (storage)
 
     @property
     def binary(self) -> bool:
@@ -226,11 +250,11 @@ class Stats:
                 merged[f.name] = a.merge(b) if a is not None else None
             elif f.name == "unit":  # None absorbs: one value outside [0, 1] settles it
                 merged[f.name] = a.merge(b) if a is not None and b is not None else None
-            elif f.name in ("log_ratio", "loss_undone"):  # while every value is finite, > 0
+            elif f.name in ("log_ratio", "loss_undone", "log_ratio_hist"):  # all finite, > 0
                 ok = all(x.finite_min is not None and x.finite_min > 0 and not (
                     x.nan or x.posinf or x.neginf) for x in (self, other))
-                merged[f.name] = (a.merge(b) if f.name == "loss_undone" else
-                                  merge_largest(a, b)) if ok and a and b else None
+                merged[f.name] = (merge_largest(a, b) if f.name == "log_ratio" else
+                                  a.merge(b)) if ok and a and b else None
             elif f.name == "frameworks":
                 merged[f.name] = {k: a[k].merge(b[k]) for k in a}
             elif f.name == "naive":
@@ -288,6 +312,9 @@ def chunk_stats(
     else:
         out.update(_softmax_part(z, values, labels, offset, plan, positive))
     loss = out.pop("_loss")
+    extra = {k: out.pop(k) for k in [k for k in out if k.startswith("_")]}
+    report_part = _report_part(values, loss, extra, offset, plan, labels is not None,
+                               positive and not binary)
     finite_loss = np.isfinite(loss)
     # p_y rounds to 1 in the storage dtype: the gradient p - onehot(y) is 0 for the label
     saturated = finite_loss & (loss < facts(plan.storage).eps / 2)
@@ -301,6 +328,7 @@ def chunk_stats(
         worst_loss=_worst(loss, finite_loss, offset) if finite_loss.any() else None,
         saturated=RowSet.from_mask(saturated, offset) if labels is not None else RowSet(),
         **out,
+        **report_part,
     )
 
 
@@ -340,10 +368,12 @@ def _softmax_part(z, values, labels, offset, plan: Plan, positive: bool) -> dict
     if labels is not None:
         out["correct"] = int(np.count_nonzero((top == target) & np.isfinite(loss)))
     out["lse_dev"] = _largest_finite(np.abs(lse), offset)
-    out["naive"] = {
-        d: naive_stats(naive_softmax(z, d, target, dense), loss, offset) for d in plan.dtypes
-    }
+    naive = {d: naive_softmax(z, d, target, dense) for d in plan.dtypes}
+    out["naive"] = {d: naive_stats(naive[d], loss, offset) for d in plan.dtypes}
     out["_loss"] = loss
+    # for _report_part: p_y = exp(-loss) only for a single hard target
+    hard = labels is None or (plan.targets == "ids" and not plan.smoothing)
+    out.update(_naive=naive, _target=target, _hard=hard, _zmax=zmax, _span=span)
     return out
 
 
@@ -365,11 +395,57 @@ def _sigmoid_part(z, values, labels, offset, plan: Plan, binary: bool, positive:
         if binary:
             target = targets[:, 0].astype(np.intp)
             out.update(_readings(values, True, target, None, offset, positive, plan.storage))
-    out["naive"] = {
-        d: naive_stats(naive_sigmoid(z, d, targets), loss, offset) for d in plan.dtypes
-    }
+    naive = {d: naive_sigmoid(z, d, targets) for d in plan.dtypes}
+    out["naive"] = {d: naive_stats(naive[d], loss, offset) for d in plan.dtypes}
     out["_loss"] = loss
+    target = targets[:, 0].astype(np.intp) if binary else None  # multi-label: no single one
+    out.update(_naive=naive, _target=target, _hard=binary)
     return out
+
+
+def _report_part(values, loss, extra: dict, offset: RowIds, plan: Plan, labelled: bool,
+                 positive_rows: bool) -> dict:
+    """What the report draws and tabulates: histograms over fixed bins, the worst rows by
+    stable loss, and the first rows whose naive path fails in the storage dtype."""
+    finite = np.isfinite(loss)
+    out: dict = {"loss_hist": Histogram.of(loss[finite], LOSS_EDGES)}
+    if "_zmax" in extra:
+        out["max_logit_hist"] = Histogram.of(extra["_zmax"], LOGIT_EDGES)
+        out["range_hist"] = Histogram.of(extra["_span"], LOGIT_EDGES)
+    if positive_rows:  # the same ratio as _value_evidence's log_ratio
+        ratio = np.log(values.max(axis=1)) - np.log(values.min(axis=1))
+        out["log_ratio_hist"] = Histogram.of(ratio, LOG_RATIO_EDGES)
+    naive, target, hard = extra["_naive"], extra["_target"], extra["_hard"]
+
+    def row_values(i: int) -> RowValues:
+        cells = tuple((d, p, float(naive[d].losses[p][i])) for d in naive for p in PATHS)
+        return RowValues(
+            row_id(offset, i),
+            None if target is None else int(target[i]),
+            float(np.exp(-loss[i])) if hard and finite[i] else None,
+            float(loss[i]),
+            cells,
+        )
+
+    if labelled and finite.any():
+        out["worst_rows"] = TopRows(tuple(row_values(i) for i in _top_k(loss, finite)))
+    storage = naive.get(plan.storage)
+    if storage is not None:
+        failed = finite & ~np.logical_and.reduce([np.isfinite(storage.losses[p]) for p in PATHS])
+        first = np.flatnonzero(failed)[:KEEP_TABLE_ROWS]
+        out["naive_failure_rows"] = FirstRows(tuple(row_values(int(i)) for i in first))
+    return out
+
+
+def _top_k(loss: np.ndarray, finite: np.ndarray) -> list[int]:
+    """Indices of the KEEP_TABLE_ROWS largest finite losses, ties to the lower index."""
+    masked = np.where(finite, loss, -np.inf)
+    k = min(KEEP_TABLE_ROWS, int(finite.sum()))
+    cut = np.partition(masked, masked.size - k)[masked.size - k]  # the k-th largest
+    above = np.flatnonzero(masked > cut)
+    ties = np.flatnonzero(masked == cut)[: k - above.size]
+    picked = np.concatenate([above, ties])
+    return sorted(picked.tolist(), key=lambda i: (-masked[i], i))
 
 
 def _largest_finite(values: np.ndarray, offset: RowIds) -> Extreme | None:

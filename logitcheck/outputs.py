@@ -41,11 +41,13 @@ def deliver(
     (report/batch.py's for a batch run)."""
     to_stdout = output.output is None
     color = use_color(output.color, terminal.stdout_tty and to_stdout, terminal)
-    main = renderers[output.format](report, color=color, width=terminal.width)
+    main = renderers[output.format](report, color=color, width=terminal.width,
+                                    verbosity=output.verbosity)
     side = (
         (output.json_report, "json"),
         (output.junit_xml, "junit"),
         (output.summary_md, "markdown"),
+        (output.html, "html"),
     )
     for path, fmt in side:
         if path is not None:
@@ -56,7 +58,7 @@ def deliver(
     if output.format != "rich":
         human = renderers["rich"](
             report, color=use_color(output.color, terminal.stderr_tty, terminal),
-            width=terminal.width,
+            width=terminal.width, verbosity=output.verbosity,
         )
     return (main if to_stdout else ""), human
 

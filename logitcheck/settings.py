@@ -75,3 +75,5 @@ class Output:
     junit_xml: str | None = None
     summary_md: str | None = None
     color: str = "auto"  # auto | always | never
+    verbosity: int = 0  # -1: the verdict line only (-q); 1: evidence and zones too (-v)
+    html: str | None = None  # --html FILE: a self-contained page with the plots

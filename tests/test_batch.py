@@ -670,3 +670,14 @@ def test_the_sample_config_runs(samples):
         "export-vs-reference": "fail",
         "regression-head": "pass",
     }
+
+
+def test_a_batch_run_as_one_html_page(samples, tmp_path):
+    page = tmp_path / "run.html"
+    result = CliRunner().invoke(cli, ["run", str(samples / "logitcheck.yaml"), "-q",
+                                      "--html", str(page)])
+    assert result.exit_code == 1, result.output
+    text = page.read_text()
+    for job in ("healthy", "probs-as-logits", "export-vs-reference", "regression-head"):
+        assert f"<td>{job}</td>" in text
+    assert text.count("<section>") == 6

@@ -175,3 +175,13 @@ def test_mismatched_shapes_are_exit_2(tmp_path):
                                       str(tmp_path / "s.npy")])
     assert result.exit_code == 2
     assert "s.npy: shape (9,) does not match the mean (10,)" in result.stderr
+
+
+def test_gaussian_report_as_html(tmp_path):
+    page = tmp_path / "g.html"
+    result = CliRunner().invoke(cli, [
+        "gaussian", F16, F16, "--targets", F16, "--mean-key", "mean", "--scale-key", "log_std",
+        "--targets-key", "targets", "--html", str(page)])
+    assert result.exit_code == 1, result.output
+    text = page.read_text()
+    assert "<h2>Gaussian NLL</h2>" in text and "LC121" in text and "LC122" in text

@@ -176,3 +176,51 @@ def test_row_set_keeps_the_first_rows_whatever_the_order():
     assert a.merge(b) == b.merge(a)
     assert a.merge(b).count == 25
     assert a.merge(b).first == (0, 3, 6, 9, 12, 15, 18, 21, 24, 27)
+
+
+def test_report_histograms_and_rows_do_not_depend_on_the_chunk_size(labels):
+    path = SAMPLES / "fp16_overflow_logits.npy"
+    whole = _stats(path, SAMPLES / "labels.npy", chunk_rows=10**9)
+    z = np.load(path)
+    assert whole.loss_hist.total == whole.max_logit_hist.total == len(labels)
+    for rows in (1, 7, 250):
+        part = _stats(path, SAMPLES / "labels.npy", chunk_rows=rows)
+        assert part.loss_hist == whole.loss_hist
+        assert part.max_logit_hist == whole.max_logit_hist
+        assert part.range_hist == whole.range_hist
+        assert part.worst_rows == whole.worst_rows
+        assert part.naive_failure_rows == whole.naive_failure_rows
+    # the worst rows are the largest stable losses, ties to the lower row
+    loss = stable_loss(z, labels)
+    expected = sorted(range(len(loss)), key=lambda i: (-loss[i], i))[:10]
+    assert [r.row for r in whole.worst_rows.rows] == expected
+    assert [r.target for r in whole.worst_rows.rows] == [int(labels[i]) for i in expected]
+    # the first failing rows are those of the float16 naive paths, with their values
+    simulated = simulate_naive(z, labels, "float16")
+    first = sorted(set(simulated["softmax_then_log"]) | set(simulated["no_max_shift"]))[:10]
+    assert [r.row for r in whole.naive_failure_rows.rows] == first
+    r = whole.naive_failure_rows.rows[0]
+    assert r.p_y == pytest.approx(math.exp(-loss[r.row]), rel=1e-12)
+    assert dict(((d, p), v) for d, p, v in r.naive)[("float32", "softmax_then_log")] < math.inf
+    # the max-logit histogram counts each row's max in its bin
+    from logitcheck.numerics import LOGIT_EDGES
+    idx = np.searchsorted(LOGIT_EDGES, z.astype(np.float64).max(axis=1), side="right")
+    assert whole.max_logit_hist.counts == tuple(np.bincount(idx, minlength=len(LOGIT_EDGES) + 1))
+
+
+def test_mergeable_histogram_and_row_tables():
+    from logitcheck.mergeable import FirstRows, Histogram, RowValues, TopRows
+
+    edges = (0.0, 1.0, 2.0)
+    a = Histogram.of(np.array([-1.0, 0.5, 1.0, 5.0, np.nan]), edges)
+    assert a.counts == (1, 1, 1, 1)
+    b = Histogram.of(np.array([0.0]), edges)
+    assert a.merge(b) == b.merge(a) == Histogram(edges, (1, 2, 1, 1))
+    assert Histogram().merge(a) == a
+    rows = [RowValues(i, 0, None, loss, (("float32", "p", math.nan),))
+            for i, loss in enumerate([3.0, 1.0, 3.0, 2.0] * 5)]
+    top = TopRows(tuple(rows[:8])).merge(TopRows(tuple(rows[8:])))
+    assert [r.row for r in top.rows] == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]
+    assert top == TopRows(tuple(rows[8:])).merge(TopRows(tuple(rows[:8])))  # NaN == NaN here
+    first = FirstRows(tuple(rows[11:])).merge(FirstRows(tuple(rows[:3])))
+    assert [r.row for r in first.rows] == [0, 1, 2, 11, 12, 13, 14, 15, 16, 17]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .github import render_github
+from .html import render_html
 from .json_format import render_json
 from .junit import render_junit
 from .markdown import render_markdown
@@ -16,6 +17,7 @@ RENDERERS = {
     "junit": render_junit,
     "github": render_github,
     "markdown": render_markdown,
+    "html": render_html,
 }
 
 __all__ = ["RENDERERS", "Finding", "InputInfo", "Kind", "Report", "Severity"]

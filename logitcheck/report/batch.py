@@ -113,7 +113,8 @@ def verdict(batch: BatchReport) -> str:
     return f"{mark}: {n} job{'s' * (n != 1)}: {parts} (exit {batch.exit_code})"
 
 
-def render_batch_rich(batch: BatchReport, *, color: bool = False, width: int = 100) -> str:
+def render_batch_rich(batch: BatchReport, *, color: bool = False, width: int = 100,
+                      verbosity: int = 0, **_: object) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
                       color_system="standard" if color else None, highlight=False,
@@ -132,7 +133,9 @@ def render_batch_rich(batch: BatchReport, *, color: bool = False, width: int = 1
         console.print(Rule(f"{job.name} · {job.status}", align="left",
                            style=_STYLE[job.status]))
         if job.report is not None:
-            console.file.write(render_rich(job.report, color=color, width=width))
+            # -q already keeps only failing jobs: their reports stay whole
+            console.file.write(render_rich(job.report, color=color, width=width,
+                                           verbosity=max(verbosity, 0)))
         else:
             console.print(Text(f"error: {job.error}", style=_STYLE["error"]))
     console.print(verdict(batch), style="bold")
@@ -209,8 +212,37 @@ def render_batch_markdown(batch: BatchReport, *, max_bytes: int = MAX_BYTES,
 
 
 #: format name -> batch renderer: the same formats as RENDERERS
+def render_batch_html(batch: BatchReport, **_: object) -> str:
+    """One page: the summary table, then each job's page body (report/html.py)."""
+    from html import escape
+
+    from .html import render_html
+
+    rows = "".join(
+        f"<tr><td>{escape(j.name)}</td><td>{escape(j.status)}</td><td>{escape(kind_of(j))}</td>"
+        f"<td>{escape(loss_of(j))}</td><td>{escape(findings_of(j))}</td></tr>"
+        for j in batch.jobs
+    )
+    page = render_html(batch.jobs[0].report) if batch.jobs and batch.jobs[0].report else None
+    head = page.split("<body", 1)[0] if page else "<!doctype html><html><head></head>"
+    bodies = []
+    for job in batch.jobs:
+        bodies.append(f"<h2>{escape(job.name)} · {escape(job.status)}</h2>")
+        if job.report is None:
+            bodies.append(f"<p>error: {escape(str(job.error))}</p>")
+            continue
+        body = render_html(job.report).split("<main>", 1)[1].rsplit("</main>", 1)[0]
+        bodies.append(f"<section>{body}</section>")
+    return (f"{head}<body data-ready=\"0\"><main><h1>logitcheck run "
+            f"{escape(str(batch.config))}</h1><table><tr><th>job</th><th>status</th>"
+            f"<th>kind</th><th>loss</th><th>findings</th></tr>{rows}</table>"
+            f"{''.join(bodies)}<p>{escape(verdict(batch))}</p></main>"
+            "<script>document.body.dataset.ready='1'</script></body></html>")
+
+
 BATCH_RENDERERS = {
     "rich": render_batch_rich,
+    "html": render_batch_html,
     "json": render_batch_json,
     "junit": render_batch_junit,
     "github": render_batch_github,

@@ -116,6 +116,8 @@ class Report:
     timings: dict[str, float] = field(default_factory=dict)
     gate: GateInfo = field(default_factory=GateInfo)
     command: str = "analyze"  # or "compare"
+    # N-D logits: where each row the report tables show sits ('b=3, t=210'); not in JSON
+    positions: dict[int, str] = field(default_factory=dict)
 
     @property
     def failing(self) -> list[Finding]:

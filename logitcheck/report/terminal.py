@@ -1,23 +1,33 @@
-"""The human report, drawn with rich into a string (the CLI decides where it goes)."""
+"""The human report, drawn with rich into a string (the CLI decides where it goes).
+
+verbosity -1: the verdict line only; 0: inputs, summary, loss paths, pictures, row tables,
+findings with one fix; 1: adds each finding's evidence, every framework's fix and the
+per-dtype zone table.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from .common import finding_title, verdict
-from .model import Report, Severity
+from .model import Finding, Report, Severity
+from .pictures import pictures
+from .tables import TableData, row_tables, zone_table
+from .textplot import draw
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _PATH_NAMES = {"softmax_then_log": "softmax, then log", "no_max_shift": "log-sum-exp, no max shift"}
 _FRAMEWORKS = (("pytorch", "PyTorch"), ("keras", "Keras/TF"), ("jax", "JAX"), ("numpy", "numpy"))
 
 
-def render_rich(report: Report, *, color: bool = False, width: int = 100) -> str:
+def render_rich(report: Report, *, color: bool = False, width: int = 100, verbosity: int = 0,
+                **_: object) -> str:
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -28,6 +38,9 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100) -> str
         highlight=False,
         soft_wrap=False,
     )
+    if verbosity < 0:
+        console.print(verdict(report), style="bold")
+        return buffer.getvalue()
     console.print(_inputs(report))
     if report.command == "compare":
         console.print(_drift_table(report))
@@ -37,12 +50,30 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100) -> str
         console.print(_summary(report))
     if report.command == "analyze" and report.metrics["naive"]:
         console.print(_loss_table(report))
+    zones = zone_table(report) if verbosity > 0 else None
+    if zones is not None:
+        console.print(_table(zones))
+    for picture in pictures(report):
+        console.print(draw(picture, width))
+    for data in row_tables(report, worst_limit=10 if verbosity > 0 else 5):
+        console.print(_table(data))
     for table in _backend_tables(report.metrics.get("backend")):
         console.print(table)
     for finding in report.findings:
-        console.print(_finding(finding))
+        console.print(_finding(finding, verbose=verbosity > 0))
     console.print(verdict(report), style="bold")
     return buffer.getvalue()
+
+
+def _table(data: TableData) -> Group:
+    table = Table(title=data.title, title_justify="left", box=None, show_edge=False,
+                  header_style="bold", pad_edge=False)
+    for i, col in enumerate(data.header):
+        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
+    for cells, bad in zip(data.rows, data.bad or [()] * len(data.rows), strict=True):
+        table.add_row(*(Text(c, style="red" if i < len(bad) and bad[i] else "")
+                        for i, c in enumerate(cells)))
+    return Group(table, Text(data.note, style="dim")) if data.note else Group(table)
 
 
 def _size(nbytes: int) -> str:
@@ -244,13 +275,22 @@ def _rows(first: list[int], count: int) -> str:
     return text + (", ..." if count > len(first) else "")
 
 
-def _finding(finding) -> Panel:
+def _finding(finding: Finding, verbose: bool = False) -> Panel:
+    """The message and the PyTorch fix (with a pointer to every other framework's);
+    verbose: the evidence and every framework's fix."""
     body = Text()
     body.append(finding.message + "\n")
-    for key, name in _FRAMEWORKS:
+    if verbose and finding.evidence:
+        body.append("evidence:\n", style="bold")
+        for key, value in finding.evidence.items():
+            body.append(f"  {key}: ", style="dim")
+            body.append(json.dumps(value, separators=(", ", ": "), ensure_ascii=False) + "\n")
+    for key, name in _FRAMEWORKS[: None if verbose else 1]:
         if key in finding.fix:
             body.append(f"fix ({name}): ", style="bold")
             body.append(finding.fix[key] + "\n")
+    if not verbose:
+        body.append(f"Keras, JAX, numpy: logitcheck explain {finding.code} (or -v)", style="dim")
     body.rstrip()
     title = f"{finding_title(finding)} · {finding.severity.label}"
     if finding.baselined:
