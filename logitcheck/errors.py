@@ -25,5 +25,18 @@ class InputError(LogitcheckError):
         super().__init__(f"{self.path}: {problem}")
 
 
+_OS_PROBLEMS = {
+    FileNotFoundError: "no such file",
+    IsADirectoryError: "is a directory, not a file",
+    PermissionError: "permission denied",
+}
+
+
+def os_input_error(path: object, exc: OSError) -> InputError:
+    """An OSError met opening or reading `path`, as the one line the user sees."""
+    problem = _OS_PROBLEMS.get(type(exc)) or f"cannot be read ({exc.strerror or exc})"
+    return InputError(path, problem)
+
+
 class UsageError(LogitcheckError):
     """Options that contradict each other or cannot apply to these inputs."""

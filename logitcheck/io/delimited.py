@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, os_input_error
 from .limits import check_declared, decoded_cap
 
 #: progress(bytes done, bytes total): the CLI draws a bar from it; the core never prints.
@@ -78,12 +78,8 @@ class _Text:
         self.path = path
         try:
             self.raw: BinaryIO = open(path, "rb")
-        except FileNotFoundError:
-            raise InputError(path, "no such file") from None
-        except IsADirectoryError:
-            raise InputError(path, "is a directory, not a file") from None
-        except PermissionError:
-            raise InputError(path, "permission denied") from None
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+            raise os_input_error(path, exc) from None
         binary: BinaryIO = self.raw
         if suffixes(path)[1]:
             binary = gzip.GzipFile(fileobj=self.raw, mode="rb")  # type: ignore[assignment]

@@ -10,7 +10,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.lib import format as npy_format
 
-from ..errors import InputError
+from ..errors import InputError, os_input_error
 from .limits import check_declared
 
 _MAX_HEADER = 1 << 20  # numpy's own default is 10 kB; a real header is far below this
@@ -64,12 +64,8 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype, bool, int]:
         with open(path, "rb") as f:
             shape, dtype, fortran = parse_header(f, path)
             offset = f.tell()
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise os_input_error(path, exc) from None
     return shape, dtype, fortran, offset
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, os_input_error
 from .limits import MAX_COMPRESSION_RATIO, check_declared, decoded_cap, human_bytes
 from .npy import declared_bytes, map_array, parse_header
 
@@ -46,12 +46,8 @@ class Member:
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise os_input_error(path, exc) from None
     except _ZIP_ERRORS as exc:
         raise InputError(path, f"not a valid .npz (zip) archive ({exc})") from None
 
