@@ -67,6 +67,7 @@ from typing import Any
 import numpy as np
 
 from logitcheck import LogitcheckError, Settings, analyze
+from logitcheck.inference import KINDS  # the vocabulary; the truth comes from how a case is made
 
 DEFAULT_SEED = 20240601
 MAX_ELEMENTS = 2_000_000
@@ -82,17 +83,6 @@ SIGMOID_1 = 1.0 / (1.0 + math.exp(-1.0))  # 0.7311: the largest double-sigmoid v
 TARGET_ACCURACY = 0.995
 QUICK_FRACTION = 0.1
 
-KINDS = (
-    "logits",
-    "probabilities",
-    "log_probabilities",
-    "double_softmax",
-    "sigmoid_probabilities",
-    "double_sigmoid",
-    "softmax_wrong_axis",
-    "binary_logits",
-    "binary_probabilities",
-)
 
 
 class Skip(Exception):
