@@ -93,8 +93,12 @@ def chunk_drift(
     labels: np.ndarray | None,
     offset: int,
     dtypes: tuple[tuple[str, ...], tuple[str, ...]],
+    keep: np.ndarray | None = None,
 ) -> DriftStats:
-    """Statistics of one block of rows of both exports, whose first row is `offset`."""
+    """Statistics of one block of rows of both exports, whose first row is `offset`.
+
+    `keep` marks the rows whose label counts (class id != ignore_index): the drift is
+    measured on every row, the losses and each file's own statistics on the kept ones."""
     n = ref.shape[0]
     a = np.array(ref, dtype=np.float64).reshape(n, -1)
     b = np.array(cand, dtype=np.float64).reshape(n, -1)
@@ -109,11 +113,20 @@ def chunk_drift(
     kl = np.maximum((np.exp(la) * (la - lb)).sum(axis=1), 0.0)
     agree = a.argmax(axis=1) == b.argmax(axis=1)
     extra: dict[str, Any] = {}
-    if labels is not None:
-        y = np.asarray(labels, dtype=np.intp)
+    kept = np.ones(n, dtype=bool) if keep is None else keep
+    if labels is not None and np.ndim(labels) == 1:
+        y = np.where(kept, np.asarray(labels, dtype=np.intp), 0)  # ignored rows: any column
         rows = np.arange(n)
-        extra["loss_reference"] = ExactSum.of(-la[rows, y][finite])
-        extra["loss_candidate"] = ExactSum.of(-lb[rows, y][finite])
+        extra["loss_reference"] = ExactSum.of(-la[rows, y][finite & kept])
+        extra["loss_candidate"] = ExactSum.of(-lb[rows, y][finite & kept])
+    elif labels is not None and dtypes[0].targets == "dense":  # one-hot or soft rows
+        t = np.asarray(labels, dtype=np.float64)
+        extra["loss_reference"] = ExactSum.of(-(t * la).sum(axis=1)[finite])
+        extra["loss_candidate"] = ExactSum.of(-(t * lb).sum(axis=1)[finite])
+    ids: Any = offset
+    if not kept.all():
+        ids = offset + np.flatnonzero(kept)
+        ref, cand, labels = ref[kept], cand[kept], labels[kept]
     any_finite = bool(finite.any())
     return DriftStats(
         rows=n,
@@ -125,8 +138,8 @@ def chunk_drift(
         max_kl=Extreme.largest(np.where(finite, kl, -np.inf), offset) if any_finite else None,
         agree=int(np.count_nonzero(agree & finite)),
         disagree=RowSet.from_mask(~agree & finite, offset),
-        reference=chunk_stats(ref, labels, offset, dtypes[0]),
-        candidate=chunk_stats(cand, labels, offset, dtypes[1]),
+        reference=chunk_stats(ref, labels, ids, dtypes[0]) if kept.any() else Stats(),
+        candidate=chunk_stats(cand, labels, ids, dtypes[1]) if kept.any() else Stats(),
         **extra,
     )
 
@@ -149,7 +162,9 @@ def compute_drift(
     def one(bounds: tuple[int, int]) -> DriftStats:
         start, stop = bounds
         y = labels.read(start, stop) if labels is not None else None
-        return chunk_drift(ref.read(start, stop), cand.read(start, stop), y, start, dtypes)
+        keep = y != settings.ignore_index if y is not None and labels.targets == "ids" else None
+        return chunk_drift(ref.read(start, stop), cand.read(start, stop), y, start, dtypes,
+                           keep)
 
     total = DriftStats()
     for part in map_chunks(ref, settings, one):
@@ -168,7 +183,9 @@ def compare(
     started = time.perf_counter()
     ref, cand = open_logits(reference), open_logits(candidate)
     _same_shape(ref, cand)
-    label_source = open_labels(labels, *ref.shape) if labels is not None else None
+    label_source = None
+    if labels is not None:
+        label_source = open_labels(labels, *ref.shape, settings.ignore_index, settings.multilabel)
     opened = time.perf_counter()
     stats = compute_drift(ref, cand, label_source, settings)
     computed = time.perf_counter()

@@ -213,3 +213,36 @@ def test_compare_rich_report_shows_the_drift_table(fp16_roundtrip):
     assert "drift (candidate vs reference)" in result.stdout
     assert "logits → logits" in result.stdout
     assert result.stdout.splitlines()[-1] == "PASS: no findings (fail-on error, exit 0)"
+
+
+def test_compare_leaves_ignored_labels_out_and_takes_one_hot_targets(tmp_path):
+    import json
+
+    import numpy as np
+    from click.testing import CliRunner
+
+    from logitcheck.cli import cli
+
+    from .conftest import SAMPLES
+    from .reference import exact_losses
+
+    z = np.load(SAMPLES / "healthy_logits.npy")
+    p = np.load(SAMPLES / "fp16_overflow_logits.npy")
+    y = np.load(SAMPLES / "labels.npy")
+    masked = y.copy()
+    masked[::4] = -100
+    np.save(tmp_path / "y.npy", masked)
+    np.save(tmp_path / "onehot.npy", np.eye(10)[y])
+    keep = masked != -100
+    for labels, rows in (("y.npy", keep), ("onehot.npy", np.ones_like(keep))):
+        result = CliRunner().invoke(cli, [
+            "compare", str(SAMPLES / "healthy_logits.npy"),
+            str(SAMPLES / "fp16_overflow_logits.npy"),
+            "--labels", str(tmp_path / labels), "--format", "json"])
+        assert result.exit_code in (0, 1), result.output
+        m = json.loads(result.stdout)["metrics"]
+        expected = exact_losses(z[rows], y[rows]).mean()
+        assert m["loss_reference"] == pytest.approx(expected, rel=1e-12)
+        assert m["loss_candidate"] == pytest.approx(
+            exact_losses(p.astype(np.float64)[rows], y[rows]).mean(), rel=1e-12)
+        assert m["rows_compared"] == 2000
