@@ -68,12 +68,12 @@ def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> 
     return compute_all(source, labels, settings)[0]
 
 
-def compute_all(
-    source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = ()
+def chunk_part(
+    source: Source, labels: Labels | None, settings: Settings, plan: Plan,
+    start: int, stop: int, jobs: tuple[Job, ...] = (),
 ) -> tuple[Stats, dict[str, BackendStats]]:
-    """The numpy reference Stats and, from the same read of each chunk, each backend job's
-    BackendStats (one chunk converted to a framework at a time: streaming holds)."""
-    plan = plan_for(source, labels, settings)
+    """The statistics of rows [start, stop): the one unit of work every engine schedules
+    (serial, threads, dask). Labelled ignore_index rows are left out and counted."""
 
     def both(z: np.ndarray, y: np.ndarray | None, rows: RowIds) -> tuple[Stats, dict]:
         stats = chunk_stats(z, y, rows, plan)
@@ -81,23 +81,32 @@ def compute_all(
             return stats, {}
         return stats, chunk_backend_stats(jobs, z, y, rows, plan, settings.ignore_index)
 
+    z = source.read(start, stop)
+    if labels is None:
+        return both(z, None, start)
+    y = labels.read(start, stop)
+    if labels.targets != "ids":  # ignore_index applies to class ids only, as in torch
+        return both(z, y, start)
+    keep = y != settings.ignore_index
+    if keep.all():
+        return both(z, y, start)
+    ignored = int(keep.size - np.count_nonzero(keep))
+    if not keep.any():
+        return Stats(classes=source.shape[1], labelled=True, ignored=ignored), {}
+    rows = start + np.flatnonzero(keep)  # the kept rows keep their numbers
+    part, backend = both(z[keep], y[keep], rows)
+    return dataclasses.replace(part, ignored=ignored), backend
+
+
+def compute_all(
+    source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = ()
+) -> tuple[Stats, dict[str, BackendStats]]:
+    """The numpy reference Stats and, from the same read of each chunk, each backend job's
+    BackendStats (one chunk converted to a framework at a time: streaming holds)."""
+    plan = plan_for(source, labels, settings)
+
     def one(bounds: tuple[int, int]) -> tuple[Stats, dict]:
-        start, stop = bounds
-        z = source.read(start, stop)
-        if labels is None:
-            return both(z, None, start)
-        y = labels.read(start, stop)
-        if labels.targets != "ids":  # ignore_index applies to class ids only, as in torch
-            return both(z, y, start)
-        keep = y != settings.ignore_index
-        if keep.all():
-            return both(z, y, start)
-        ignored = int(keep.size - np.count_nonzero(keep))
-        if not keep.any():
-            return Stats(classes=source.shape[1], labelled=True, ignored=ignored), {}
-        rows = start + np.flatnonzero(keep)  # the kept rows keep their numbers
-        part, backend = both(z[keep], y[keep], rows)
-        return dataclasses.replace(part, ignored=ignored), backend
+        return chunk_part(source, labels, settings, plan, *bounds, jobs=jobs)
 
     stats, backends = Stats(), {}
     for part, backend in map_chunks(source, settings, one):  # lazy when serial
