@@ -444,17 +444,21 @@ def environment(threads: int | None) -> dict[str, Any]:
     spec = importlib.util.find_spec("logitcheck")  # finds without importing
     where = Path(spec.origin).parent if spec and spec.origin else None
     env["logitcheck_path"] = str(where) if where else None
-    env["commit"] = None
+    env["commit"] = env["package_commit"] = None
     if where is not None:
-        git = ["git", "-C", str(where)]
-        head = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True)
-        if head.returncode == 0:
-            dirty = subprocess.run(git + ["status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True).stdout.strip()
-            branch = subprocess.run(git + ["rev-parse", "--abbrev-ref", "HEAD"],
-                                    capture_output=True, text=True).stdout.strip()
-            env["commit"] = head.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-            env["branch"] = branch
+        def git(*a: str) -> str | None:
+            r = subprocess.run(["git", "-C", str(where), *a], capture_output=True, text=True)
+            return r.stdout.strip() if r.returncode == 0 else None
+
+        head = git("rev-parse", "HEAD")
+        if head:
+            # the package's own last commit and edits: a checkout's other files do not count
+            dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".")
+            env["commit"] = head
+            env["package_commit"] = git("log", "-1", "--format=%h", "--", ".")
+            env["package_subject"] = git("log", "-1", "--format=%s", "--", ".")
+            env["package_dirty"] = bool(dirty)
+            env["branch"] = git("rev-parse", "--abbrev-ref", "HEAD")
     return env
 
 
@@ -472,23 +476,28 @@ def markdown(res: dict[str, Any]) -> str:
         "## Results",
         "",
         f"- date: {env['date']}; wall time of the run: {res['wall_s'] / 60:.1f} min",
-        f"- logitcheck: commit `{env['commit']}` (branch `{env.get('branch')}`), "
-        f"from `{env['logitcheck_path']}`, run as `{env['logitcheck_command']}`, "
-        f"threads: {env['threads']}",
+        f"- logitcheck from `{env['logitcheck_path']}` at commit `{env['commit']}` "
+        f"(branch `{env.get('branch')}`); the package last changed in "
+        f"`{env['package_commit']}`"
+        + (", **with uncommitted changes**" if env.get("package_dirty") else
+           ", no uncommitted changes")
+        + f"; run as `{env['logitcheck_command']}`, threads: {env['threads']}",
         f"- machine: {env['machine']}; Python {env['python']}, numpy {env['numpy']}, "
         f"torch {env['torch']}, scipy {env['scipy']}",
         f"- reps per tool and shape: {res['reps']} (median), warm page cache"
         + ("; **--quick shapes**" if res["quick"] else ""),
         "",
-        "| shape | dtype | GB | tool | median s | GB/s | × torch | × limit | peak RSS MiB |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+        "| shape | dtype | GB | tool | median s | best s | GB/s | × torch | × limit "
+        "| peak RSS MiB |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in res["cases"].values():
         shape = f"{c['shape'][0]:,} × {c['shape'][1]:,}"
         for tool, t in c["tools"].items():
             lines.append(
                 f"| {shape} | {c['dtype']} | {c['gb']:.3g} | {TOOLS[tool]} | "
-                f"{t['median_s']:.3f} | {t['gbps']:.2f} | {_f(t['x_torch'], '.2f')} | "
+                f"{t['median_s']:.3f} | {t['min_s']:.3f} | {t['gbps']:.2f} | "
+                f"{_f(t['x_torch'], '.2f')} | "
                 f"{_f(t['x_limit'], '.2f')} | {t['peak_rss_mib']:.0f} |")
     lines += [
         "",
@@ -608,8 +617,10 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {"environment": environment(args.threads), "reps": args.reps,
                            "quick": args.quick, "tools": tools, "skipped": missing}
     try:
-        log(f"logitcheck from {res['environment']['logitcheck_path']} "
-            f"({res['environment']['commit']}); files in {work}")
+        env = res["environment"]
+        log(f"logitcheck from {env['logitcheck_path']} ({env['package_commit']}"
+            f"{', with uncommitted changes' if env.get('package_dirty') else ''}); "
+            f"files in {work}")
         if not args.no_startup:
             res["startup"] = run_startup(args.startup_reps, runner)
             log(f"startup: {res['startup']['ratio']:.2f}x")

@@ -31,8 +31,8 @@ def test_quick_run_writes_every_row_and_target(tmp_path: Path):
     if importlib.util.find_spec("scipy") is not None:
         tools.append("scipy log_softmax")
     lines = text.splitlines()
-    assert "| shape | dtype | GB | tool | median s | GB/s | × torch | × limit | peak RSS MiB |" \
-        in lines
+    assert ("| shape | dtype | GB | tool | median s | best s | GB/s | × torch | × limit "
+            "| peak RSS MiB |") in lines
     for shape, dtype in [("2,000 × 1,000", "float32"), ("2,000 × 1,000", "float16")]:
         rows = [r for r in lines if r.startswith(f"| {shape} | {dtype} |")]
         assert sorted(r.split(" | ")[3] for r in rows[:-1]) == sorted(tools)
