@@ -246,9 +246,6 @@ def child(tool: str, logits: str, labels: str, threads: int | None, out: str) ->
 
 # --------------------------------------------------------------------------- running
 
-_running: list[subprocess.Popen[bytes]] = []
-
-
 class ToolFailed(RuntimeError):
     pass
 
@@ -260,11 +257,12 @@ def run_measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,),
     with open(err, "wb") as ferr:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=ferr)
-        _running.append(p)
         try:
             _, status, usage = os.wait4(p.pid, 0)
-        finally:
-            _running.remove(p)
+        except BaseException:  # Ctrl-C, SIGTERM: the child must not outlive its files
+            p.kill()
+            p.wait()
+            raise
         wall = time.perf_counter() - t0
     p.returncode = rc = os.waitstatus_to_exitcode(status)
     if rc not in ok:
@@ -349,6 +347,7 @@ def run_cases(cases: list[Case], tools: list[str], reps: int, runner: Runner,
         t0 = time.perf_counter()
         write_case(case, logits, labels)
         log(f"{case.name}: {case.nbytes / 1e9:.2f} GB written in {time.perf_counter() - t0:.1f} s")
+        load = [os.getloadavg()[0]]  # other work on the machine skews every column
         try:
             read_through(logits)  # warm-up: every timing below reads from the page cache
             read_through(labels)
@@ -360,7 +359,9 @@ def run_cases(cases: list[Case], tools: list[str], reps: int, runner: Runner,
         finally:
             logits.unlink(missing_ok=True)
             labels.unlink(missing_ok=True)
+        load.append(os.getloadavg()[0])
         results[case.name] = summarize(case, runner.samples[case.name])
+        results[case.name]["load"] = load
     return results
 
 
@@ -370,6 +371,7 @@ def run_startup(reps: int, runner: Runner) -> dict[str, Any]:
     write_case(Case(100, 10, "float32"), tiny, tiny_labels)
     base_cmd = [sys.executable, "-c", "import numpy, rich, click"]
     lc_cmd = logitcheck_command() + ["analyze", str(tiny), "--labels", str(tiny_labels)]
+    load = [os.getloadavg()[0]]
     run_measured(base_cmd, runner.work)  # warm-up: the interpreter's files in the cache
     run_measured(lc_cmd, runner.work, ok=(0, 1))
     base: list[float] = []
@@ -378,7 +380,8 @@ def run_startup(reps: int, runner: Runner) -> dict[str, Any]:
         base.append(run_measured(base_cmd, runner.work)[0])
         lc.append(run_measured(lc_cmd, runner.work, ok=(0, 1))[0])
     b, m = statistics.median(base), statistics.median(lc)
-    return {"import_s": base, "logitcheck_s": lc, "import_median_s": b,
+    load.append(os.getloadavg()[0])
+    return {"load": load, "import_s": base, "logitcheck_s": lc, "import_median_s": b,
             "logitcheck_median_s": m, "ratio": m / b, "want": "< 2x", "pass": m / b < 2.0}
 
 
@@ -403,10 +406,12 @@ def run_big(runner: Runner, log: Any, cold: bool) -> dict[str, Any]:
             with open(logits, "rb") as f:
                 os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
         cached = cached_fraction(logits)
+        load = [os.getloadavg()[0]]
         seconds, rss = run_measured(logitcheck_command() + [
             "analyze", str(logits), "--labels", str(labels), "--format", "json", "-o",
             os.devnull] + (["--threads", str(runner.threads)] if runner.threads else []),
             runner.work, ok=(0, 1))
+        load.append(os.getloadavg()[0])
         log(f"big: logitcheck {seconds:.1f} s, peak RSS {rss:.0f} MiB")
         cached_after = cached_fraction(logits)
         read_s = read_through(logits)
@@ -414,7 +419,7 @@ def run_big(runner: Runner, log: Any, cold: bool) -> dict[str, Any]:
         logits.unlink(missing_ok=True)
         labels.unlink(missing_ok=True)
     return {"shape": [case.rows, case.classes], "dtype": case.dtype, "gb": case.nbytes / 1e9,
-            "ram_gb": ram / 1e9, "generate_s": gen_s, "cold": cold,
+            "ram_gb": ram / 1e9, "generate_s": gen_s, "load": load, "cold": cold,
             "cached_before": cached, "cached_after": cached_after,
             "seconds": seconds, "gbps": case.nbytes / seconds / 1e9, "peak_rss_mib": rss,
             "read_after_s": read_s, "read_after_gbps": case.nbytes / read_s / 1e9,
@@ -502,11 +507,12 @@ def markdown(res: dict[str, Any]) -> str:
     lines += [
         "",
         "Targets: logitcheck.analyze's throughput (in-process) against torch and the exp "
-        f"limit; peak RSS of the `logitcheck analyze` process (target {RSS_TARGET_MIB} MiB).",
+        f"limit; peak RSS of the `logitcheck analyze` process (target {RSS_TARGET_MIB} MiB); "
+        f"load: the 1-minute load average at the shape's start → end ({os.cpu_count()} CPUs).",
         "",
         "| shape | dtype | × torch | target | verdict | × limit | target | verdict "
-        "| peak RSS MiB | verdict |",
-        "|---|---|---:|---|---|---:|---|---|---:|---|",
+        "| peak RSS MiB | verdict | load |",
+        "|---|---|---:|---|---|---:|---|---|---:|---|---|",
     ]
     for c in res["cases"].values():
         shape = f"{c['shape'][0]:,} × {c['shape'][1]:,}"
@@ -517,12 +523,14 @@ def markdown(res: dict[str, Any]) -> str:
             f"{_verdict(xt.get('pass'))} | "
             + (f"{_f(xl['got'], '.2f')} | {xl['want']} | {_verdict(xl['pass'])} | "
                if xl else "– | – | – | ")
-            + f"{_f(rss.get('got'), '.0f')} | {_verdict(rss.get('pass'))} |")
+            + f"{_f(rss.get('got'), '.0f')} | {_verdict(rss.get('pass'))} | "
+            + " → ".join(f"{x:.1f}" for x in c["load"]) + " |")
     s = res.get("startup")
     if s:
         lines += [
             "",
-            f"Startup ({len(s['import_s'])} runs each, median):",
+            f"Startup ({len(s['import_s'])} runs each, median; load "
+            + " → ".join(f"{x:.1f}" for x in s["load"]) + "):",
             "",
             "| command | median s |",
             "|---|---:|",
@@ -540,7 +548,7 @@ def markdown(res: dict[str, Any]) -> str:
             f"float32 {b['shape'][0]:,} × {b['shape'][1]:,}, {b['gb']:.1f} GB "
             f"({b['gb'] * 1e9 / 2**30:.1f} GiB) on a machine with {b['ram_gb']:.1f} GB RAM; "
             f"{cached} of it was in the page cache when logitcheck started; generated in "
-            f"{b['generate_s']:.0f} s.",
+            f"{b['generate_s']:.0f} s; load " + " → ".join(f"{x:.1f}" for x in b["load"]) + ".",
             "",
             "| tool | s | GB/s | peak RSS MiB | target | verdict |",
             "|---|---:|---:|---:|---|---|",
@@ -634,9 +642,6 @@ def main(argv: list[str] | None = None) -> int:
         log("interrupted: removing the generated files")
         return 130
     finally:
-        for p in list(_running):
-            p.kill()
-            p.wait()
         shutil.rmtree(work, ignore_errors=True)
     res["wall_s"] = time.perf_counter() - started
     text = markdown(res)
