@@ -34,7 +34,9 @@ Run it from anywhere; it measures whichever ``logitcheck`` the interpreter impor
 
     python benchmarks/run.py [--reps 5] [--quick] [--big] [--markdown FILE] [--json FILE]
 
-Exit status: 0 when the run completed (whatever the targets say), 2 when a tool failed.
+Exit status: 0 when the run completed (whatever the targets say), 2 when a tool failed,
+130 when interrupted; the tables are written after every shape, so a cut-short run keeps
+what finished.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -352,8 +355,8 @@ def targets(case: Case, tools: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_cases(cases: list[Case], tools: list[str], reps: int, runner: Runner,
-              log: Any) -> dict[str, Any]:
-    results: dict[str, Any] = {}
+              log: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, summary) per shape, as each one finishes."""
     for case in cases:
         logits, labels = runner.work / f"{case.name}.npy", runner.work / f"{case.name}_labels.npy"
         t0 = time.perf_counter()
@@ -372,9 +375,7 @@ def run_cases(cases: list[Case], tools: list[str], reps: int, runner: Runner,
             logits.unlink(missing_ok=True)
             labels.unlink(missing_ok=True)
         load.append(os.getloadavg()[0])
-        results[case.name] = summarize(case, runner.samples[case.name])
-        results[case.name]["load"] = load
-    return results
+        yield case.name, {**summarize(case, runner.samples[case.name]), "load": load}
 
 
 def run_startup(reps: int, runner: Runner) -> dict[str, Any]:
@@ -493,6 +494,8 @@ def markdown(res: dict[str, Any]) -> str:
         "## Results",
         "",
         f"- date: {env['date']}; wall time of the run: {res['wall_s'] / 60:.1f} min",
+        *([f"- **incomplete run**: {res['incomplete']}; the tables hold what finished"]
+          if res.get("incomplete") else []),
         f"- logitcheck from `{env['logitcheck_path']}` at commit `{env['commit']}` "
         f"(branch `{env.get('branch')}`); the package last changed in "
         f"`{env['package_commit']}`"
@@ -576,7 +579,7 @@ def markdown(res: dict[str, Any]) -> str:
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # SIGTERM/SIGHUP clean up like Ctrl-C
+    raise KeyboardInterrupt(signal.Signals(signum).name)  # clean up as on Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -636,7 +639,20 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="logitcheck-bench-", dir=args.tmp))
     runner = Runner(work, args.threads)
     res: dict[str, Any] = {"environment": environment(args.threads), "reps": args.reps,
-                           "quick": args.quick, "tools": tools, "skipped": missing}
+                           "quick": args.quick, "tools": tools, "skipped": missing,
+                           "cases": {}}
+
+    def save() -> str:
+        """The tables so far: written after every part, so a run cut short keeps them."""
+        res["wall_s"] = time.perf_counter() - started
+        text = markdown(res)
+        if args.markdown:
+            args.markdown.write_text(text)
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=1))
+        return text
+
+    status = 0
     try:
         env = res["environment"]
         log(f"logitcheck from {env['logitcheck_path']} ({env['package_commit']}"
@@ -645,26 +661,24 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_startup:
             res["startup"] = run_startup(args.startup_reps, runner)
             log(f"startup: {res['startup']['ratio']:.2f}x")
-        res["cases"] = run_cases(cases, tools, args.reps, runner, log)
+            save()
+        for name, summary in run_cases(cases, tools, args.reps, runner, log):
+            res["cases"][name] = summary
+            save()
         if args.big:
             res["big"] = run_big(runner, log, args.big_cold)
     except ToolFailed as e:
         log(f"error: {e}")
-        return 2
-    except KeyboardInterrupt:
-        log("interrupted: removing the generated files")
-        return 130
+        res["incomplete"], status = f"a tool failed: {str(e).splitlines()[0]}", 2
+    except KeyboardInterrupt as e:
+        log(f"interrupted ({e.args[0] if e.args else 'SIGINT'}): removing the generated files")
+        res["incomplete"] = f"interrupted ({e.args[0] if e.args else 'SIGINT'})"
+        status = 130
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    res["wall_s"] = time.perf_counter() - started
-    text = markdown(res)
+    text = save()
     print(text)
-    if args.markdown:
-        args.markdown.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=1))
-    return 0
-
+    return status
 
 if __name__ == "__main__":
     sys.exit(main())
