@@ -488,6 +488,45 @@ def _verdict(p: bool | None) -> str:
     return "n/a" if p is None else ("PASS" if p else "FAIL")
 
 
+def shape_tables(cases: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "| shape | dtype | GB | tool | median s | best s | GB/s | × torch | × limit "
+        "| peak RSS MiB |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in cases.values():
+        shape = f"{c['shape'][0]:,} × {c['shape'][1]:,}"
+        for tool, t in c["tools"].items():
+            lines.append(
+                f"| {shape} | {c['dtype']} | {c['gb']:.3g} | {TOOLS[tool]} | "
+                f"{t['median_s']:.3f} | {t['min_s']:.3f} | {t['gbps']:.2f} | "
+                f"{_f(t['x_torch'], '.2f')} | "
+                f"{_f(t['x_limit'], '.2f')} | {t['peak_rss_mib']:.0f} |")
+    lines += [
+        "",
+        "Targets: logitcheck.analyze's throughput (in-process) against torch and the exp "
+        f"limit; peak RSS of the `logitcheck analyze` process (target {RSS_TARGET_MIB} MiB); "
+        f"load: the 1-minute load average at the shape's start → end ({os.cpu_count()} CPUs).",
+        "",
+        "| shape | dtype | × torch | target | verdict | × limit | target | verdict "
+        "| peak RSS MiB | verdict | load |",
+        "|---|---|---:|---|---|---:|---|---|---:|---|---|",
+    ]
+    for c in cases.values():
+        shape = f"{c['shape'][0]:,} × {c['shape'][1]:,}"
+        t = c["targets"]
+        xt, xl, rss = t.get("x_torch", {}), t.get("x_limit"), t.get("rss", {})
+        lines.append(
+            f"| {shape} | {c['dtype']} | {_f(xt.get('got'), '.2f')} | {xt.get('want', '')} | "
+            f"{_verdict(xt.get('pass'))} | "
+            + (f"{_f(xl['got'], '.2f')} | {xl['want']} | {_verdict(xl['pass'])} | "
+               if xl else "– | – | – | ")
+            + f"{_f(rss.get('got'), '.0f')} | {_verdict(rss.get('pass'))} | "
+            + " → ".join(f"{x:.1f}" for x in c["load"]) + " |")
+    return lines
+
+
 def markdown(res: dict[str, Any]) -> str:
     env = res["environment"]
     lines = [
@@ -506,40 +545,9 @@ def markdown(res: dict[str, Any]) -> str:
         f"torch {env['torch']}, scipy {env['scipy']}",
         f"- reps per tool and shape: {res['reps']} (median), warm page cache"
         + ("; **--quick shapes**" if res["quick"] else ""),
-        "",
-        "| shape | dtype | GB | tool | median s | best s | GB/s | × torch | × limit "
-        "| peak RSS MiB |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for c in res["cases"].values():
-        shape = f"{c['shape'][0]:,} × {c['shape'][1]:,}"
-        for tool, t in c["tools"].items():
-            lines.append(
-                f"| {shape} | {c['dtype']} | {c['gb']:.3g} | {TOOLS[tool]} | "
-                f"{t['median_s']:.3f} | {t['min_s']:.3f} | {t['gbps']:.2f} | "
-                f"{_f(t['x_torch'], '.2f')} | "
-                f"{_f(t['x_limit'], '.2f')} | {t['peak_rss_mib']:.0f} |")
-    lines += [
-        "",
-        "Targets: logitcheck.analyze's throughput (in-process) against torch and the exp "
-        f"limit; peak RSS of the `logitcheck analyze` process (target {RSS_TARGET_MIB} MiB); "
-        f"load: the 1-minute load average at the shape's start → end ({os.cpu_count()} CPUs).",
-        "",
-        "| shape | dtype | × torch | target | verdict | × limit | target | verdict "
-        "| peak RSS MiB | verdict | load |",
-        "|---|---|---:|---|---|---:|---|---|---:|---|---|",
-    ]
-    for c in res["cases"].values():
-        shape = f"{c['shape'][0]:,} × {c['shape'][1]:,}"
-        t = c["targets"]
-        xt, xl, rss = t.get("x_torch", {}), t.get("x_limit"), t.get("rss", {})
-        lines.append(
-            f"| {shape} | {c['dtype']} | {_f(xt.get('got'), '.2f')} | {xt.get('want', '')} | "
-            f"{_verdict(xt.get('pass'))} | "
-            + (f"{_f(xl['got'], '.2f')} | {xl['want']} | {_verdict(xl['pass'])} | "
-               if xl else "– | – | – | ")
-            + f"{_f(rss.get('got'), '.0f')} | {_verdict(rss.get('pass'))} | "
-            + " → ".join(f"{x:.1f}" for x in c["load"]) + " |")
+    if res["cases"]:
+        lines += shape_tables(res["cases"])
     s = res.get("startup")
     if s:
         lines += [
