@@ -6,8 +6,9 @@ subprocess so that its peak RSS (``ru_maxrss`` from ``os.wait4``) is its own, wi
 tools interleaved rep by rep so that machine noise hits them alike:
 
 - ``read``: the file's raw read speed (``readinto`` a 16 MiB buffer; warm page cache);
-- ``logitcheck (process)``: ``logitcheck analyze F --labels L --format json -o /dev/null``,
-  wall time including interpreter start (exit 0 and 1 are fine, anything else aborts);
+- ``logitcheck (process)``: ``logitcheck analyze F --labels L --format json -o R``
+  (R a file in the temporary directory), wall time including interpreter start (exit 0
+  and 1 are fine, anything else aborts);
 - ``logitcheck.analyze``: a child imports logitcheck, then times ``analyze()`` alone;
 - ``torch F.cross_entropy``: 2 threads, ``np.load(mmap_mode="r")`` -> ``torch.from_numpy``
   -> ``F.cross_entropy(x, y)``, load included; float16 is upcast with ``x.float()``
@@ -298,10 +299,16 @@ class Runner:
     threads: int | None
     samples: dict[str, dict[str, dict[str, list[Any]]]] = field(default_factory=dict)
 
+    @property
+    def report(self) -> Path:
+        # a file of our own, not -o /dev/null: logitcheck before b03f985 wrote -o atomically
+        # (temp file + rename), which, run as root, replaced /dev/null with a regular file
+        return self.work / "report.json"
+
     def measure(self, case: Case, tool: str, logits: Path, labels: Path) -> None:
         if tool == "cli":
             cmd = logitcheck_command() + ["analyze", str(logits), "--labels", str(labels),
-                                          "--format", "json", "-o", os.devnull]
+                                          "--format", "json", "-o", str(self.report)]
             if self.threads:
                 cmd += ["--threads", str(self.threads)]
             seconds, rss = run_measured(cmd, self.work, ok=(0, 1))
@@ -422,7 +429,7 @@ def run_big(runner: Runner, log: Any, cold: bool) -> dict[str, Any]:
         load = [os.getloadavg()[0]]
         seconds, rss = run_measured(logitcheck_command() + [
             "analyze", str(logits), "--labels", str(labels), "--format", "json", "-o",
-            os.devnull] + (["--threads", str(runner.threads)] if runner.threads else []),
+            str(runner.report)] + (["--threads", str(runner.threads)] if runner.threads else []),
             runner.work, ok=(0, 1))
         load.append(os.getloadavg()[0])
         log(f"big: logitcheck {seconds:.1f} s, peak RSS {rss:.0f} MiB")
