@@ -127,7 +127,7 @@ static inline double sum8(const double *l) {
 /* Pass 2 over eight columns (a: j..j+3, b: j+4..j+7): t = exp(z - max) (times 1 + the
  * rounding error of z - max, unless that is known to be exact), a + b added with TwoSum
  * into (RS, RC); the row sum and the Keras-clipped sum ride along. */
-#define PASS2(a, b, ka, kb, EXACT)                                                 \
+#define PASS2(a, b, j0, ka, kb, EXACT)                                                 \
     do {                                                                           \
         __m256d da_ = _mm256_sub_pd(a, mv), db_ = _mm256_sub_pd(b, mv);            \
         __m256d ta_ = exp4(da_), tb_ = exp4(db_);                                  \
@@ -141,6 +141,10 @@ static inline double sum8(const double *l) {
             eb_ = _mm256_and_pd(eb_, _mm256_cmp_pd(db_, floor, _CMP_GT_OQ));       \
             ta_ = _mm256_fmadd_pd(ta_, ea_, ta_);                                  \
             tb_ = _mm256_fmadd_pd(tb_, eb_, tb_);                                  \
+        }                                                                          \
+        if ((j0) == top8) { /* the argmax column is not a term */                  \
+            ta_ = _mm256_andnot_pd(drop_a, ta_);                                   \
+            tb_ = _mm256_andnot_pd(drop_b, tb_);                                   \
         }                                                                          \
         __m256d t_ = _mm256_add_pd(_mm256_and_pd(ta_, ka), _mm256_and_pd(tb_, kb)); \
         __m256d u_ = _mm256_add_pd(rs, t_);                                        \
@@ -174,6 +178,10 @@ static inline double sum8(const double *l) {
         const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));                   \
         __m256d rs = _mm256_setzero_pd(), rc = rs, s0 = rs, s1 = rs, c0 = rs, c1 = rs;     \
         const int exact = (EXACT_EXPR);                                                    \
+        const Py_ssize_t top8 = top - top % 8;                                             \
+        const int tl = (int)(top % 8);                                                     \
+        const __m256d drop_a = _mm256_andnot_pd(lane_mask(tl), lane_mask(tl + 1));         \
+        const __m256d drop_b = _mm256_andnot_pd(lane_mask(tl - 4), lane_mask(tl - 3));     \
         Py_ssize_t j = 0;                                                                  \
         for (; j + 8 <= c; j += 8) {                                                       \
             __m256d a, b;                                                                  \
@@ -182,7 +190,7 @@ static inline double sum8(const double *l) {
             c0 = _mm256_add_pd(c0, _mm256_min_pd(_mm256_max_pd(CLIPPED(a), clo), chi));    \
             c1 = _mm256_add_pd(c1, _mm256_min_pd(_mm256_max_pd(CLIPPED(b), clo), chi));    \
             if (!isfinite(m)) continue;                                                    \
-            if (exact) PASS2(a, b, all, all, 1); else PASS2(a, b, all, all, 0);            \
+            if (exact) PASS2(a, b, j, all, all, 1); else PASS2(a, b, j, all, all, 0);            \
         }                                                                                  \
         if (j < c) {                                                                       \
             int na = c - j < 4 ? (int)(c - j) : 4, nb = (int)(c - j) - na;                 \
@@ -195,7 +203,7 @@ static inline double sum8(const double *l) {
             c1 = _mm256_add_pd(c1, _mm256_and_pd(                                          \
                 _mm256_min_pd(_mm256_max_pd(CLIPPED(b), clo), chi), kb));                  \
             if (isfinite(m)) {                                                             \
-                if (exact) PASS2(a, b, ka, kb, 1); else PASS2(a, b, ka, kb, 0);            \
+                if (exact) PASS2(a, b, j, ka, kb, 1); else PASS2(a, b, j, ka, kb, 0);            \
             }                                                                              \
         }                                                                                  \
         double l8[8];                                                                      \
@@ -206,11 +214,6 @@ static inline double sum8(const double *l) {
         if (!isfinite(m)) { out->rest = NAN; return; }                                     \
         double r[4], e[4];                                                                 \
         _mm256_storeu_pd(r, rs); _mm256_storeu_pd(e, rc);                                  \
-        /* the argmax column added exp(0) = 1 to lane top % 4: take it out exactly */      \
-        int lt = (int)(top % 4);                                                           \
-        double u = r[lt] - 1.0, w = u - r[lt];                                             \
-        e[lt] += (r[lt] - (u - w)) + (-1.0 - w);                                           \
-        r[lt] = u;                                                                         \
         double rest = 0, comp = 0;                                                         \
         for (int l = 0; l < 4; l++) {                                                      \
             double v = rest + r[l], bb = v - rest;                                         \

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dtypes import cast, facts, finish
+from .kernel import RowStats
 
 
 @dataclass(frozen=True)
@@ -33,34 +34,29 @@ class Naive:
 # --- softmax cross-entropy -------------------------------------------------------------
 
 
-def softmax_loss(zf, z, rows, top, zmax, target, dense) -> tuple[np.ndarray, np.ndarray]:
-    """(-log_softmax(z) . t per row, logsumexp per row), in float64, to a few ulp.
+def softmax_loss(z: np.ndarray, r: RowStats, target: np.ndarray, dense=None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(-log_softmax(z) . t per row, logsumexp per row), in float64, to a few ulp, from
+    the block's row statistics (kernel.py).
 
-    With class ids: (max - z_y) + log1p(sum over j != argmax of exp(z_j - max)); both terms
-    are non-negative, and log1p keeps the digits of a confident row's tiny loss that
-    log(sum) would round away. Dense targets weigh (max - z_j) the same way. Rows whose max
-    is not finite follow scipy's log_softmax. Destroys zf.
+    With class ids: (max - z_y) + log1p(rest), rest = sum over j != argmax of
+    exp(z_j - max); both terms are non-negative, and log1p keeps the digits of a confident
+    row's tiny loss that log(sum) would round away. Dense targets weigh (max - z_j) the
+    same way. Rows whose max is not finite follow scipy's log_softmax.
     """
+    n = z.shape[0]
+    rows = np.arange(n)
+    zmax = r.max
     good = np.isfinite(zmax)
-    shift = np.where(good, zmax, 0.0)
     with np.errstate(invalid="ignore", over="ignore"):
+        rest = np.log1p(r.rest)
         if dense is None:
-            head = zmax - zf[rows, target]
+            head = zmax - np.asarray(z[rows, target], dtype=np.float64)
+            loss = head + rest
         else:  # terms with t_j = 0 are skipped, so a -inf logit there costs nothing
+            zf = np.asarray(z, dtype=np.float64)
             head = np.where(dense > 0, dense * (zmax[:, None] - zf), 0.0).sum(axis=1)
-        # z_j - max rounds, and exp turns that absolute error into a relative one of up to
-        # |z_j - max| * eps/2 (hundreds of ulp at a range of 700): keep the rounding error
-        # (TwoSum) and use exp(d + err) = exp(d) * (1 + err)
-        d = zf - shift[:, None]
-        back = d - zf
-        err = (zf - (d - back)) - (shift[:, None] + back)
-        err[~np.isfinite(err)] = 0.0  # -inf logits: exp is 0 whatever err is
-        np.exp(d, out=zf)
-        zf += zf * err
-        zf[rows, top] = 0.0
-        rest = np.log1p(zf.sum(axis=1))
-        weight = 1.0 if dense is None else dense.sum(axis=1)
-        loss = head + weight * rest
+            loss = head + dense.sum(axis=1) * rest
         lse = zmax + rest
     if not good.all():
         # scipy: a non-finite max is replaced by 0, then t . (log(sum(exp(z))) - z)
@@ -80,7 +76,7 @@ def naive_softmax(z: np.ndarray, dtype: str, target: np.ndarray, dense=None) -> 
     rows = np.arange(z.shape[0])
     tiny = facts(dtype).tiny
     with np.errstate(all="ignore"):  # overflow and underflow are what we measure
-        zt = cast(z, dtype)
+        zt = np.ascontiguousarray(cast(z, dtype))  # a contiguous row sums in float32
         e = finish(np.exp(zt), dtype)
         s = finish(e.sum(axis=1), dtype)
         log_s = finish(np.log(s), dtype)
@@ -97,6 +93,73 @@ def naive_softmax(z: np.ndarray, dtype: str, target: np.ndarray, dense=None) -> 
             subnormal = (used & (p > 0) & (p < tiny)).any(axis=1)
     losses = {"softmax_then_log": a.astype(np.float64), "no_max_shift": b.astype(np.float64)}
     overflowed = np.isinf(s)  # one exp, or their sum, passed the dtype's max
+    return Naive(losses, dict.fromkeys(losses, overflowed), subnormal)
+
+
+#: The dtypes whose values hold every value of the storage dtype exactly (casting is the
+#: identity), so that a row's logsumexp in float64 says where the naive sum lands.
+_HOLDS = {"float64": {"float64", "float32", "float16", "bfloat16"},
+          "float32": {"float32", "float16", "bfloat16"},
+          "float16": {"float16"}, "bfloat16": {"bfloat16"}}
+# numpy's exp in float16/bfloat16/float32 is within a few ulp; 8 is a wide margin
+_EXP_ULPS = 8
+
+
+def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, target: np.ndarray,
+                          dtype: str, storage: str) -> Naive:
+    """Both naive softmax paths in `dtype`, derived per row rather than simulated, and
+    equal to naive_softmax on every row in whether and how the path fails.
+
+    The naive sum s = sum(exp(z)) in `dtype` is exp(lse) up to a relative error rho that
+    is bounded (each exp within _EXP_ULPS ulp, numpy's sum within C ulp of its float32 or
+    float64 accumulator, values in the subnormal range within one subnormal each). So a
+    row's fate is settled by its max, its label's value and its logsumexp against the
+    dtype's thresholds: s overflows once lse passes log(max), s is 0 once the max's exp
+    rounds to 0, p_y = exp(z_y) / s rounds to 0 (or is subnormal) once z_y - lse passes
+    log of the smallest subnormal / 2 (of the smallest normal). exp(z_y) itself is computed
+    as naive_softmax does. The rows that lie within rho of a threshold are simulated
+    exactly with naive_softmax; the others get s = exp(lse) rounded to `dtype`, which
+    gives their loss to within rho as well (a few ulp of `dtype` in practice).
+    """
+    if storage not in _HOLDS[dtype]:
+        return naive_softmax(z, dtype, target)  # the cast itself moves values: simulate
+    f = facts(dtype)
+    n, c = z.shape
+    rows = np.arange(n)
+    acc_eps = facts("float64" if dtype == "float64" else "float32").eps
+    zero_at = -f.zero_range  # exp(x) rounds to 0 below this
+    with np.errstate(all="ignore"):
+        m = r.max
+        # relative error bound of the naive sum, per row (the last term: values whose exp
+        # is subnormal are off by up to a subnormal each, against s >= exp(max))
+        rho = (_EXP_ULPS + 1) * f.eps + c * acc_eps + c * f.smallest_subnormal * np.exp(-m)
+        margin = np.where(rho < 0.25, 2.0 * rho, np.inf) + 1e-12 * (1.0 + np.abs(lse))
+        log_max = float(np.log(f.max))
+        s_zero = m < zero_at
+        near = ~np.isfinite(m) | ~np.isfinite(lse)
+        near |= (np.abs(lse - log_max) <= margin) & ~s_zero
+        near |= np.abs(m - zero_at) <= 0.01 + 1e-3 * np.abs(zero_at)
+        zt_y = cast(np.asarray(z[rows, target]), dtype)
+        e_y = finish(np.exp(zt_y), dtype)  # as naive_softmax computes it
+        log_q = np.log(e_y.astype(np.float64)) - lse  # log of p_y = e_y / s
+        for edge in (np.log(f.smallest_subnormal / 2), np.log(f.tiny)):
+            near |= (np.abs(log_q - edge) <= margin) & (e_y > 0) & ~s_zero
+        s = np.exp(lse).astype(np.float32 if dtype == "bfloat16" else dtype)
+        s = np.where(s_zero, 0, finish(s, dtype)).astype(s.dtype)
+        log_s = finish(np.log(s), dtype)
+        p = finish(e_y / s, dtype)
+        a = finish(-np.log(p), dtype).astype(np.float64)
+        b = finish(log_s - zt_y, dtype).astype(np.float64)
+        subnormal = (p > 0) & (p < f.tiny)
+        overflowed = np.isinf(s)
+    if near.any():
+        idx = np.flatnonzero(near)
+        exact = naive_softmax(z[idx], dtype, target[idx])
+        a[idx] = exact.losses["softmax_then_log"]
+        b[idx] = exact.losses["no_max_shift"]
+        subnormal[idx] = exact.subnormal
+        overflowed[idx] = exact.overflowed["softmax_then_log"]
+    losses = {"softmax_then_log": a, "no_max_shift": b}
     return Naive(losses, dict.fromkeys(losses, overflowed), subnormal)
 
 
