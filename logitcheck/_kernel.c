@@ -26,7 +26,7 @@
 #define BLOCK 256
 
 typedef struct {
-    double m, mn, sum, clip, rest;
+    double m, mn, sum, clip, rest, min_abs; /* min_abs: smallest nonzero |z| (inf: none) */
     int64_t top, amin;
     int nan;
 } RowOut;
@@ -253,6 +253,7 @@ AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) 
     _mm256_storeu_ps(l, tiny);
     double lo = l[0];
     for (int i = 1; i < 8; i++) lo = l[i] < lo ? l[i] : lo;
+    out->min_abs = lo;
     _mm256_storeu_ps(l, big);
     double hi = l[0];
     for (int i = 1; i < 8; i++) hi = l[i] > hi ? l[i] : hi;
@@ -277,7 +278,8 @@ AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) 
 /* float64 rows: pass 1 on 4 doubles at a time, two vectors a step. */
 AVX static void row_f64(const void *row, Py_ssize_t c, int kind, RowOut *out) {
     const __m256d ninf = _mm256_set1_pd(-INFINITY), pinf = _mm256_set1_pd(INFINITY);
-    __m256d mx = ninf, mn = pinf, nan = _mm256_setzero_pd();
+    const __m256d sign = _mm256_set1_pd(-0.0), zero = _mm256_setzero_pd();
+    __m256d mx = ninf, mn = pinf, nan = _mm256_setzero_pd(), tiny = pinf;
     for (Py_ssize_t j = 0; j < c; j += 4) {
         int count = c - j < 4 ? (int)(c - j) : 4;
         __m256d v = count < 4 ? _mm256_maskload_pd((const double *)row + j,
@@ -287,8 +289,14 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, RowOut *out) {
         mx = _mm256_max_pd(mx, _mm256_blendv_pd(ninf, v, keep));
         mn = _mm256_min_pd(mn, _mm256_blendv_pd(pinf, v, keep));
         nan = _mm256_or_pd(nan, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+        __m256d a = _mm256_andnot_pd(sign, v);
+        a = _mm256_blendv_pd(a, pinf, _mm256_cmp_pd(a, zero, _CMP_EQ_OQ));
+        tiny = _mm256_min_pd(tiny, _mm256_blendv_pd(pinf, a, keep));
     }
     double l[4];
+    _mm256_storeu_pd(l, tiny);
+    out->min_abs = l[0];
+    for (int i = 1; i < 4; i++) out->min_abs = l[i] < out->min_abs ? l[i] : out->min_abs;
     int anynan = 0;
     _mm256_storeu_pd(l, nan);
     for (int i = 0; i < 4; i++) anynan |= l[i] != 0;
@@ -333,32 +341,32 @@ static int get(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t need, co
     return 0;
 }
 
-/* row_stats(z, kind, n, c, m, top, mn, amin, rest, rowsum, clipsum)
+/* row_stats(z, kind, n, c, m, top, mn, amin, rest, rowsum, clipsum, min_abs)
  * z: C-contiguous (n, c) values of `kind`; outputs: float64 / int64 arrays of n. */
 static PyObject *row_stats(PyObject *self, PyObject *args) {
     PyObject *objs[8], *zobj;
     int kind;
     Py_ssize_t n, c;
-    if (!PyArg_ParseTuple(args, "OinnOOOOOOO", &zobj, &kind, &n, &c, &objs[0], &objs[1],
-                          &objs[2], &objs[3], &objs[4], &objs[5], &objs[6]))
+    if (!PyArg_ParseTuple(args, "OinnOOOOOOOO", &zobj, &kind, &n, &c, &objs[0], &objs[1],
+                          &objs[2], &objs[3], &objs[4], &objs[5], &objs[6], &objs[7]))
         return NULL;
     static const Py_ssize_t size[] = {8, 4, 2, 2};
     if (kind < 0 || kind > 3 || n < 0 || c < 1) {
         PyErr_SetString(PyExc_ValueError, "bad kind or shape");
         return NULL;
     }
-    Py_buffer z, out[7];
+    Py_buffer z, out[8];
     if (get(zobj, &z, 0, n * c * size[kind], "z") < 0) return NULL;
     int got = 0;
-    for (; got < 7; got++)
+    for (; got < 8; got++)
         if (get(objs[got], &out[got], 1, n * 8, "output") < 0) break;
-    if (got < 7) {
+    if (got < 8) {
         for (int i = 0; i < got; i++) PyBuffer_Release(&out[i]);
         PyBuffer_Release(&z);
         return NULL;
     }
     double *m = out[0].buf, *mn = out[2].buf, *rest = out[4].buf, *sum = out[5].buf,
-           *clip = out[6].buf;
+           *clip = out[6].buf, *min_abs = out[7].buf;
     int64_t *top = out[1].buf, *amin = out[3].buf;
     const char *base = z.buf;
     Py_BEGIN_ALLOW_THREADS
@@ -367,10 +375,10 @@ static PyObject *row_stats(PyObject *self, PyObject *args) {
         if (kind == KIND_F64) row_f64(base + i * c * size[kind], c, kind, &r);
         else row_float(base + i * c * size[kind], c, kind, &r);
         m[i] = r.m; mn[i] = r.mn; top[i] = r.top; amin[i] = r.amin;
-        rest[i] = r.rest; sum[i] = r.sum; clip[i] = r.clip;
+        rest[i] = r.rest; sum[i] = r.sum; clip[i] = r.clip; min_abs[i] = r.min_abs;
     }
     Py_END_ALLOW_THREADS
-    for (int i = 0; i < 7; i++) PyBuffer_Release(&out[i]);
+    for (int i = 0; i < 8; i++) PyBuffer_Release(&out[i]);
     PyBuffer_Release(&z);
     Py_RETURN_NONE;
 }
@@ -383,6 +391,64 @@ AVX static void exp_many(const double *x, double *o, Py_ssize_t n) {
         _mm256_storeu_pd(res, exp4(_mm256_loadu_pd(in)));
         memcpy(o + i, res, count * 8);
     }
+}
+
+/* exact_sum(values): the exact sum of finite float64 values times 2**1126, as a Python
+ * int (mergeable.ExactSum); None if a value is not finite. Every finite double is
+ * mant * 2**(e - 1126) with 53-bit mant and e in [52, 2097]: mant is added at bit e of a
+ * fixed-point accumulator of 32-bit digits held in int64 (carries settled every 2**30). */
+#define DIGITS 70
+static void settle(int64_t *d) {
+    for (int i = 0; i < DIGITS - 1; i++) {
+        int64_t carry = d[i] >> 32; /* arithmetic: floor division by 2**32 */
+        d[i] -= carry << 32;
+        d[i + 1] += carry;
+    }
+}
+
+static PyObject *exact_sum(PyObject *self, PyObject *args) {
+    PyObject *xobj;
+    if (!PyArg_ParseTuple(args, "O", &xobj)) return NULL;
+    Py_buffer x;
+    if (get(xobj, &x, 0, 0, "values") < 0) return NULL;
+    const uint64_t *bits = x.buf;
+    Py_ssize_t n = x.len / 8;
+    int64_t d[DIGITS];
+    memset(d, 0, sizeof d);
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t b = bits[i];
+        int e = (int)((b >> 52) & 0x7ff);
+        if (e == 0x7ff) { bad = 1; break; }
+        uint64_t mant = b & ((1ULL << 52) - 1);
+        if (e) mant |= 1ULL << 52; else e = 1;
+        int pos = e + 51; /* (e - 1075) + 1126 */
+        unsigned __int128 v = (unsigned __int128)mant << (pos & 31);
+        int k = pos >> 5;
+        int64_t p0 = (int64_t)(uint32_t)v, p1 = (int64_t)(uint32_t)(v >> 32),
+                p2 = (int64_t)(uint32_t)(v >> 64);
+        if (b >> 63) { d[k] -= p0; d[k + 1] -= p1; d[k + 2] -= p2; }
+        else { d[k] += p0; d[k + 1] += p1; d[k + 2] += p2; }
+        if ((i & ((1 << 30) - 1)) == (1 << 30) - 1) settle(d);
+    }
+    settle(d);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&x);
+    if (bad) Py_RETURN_NONE;
+    /* sum of d[i] * 2**(32 i), the top digit holding the sign */
+    PyObject *total = PyLong_FromLongLong(0), *shift = PyLong_FromLong(32);
+    for (int i = DIGITS - 1; i >= 0 && total; i--) {
+        PyObject *t = PyNumber_Lshift(total, shift);
+        Py_DECREF(total);
+        if (!t) { total = NULL; break; }
+        PyObject *digit = PyLong_FromLongLong(d[i]);
+        total = PyNumber_Add(t, digit);
+        Py_DECREF(t);
+        Py_DECREF(digit);
+    }
+    Py_DECREF(shift);
+    return total;
 }
 
 /* exp4 over a float64 buffer, for the tests of its accuracy. */
@@ -407,6 +473,7 @@ static PyObject *available(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"available", available, METH_NOARGS, "Whether this CPU runs the kernel (AVX2, FMA, F16C)."},
     {"row_stats", row_stats, METH_VARARGS, "Per-row statistics of a block (see _kernel.c)."},
+    {"exact_sum", exact_sum, METH_VARARGS, "Exact sum of float64 values, times 2**1126."},
     {"exp_values", exp_values, METH_VARARGS, "exp of values <= 0, as the kernel computes it."},
     {NULL, NULL, 0, NULL},
 };

@@ -57,6 +57,7 @@ class RowStats:
     rest: np.ndarray  # sum over j != top of exp(z_j - max), rounding error of z - max kept
     total: np.ndarray  # sum of the values
     clipped_total: np.ndarray  # sum of float32(z) clipped to [1e-7, 1 - 1e-7]
+    min_abs: np.ndarray  # the smallest nonzero |z| (inf if none); rows with NaN: unreliable
 
 
 def row_stats(z: np.ndarray) -> RowStats:
@@ -65,11 +66,11 @@ def row_stats(z: np.ndarray) -> RowStats:
     if _COMPILED is not None and z.dtype.name in _KINDS and n:
         block = np.ascontiguousarray(z)
         out = [np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
-               np.empty(n), np.empty(n), np.empty(n)]
+               np.empty(n), np.empty(n), np.empty(n), np.empty(n)]
         _COMPILED.row_stats(block, _KINDS[z.dtype.name], n, c, *out)
-        m, top, mn, amin, rest, total, clipped = out
+        m, top, mn, amin, rest, total, clipped, min_abs = out
         return RowStats(m, top.astype(np.intp, copy=False), mn,
-                        amin.astype(np.intp, copy=False), rest, total, clipped)
+                        amin.astype(np.intp, copy=False), rest, total, clipped, min_abs)
     return _numpy_row_stats(z)
 
 
@@ -98,8 +99,10 @@ def _numpy_row_stats(z: np.ndarray) -> RowStats:
         zf += zf * err
         zf[rows, top] = 0.0
         rest = np.where(good, zf.sum(axis=1), np.nan)
+        mag = np.abs(np.asarray(z, dtype=np.float64))
+        min_abs = np.where(mag > 0, mag, np.inf).min(axis=1)  # meaningful on finite rows
     nan_rows = np.isnan(m)
     if nan_rows.any():  # as the compiled kernel: a NaN row's min is NaN too
         mn = np.where(nan_rows, np.nan, mn)
         amin = np.where(nan_rows, top, amin)
-    return RowStats(m, top, mn, amin, rest, total, clipped_total)
+    return RowStats(m, top, mn, amin, rest, total, clipped_total, min_abs)

@@ -166,6 +166,7 @@ class UnitEvidence:
 #: Stats.decimals when the values lie on no grid of 10**-k for k <= MAX_DECIMALS.
 NOT_ROUNDED = 99
 MAX_DECIMALS = 8
+_SAMPLE = 4096  # values decimals() looks at before it scans a block
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,9 @@ def chunk_stats(
         health = _health(z, offset)
     positive = all_finite and lo > 0
     in_unit = bool(lo >= 0 and hi <= 1)
-    out = _value_evidence(z, rows, binary, offset, positive, in_unit)
+    # the smallest nonzero |value|, when every value is finite: it spares decimals() a scan
+    min_abs = float(rows.min_abs.min()) if rows is not None and all_finite else None
+    out = _value_evidence(z, rows, binary, offset, positive, in_unit, min_abs)
     out.update(health)
     if sigmoid:
         out.update(_sigmoid_part(z, values, labels, offset, plan, binary, positive))
@@ -493,9 +496,10 @@ def _largest_finite(values: np.ndarray, offset: RowIds) -> Extreme | None:
     return Extreme.largest(np.where(ok, values, -np.inf), offset)
 
 
-def _value_evidence(z, r: RowStats | None, binary, offset, positive, in_unit) -> dict:
+def _value_evidence(z, r: RowStats | None, binary, offset, positive, in_unit,
+                    min_abs: float | None) -> dict:
     """What the values look like: row sums, log-ratios, [0, 1] facts, rounding."""
-    out: dict = {"decimals": decimals(z, z.dtype)}
+    out: dict = {"decimals": decimals(z, z.dtype, min_abs)}
     if in_unit:  # probabilities: these passes are worth their cost
         values = np.asarray(z, dtype=np.float64)
         out["unit"] = UnitEvidence(
@@ -513,11 +517,14 @@ def _value_evidence(z, r: RowStats | None, binary, offset, positive, in_unit) ->
     return out
 
 
-def decimals(values: np.ndarray, dtype: np.dtype) -> int:
+def decimals(values: np.ndarray, dtype: np.dtype, min_abs: float | None = None) -> int:
     """The smallest k <= MAX_DECIMALS with every finite value on the 10**-k grid.
 
     A CSV written with k decimals sums to 1 only within about C * 0.5 * 10**-k, so this
-    sets tolerances. A sample proposes k; the whole block confirms it (grids nest).
+    sets tolerances. A sample proposes k; the whole block confirms it (grids nest). A value
+    whose slack (2 eps |v| 10**k) reaches 0.5 is on the grid whatever it is: with
+    `min_abs`, the smallest nonzero |value| of an all-finite block, only the values below
+    that size are looked at (float32 logits pass k = 7 or 8 on their own size alone).
     """
     eps = float(np.finfo(dtype).eps)
     if eps > 1e-6:
@@ -533,18 +540,26 @@ def decimals(values: np.ndarray, dtype: np.dtype) -> int:
         slack = 1e-9 + np.abs(scaled) * 2 * eps
         return bool((np.abs(scaled - np.rint(scaled)) <= slack).all())
 
-    # the first 256 finite values: a few leading rows hold them unless most are NaN/inf
-    sample = finite(values[: max(1, 256 // max(1, values[0].size if values.ndim else 1))])
-    if sample.size < 256:
+    # the first 4096 finite values: random logits hold enough small ones that one of them
+    # is off every grid, so the block is scanned only when the values look rounded
+    per_row = max(1, values[0].size) if values.ndim > 1 else 1
+    sample = finite(values[: -(-_SAMPLE // per_row)])
+    if sample.size < _SAMPLE:
         sample = finite(values)
-    sample = sample[:256]
+    sample = sample[:_SAMPLE]
     if sample.size == 0:
         return 0
     k = next((k for k in range(MAX_DECIMALS + 1) if on_grid(sample, k)), NOT_ROUNDED)
     if k > MAX_DECIMALS:
         return NOT_ROUNDED  # no grid for the sample: none for the block (logits)
-    flat = finite(values)
-    while k <= MAX_DECIMALS and not on_grid(flat, k):
+    def block_on_grid(k: int) -> bool:
+        sure = 0.5 / (2 * eps * 10.0**k) * (1 + 1e-9)  # |v| at or above this is on the grid
+        if min_abs is not None and min_abs >= sure:
+            return True
+        flat = finite(values)
+        return on_grid(flat[np.abs(flat) < sure], k)
+
+    while k <= MAX_DECIMALS and not block_on_grid(k):
         k += 1
     return k if k <= MAX_DECIMALS else NOT_ROUNDED
 
