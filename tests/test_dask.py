@@ -242,6 +242,13 @@ def test_an_unreachable_scheduler_is_exit_2_naming_it(monkeypatch):
                                    "scheduler answered within 1 s")
     result = CliRunner().invoke(cli, [*args, "--scheduler", "nonsense"])
     clean_error(result, "--scheduler nonsense: not a scheduler address")
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None,
+                                  scheduler_kwargs={"dashboard_address": ":0"},
+                                  silence_logs=logging.CRITICAL) as empty:
+        address = empty.scheduler_address
+        result = CliRunner().invoke(cli, [*args, "--scheduler", address])
+    assert clean_error(result) == (f"logitcheck: error: --scheduler {address}: the cluster has "
+                                   "no workers (none joined within 1 s)")
 
 
 def test_shard_errors_name_the_shard(cluster, tmp_path):

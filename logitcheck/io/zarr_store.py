@@ -34,7 +34,7 @@ def _zarr() -> Any:
 def open_node(path: Path) -> Any:
     """The store's root: a zarr Array or Group (read-only)."""
     if not any((path / m).is_file() for m in _METADATA):
-        raise InputError(path, f"not a zarr store (no {', '.join(_METADATA)} in it)")
+        raise InputError(path, "not a zarr store (no zarr.json, .zarray or .zgroup in it)")
     zarr = _zarr()
     try:
         return zarr.open(str(path), mode="r")
