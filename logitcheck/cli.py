@@ -18,7 +18,7 @@ from . import __version__, baseline, batch, runner
 from .analysis import analyze
 from .backends import NAMES as BACKENDS
 from .checks import REGISTRY, find_rule, rules_markdown
-from .cli_options import StderrProgress, input_options, render_inspect
+from .cli_options import StderrProgress, engine_options, input_options, render_inspect
 from .drift import compare
 from .errors import EXIT_ERROR, LogitcheckError, UsageError
 from .gaussian import SCALES, analyze_gaussian
@@ -224,9 +224,11 @@ def _finish(what: str, make_report: Callable[[], Any], output: Output,
 @_run_options
 @input_options
 @_backend_options
+@engine_options
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
-    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files.
+    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files, a
+    directory of .npy shards, or a zarr store.
 
     2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
     """
@@ -287,6 +289,7 @@ def baseline_group() -> None:
 @_run_options
 @input_options
 @_backend_options
+@engine_options
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
 
@@ -367,6 +370,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 @_analysis_options
 @input_options
 @_backend_options
+@engine_options
 @_gaussian_options
 @_gate_options
 def run_command(config: str, only: tuple[str, ...], parallel: int,

@@ -1,7 +1,8 @@
-"""The input options shared by `analyze` (and later batch runs): formats, keys, layouts, caps.
+"""The input options shared by `analyze` (and later batch runs): formats, keys, layouts, caps;
+and the engine options (`--engine`, `--scheduler`).
 
-Kept apart from cli.py so the command definitions stay short: `@input_options` adds the
-options; options.py maps their values to Settings fields.
+Kept apart from cli.py so the command definitions stay short: `@input_options` and
+`@engine_options` add the options; options.py maps their values to Settings fields.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -91,6 +93,24 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+_ENGINE_OPTIONS = [
+    click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+                 show_default=True,
+                 help="Where the chunks are computed: in this process (--threads), or as "
+                 "tasks on a dask.distributed cluster (pip install 'logitcheck[dask]')."),
+    click.option("--scheduler", metavar="ADDRESS", default=None,
+                 help="--engine dask: the scheduler of a running cluster (e.g. "
+                 "tcp://10.0.0.5:8786); default: a local cluster of --threads worker "
+                 "processes (at least 2), started for the run."),
+]
+
+
+def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_ENGINE_OPTIONS):
+        command = option(command)
+    return command
+
+
 class StderrProgress:
     """A rich progress bar on stderr, shown only once decoding has taken 2 seconds."""
 
@@ -130,6 +150,12 @@ def render_inspect(docs: list[dict[str, Any]], fmt: str) -> str:
             key = f"{a['key']}: " if a["key"] is not None else ""
             shape = " × ".join(f"{n:,}" for n in a["shape"]) or "scalar"
             lines.append(f"  {key}{shape} {a['dtype']}, {a['bytes']:,} bytes ({a['storage']})")
+        if "shards" in d:
+            n = len(d["shards"])
+            names = [f"{Path(s['path']).name} ({s['shape'][0]:,} rows)" for s in d["shards"]]
+            if n > 5:
+                names = [*names[:3], f"... {n - 4:,} more", names[-1]]
+            lines.append(f"  {n} shard{'s' * (n != 1)}, in this order: {', '.join(names)}")
         if "columns" in d:
             rows = f"{d['rows']:,} rows" if d["rows_exact"] else f"about {d['rows']:,} rows " \
                 "(estimated from the file size)"

@@ -103,6 +103,10 @@ def compute_all(
 ) -> tuple[Stats, dict[str, BackendStats]]:
     """The numpy reference Stats and, from the same read of each chunk, each backend job's
     BackendStats (one chunk converted to a framework at a time: streaming holds)."""
+    if settings.engine == "dask":  # imported only here: `import logitcheck` never loads dask
+        from .dask_engine import compute_all_dask
+
+        return compute_all_dask(source, labels, settings, jobs)
     plan = plan_for(source, labels, settings)
 
     def one(bounds: tuple[int, int]) -> tuple[Stats, dict]:
