@@ -89,9 +89,9 @@ def _compute_options(f: Callable) -> Callable:
     """How the work is split, the extra dtypes, and which rules count."""
     options = [
         click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
-                     help="Rows per chunk (default: about 32 MiB of float64 work per chunk)."),
-        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Chunks computed in parallel."),
+                     help="Rows per chunk (default: about 32 MiB of float64 work, at most 65,536 rows)."),
+        click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Chunks computed in parallel (0: one per core)."),
         click.option("--select", multiple=True, metavar="CODES",
                      help="Only these rules (codes or prefixes, comma-separated, repeatable)."),
         click.option("--ignore", multiple=True, metavar="CODES",

@@ -135,7 +135,7 @@ def _client(settings: Settings) -> Iterator[Any]:
     distributed = _distributed()
     address = settings.scheduler
     if address is None:
-        workers = settings.threads if settings.threads > 1 else LOCAL_WORKERS
+        workers = settings.threads if settings.threads > 1 else LOCAL_WORKERS  # 0, 1: two
         cluster = distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
             # no dashboard; the scheduler's HTTP endpoints (health, metrics) on any free port

@@ -247,7 +247,7 @@ _OPTIONS = [
     Option("targets-key", "targets_key", None, _text, commands=GAUSSIAN),
     Option("dtypes", "extra_dtypes", "", _dtypes, lambda v: list(dtypes(v))),
     Option("chunk-rows", "chunk_rows", None, _number(int, 1, nullable=True)),
-    Option("threads", "threads", 1, _number(int, 1)),
+    Option("threads", "threads", 0, _number(int, 0)),  # 0: one per core
     # where the chunks run (engine.py, dask_engine.py): dask is imported only when asked for
     Option("engine", "engine", "local", _choice(ENGINES), commands=ANALYZE),
     Option("scheduler", "scheduler", None, _text, commands=ANALYZE),

@@ -22,7 +22,7 @@ from ..report.model import InputInfo
 from ..settings import Settings
 from . import delimited, npz, safetensors, shards, zarr_store
 from .keys import labels_key, logits_key
-from .layout import LazyArray, LazyRowView, RowView, axis_names
+from .layout import LazyArray, LazyRowView, RowView, axis_names, release_rows
 from .npy import open_npy
 from .stored import Stored, dtype_name, widen_bfloat16
 from .targets import dense_targets
@@ -211,6 +211,11 @@ class Source:
     def read(self, start: int, stop: int) -> np.ndarray:
         block = self.view.read(start, stop)
         return widen_bfloat16(block) if self.stored.bfloat16 else block
+
+    def release(self, start: int, stop: int) -> None:
+        """Rows [start, stop) are done with: drop their mapped pages from this process (the
+        page cache keeps them), so that reading a file of any size holds one chunk."""
+        release_rows(self.stored.array, self.view, start, stop)
 
     def position(self, row: int) -> tuple[int, ...]:
         """Where row `row` sits in the array: its index on each non-class axis."""

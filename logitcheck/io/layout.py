@@ -8,7 +8,9 @@ memory nor mapped (zarr, .npy shards: LazyArray) are read block by block (LazyRo
 
 from __future__ import annotations
 
+import ctypes
 import math
+import mmap
 from typing import Any, Protocol
 
 import numpy as np
@@ -132,3 +134,30 @@ def axis_names(ndim: int, class_axis: int) -> list[str]:
     if ndim == 2:
         return ["row"]
     return [f"d{i}" for i in range(ndim) if i != class_axis]
+
+
+_PAGE = mmap.PAGESIZE
+_MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
+_libc = None
+
+
+def release_rows(array: Any, view: Any, start: int, stop: int) -> None:
+    """madvise(MADV_DONTNEED) the bytes of rows [start, stop) of a memory-mapped array whose
+    rows are consecutive in the file: the process's resident memory stays one chunk however
+    large the file. A page shared with a neighbouring chunk is simply read again."""
+    global _libc
+    if (_MADV_DONTNEED is None or not isinstance(array, np.memmap)
+            or not isinstance(view, RowView) or view.prefix or stop <= start):
+        return
+    v = view.view
+    if v.strides[-1] != v.itemsize or v.strides[0] != v.itemsize * v.shape[-1]:
+        return  # rows are not consecutive (a class axis that is not the last)
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    base = v.__array_interface__["data"][0]
+    lo = base + start * v.strides[0]
+    hi = base + stop * v.strides[0]
+    lo -= lo % _PAGE
+    if hi > lo:
+        _libc.madvise(lo, hi - lo, _MADV_DONTNEED)  # advice: a failure costs nothing
