@@ -88,6 +88,7 @@ def plan_for(source: Source, labels: Labels | None, settings: Settings) -> Plan:
         targets=labels.targets if labels is not None else "ids",
         smoothing=settings.label_smoothing,
         target_tolerance=target_tolerance(labels, source.shape[1]),
+        frameworks=settings.expects == "probabilities",
     )
 
 

@@ -106,3 +106,13 @@ def _numpy_row_stats(z: np.ndarray) -> RowStats:
         mn = np.where(nan_rows, np.nan, mn)
         amin = np.where(nan_rows, top, amin)
     return RowStats(m, top, mn, amin, rest, total, clipped_total, min_abs)
+
+
+def exp_nonpositive(x: np.ndarray) -> np.ndarray:
+    """exp(x) for float64 x <= 0 (the kernel's exp where compiled: 1 ulp, vectorised)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    if _COMPILED is None:
+        return np.exp(x)
+    out = np.empty_like(x)
+    _COMPILED.exp_values(x, out)
+    return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dtypes import cast, facts, finish
-from .kernel import RowStats
+from .kernel import RowStats, exp_nonpositive
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ _HOLDS = {"float64": {"float64", "float32", "float16", "bfloat16"},
 _EXP_ULPS = 8
 
 
-def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, target: np.ndarray,
-                          dtype: str, storage: str) -> Naive:
+def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, loss: np.ndarray,
+                          target: np.ndarray, dtype: str, storage: str) -> Naive:
     """Both naive softmax paths in `dtype`, derived per row rather than simulated, and
     equal to naive_softmax on every row in whether and how the path fails.
 
@@ -114,44 +114,50 @@ def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, target: n
     is bounded (each exp within _EXP_ULPS ulp, numpy's sum within C ulp of its float32 or
     float64 accumulator, values in the subnormal range within one subnormal each). So a
     row's fate is settled by its max, its label's value and its logsumexp against the
-    dtype's thresholds: s overflows once lse passes log(max), s is 0 once the max's exp
-    rounds to 0, p_y = exp(z_y) / s rounds to 0 (or is subnormal) once z_y - lse passes
-    log of the smallest subnormal / 2 (of the smallest normal). exp(z_y) itself is computed
-    as naive_softmax does. The rows that lie within rho of a threshold are simulated
-    exactly with naive_softmax; the others get s = exp(lse) rounded to `dtype`, which
-    gives their loss to within rho as well (a few ulp of `dtype` in practice).
+    dtype's thresholds: s overflows once lse passes log(max); s is 0 once the max's exp
+    rounds to 0; p_y = exp(z_y) / s is 0 once exp(z_y) is, or once z_y - lse passes the
+    log of the smallest subnormal / 2 (subnormal: of the smallest normal). The rows within
+    rho of a threshold are simulated exactly with naive_softmax. For the others the losses
+    are modelled with the roundings that matter: p_y = exp(-loss) rounded to `dtype`, then
+    -log(p_y); log(s) as lse rounded to `dtype`, then minus z_y. They are within a few ulp
+    of `dtype` of a simulation, and "no max shift" within an ulp of lse (the sum's own
+    rounding is not in them; its size is).
     """
     if storage not in _HOLDS[dtype]:
         return naive_softmax(z, dtype, target)  # the cast itself moves values: simulate
     f = facts(dtype)
     n, c = z.shape
-    rows = np.arange(n)
     acc_eps = facts("float64" if dtype == "float64" else "float32").eps
     zero_at = -f.zero_range  # exp(x) rounds to 0 below this
+    # the relative error bound of the naive sum, and its margin in log space (plus room for
+    # the float64 rounding of lse itself, |lse| eps: |lse| < 1e6 wherever it matters)
+    rho = (_EXP_ULPS + 1) * f.eps + c * acc_eps
+    margin = 2.0 * rho + 1e-9
+    log_max = float(np.log(f.max))
+    log_tiny = float(np.log(f.tiny))
+    holder = np.float32 if dtype == "bfloat16" else np.dtype(dtype).type
     with np.errstate(all="ignore"):
         m = r.max
-        # relative error bound of the naive sum, per row (the last term: values whose exp
-        # is subnormal are off by up to a subnormal each, against s >= exp(max))
-        rho = (_EXP_ULPS + 1) * f.eps + c * acc_eps + c * f.smallest_subnormal * np.exp(-m)
-        margin = np.where(rho < 0.25, 2.0 * rho, np.inf) + 1e-12 * (1.0 + np.abs(lse))
-        log_max = float(np.log(f.max))
+        zt_y = cast(np.asarray(z[np.arange(n), target]), dtype)
+        q = -loss  # log of p_y = exp(z_y) / s, to a few ulp (z_y - lse would lose |lse| eps)
+        overflowed = lse > log_max
         s_zero = m < zero_at
-        near = ~np.isfinite(m) | ~np.isfinite(lse)
-        near |= (np.abs(lse - log_max) <= margin) & ~s_zero
-        near |= np.abs(m - zero_at) <= 0.01 + 1e-3 * np.abs(zero_at)
-        zt_y = cast(np.asarray(z[rows, target]), dtype)
-        e_y = finish(np.exp(zt_y), dtype)  # as naive_softmax computes it
-        log_q = np.log(e_y.astype(np.float64)) - lse  # log of p_y = e_y / s
-        for edge in (np.log(f.smallest_subnormal / 2), np.log(f.tiny)):
-            near |= (np.abs(log_q - edge) <= margin) & (e_y > 0) & ~s_zero
-        s = np.exp(lse).astype(np.float32 if dtype == "bfloat16" else dtype)
-        s = np.where(s_zero, 0, finish(s, dtype)).astype(s.dtype)
-        log_s = finish(np.log(s), dtype)
-        p = finish(e_y / s, dtype)
+        near = ~np.isfinite(lse)  # NaN and inf rows: simulated
+        near |= np.abs(lse - log_max) <= margin
+        near |= np.abs(m - zero_at) <= 0.01 + 1e-3 * abs(zero_at)
+        for edge in (zero_at, log_tiny):  # log(smallest subnormal / 2), log(tiny)
+            near |= np.abs(q - edge) <= margin
+        # where exp(z_y) or exp(max) is subnormal, rounding to a subnormal each is no longer
+        # relative: those rows are simulated (max logits below -86 in float32, -8.7 in
+        # float16, -707 in float64; labels that far below are as rare)
+        near |= (zt_y < log_tiny + 1.0) | (m < log_tiny + np.log(c) + 1.0)
+        p = exp_nonpositive(np.minimum(q, 0.0)).astype(holder)
+        p = finish(np.where(overflowed, 0, p).astype(holder), dtype)
         a = finish(-np.log(p), dtype).astype(np.float64)
-        b = finish(log_s - zt_y, dtype).astype(np.float64)
+        b = finish(finish(lse.astype(holder), dtype) - zt_y, dtype).astype(np.float64)
+        a[s_zero] = np.nan  # 0 / 0
+        b[s_zero | overflowed] = np.inf
         subnormal = (p > 0) & (p < f.tiny)
-        overflowed = np.isinf(s)
     if near.any():
         idx = np.flatnonzero(near)
         exact = naive_softmax(z[idx], dtype, target[idx])

@@ -98,6 +98,10 @@ class Plan:
     targets: str = "ids"
     smoothing: float = 0.0  # label smoothing, as torch's F.cross_entropy(label_smoothing=)
     target_tolerance: float = 1e-6  # how far from 1 a soft target row may sum
+    # the framework losses on probabilities (frameworks.py) are computed for every chunk
+    # when the user's loss expects probabilities, and otherwise for chunks whose values all
+    # lie in [0, 1] (probabilities or not, they are then what the frameworks would clip)
+    frameworks: bool = False
 
 
 @dataclass(frozen=True)
@@ -265,8 +269,8 @@ class Stats:
                     x.nan or x.posinf or x.neginf) for x in (self, other))
                 merged[f.name] = (merge_largest(a, b) if f.name == "log_ratio" else
                                   a.merge(b)) if ok and a and b else None
-            elif f.name == "frameworks":
-                merged[f.name] = {k: a[k].merge(b[k]) for k in a}
+            elif f.name == "frameworks":  # {} absorbs: a chunk that did not compute them
+                merged[f.name] = {k: a[k].merge(b[k]) for k in a} if a and b else {}
             elif f.name == "naive":
                 merged[f.name] = {
                     d: {p: a[d][p].merge(b[d][p]) for p in a[d]} for d in a
@@ -328,7 +332,7 @@ def chunk_stats(
     if sigmoid:
         out.update(_sigmoid_part(z, values, labels, offset, plan, binary, positive))
     else:
-        out.update(_softmax_part(z, rows, labels, offset, plan, positive))
+        out.update(_softmax_part(z, rows, labels, offset, plan, positive, in_unit))
     loss = out.pop("_loss")
     extra = {k: out.pop(k) for k in [k for k in out if k.startswith("_")]}
     report_part = _report_part(loss, extra, offset, plan, labels is not None)
@@ -349,7 +353,8 @@ def chunk_stats(
     )
 
 
-def _softmax_part(z, r: RowStats, labels, offset, plan: Plan, positive: bool) -> dict:
+def _softmax_part(z, r: RowStats, labels, offset, plan: Plan, positive: bool,
+                  in_unit: bool) -> dict:
     """Softmax cross-entropy: stable loss, readings of the values, naive paths."""
     n, c = z.shape
     rows = np.arange(n)
@@ -377,14 +382,15 @@ def _softmax_part(z, r: RowStats, labels, offset, plan: Plan, positive: bool) ->
     out["max_range"] = _largest_finite(span, offset)
     out["constant_rows"] = RowSet.from_mask(span == 0, offset)
     if labels is not None:
-        out.update(_readings(z, r, False, target, z_target, offset, positive, plan.storage))
+        out.update(_readings(z, r, False, target, z_target, offset, positive, plan.storage,
+                             plan.frameworks or in_unit))
         out["label_counts"] = LabelCounts(np.bincount(target, minlength=c))
     loss, lse = softmax_loss(z, r, target, dense)
     if labels is not None:
         out["correct"] = int(np.count_nonzero((top == target) & np.isfinite(loss)))
     out["lse_dev"] = _largest_finite(np.abs(lse), offset)
     if dense is None:
-        naive = {d: naive_softmax_derived(z, r, lse, target, d, plan.storage)
+        naive = {d: naive_softmax_derived(z, r, lse, loss, target, d, plan.storage)
                  for d in plan.dtypes}
     else:  # dense targets weigh every class: simulated
         naive = {d: naive_softmax(z, d, target, dense) for d in plan.dtypes}
@@ -565,7 +571,7 @@ def decimals(values: np.ndarray, dtype: np.dtype, min_abs: float | None = None) 
 
 
 def _readings(values, r: RowStats | None, binary, target, z_target, offset, positive,
-              storage) -> dict:
+              storage, frameworks: bool = True) -> dict:
     """The loss each reading of the values gives: as probabilities, as log-probabilities,
     as each framework computes it on probabilities (frameworks.py), and after undoing a
     second softmax (binary: a second sigmoid). `values` is the block as stored (binary:
@@ -581,7 +587,9 @@ def _readings(values, r: RowStats | None, binary, target, z_target, offset, posi
     ok_lp = np.isfinite(lp_y)
     out: dict = {"frameworks": {}}
     with np.errstate(all="ignore"):  # NaN rows give NaN losses; they are left out below
-        if binary:
+        if not frameworks:
+            emulations, given = {}, None
+        elif binary:
             emulations, given = BINARY, values
         else:
             emulations, given = SOFTMAX, FrameworkRows(p_y, r.total, r.clipped_total)
