@@ -124,6 +124,21 @@ static inline double sum8(const double *l) {
     return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
 }
 
+/* The first column holding `v` (which the row holds), read in the row's own dtype. */
+static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, double v) {
+    Py_ssize_t j = 0;
+    switch (kind) {
+        case KIND_F64: { const double *p = row; while (j < c - 1 && p[j] != v) j++; break; }
+        case KIND_F32: {
+            const float *p = row, f = (float)v;
+            while (j < c - 1 && p[j] != f) j++;
+            break;
+        }
+        default: while (j < c - 1 && (kind == KIND_F16 ? load_f16(row, j) : load_bf16(row, j)) != v) j++;
+    }
+    return j;
+}
+
 /* Pass 2 over eight columns (a: j..j+3, b: j+4..j+7): t = exp(z - max) (times 1 + the
  * rounding error of z - max, unless that is known to be exact), a + b added with TwoSum
  * into (RS, RC); the row sum and the Keras-clipped sum ride along. */
@@ -168,8 +183,8 @@ static inline double sum8(const double *l) {
             return;                                                                        \
         }                                                                                  \
         Py_ssize_t top = 0, amin = 0;                                                      \
-        while (load(row, top) != m) top++;                                                 \
-        while (load(row, amin) != mnv) amin++;                                             \
+        top = first_equal(row, c, kind, m);                                                \
+        amin = first_equal(row, c, kind, mnv);                                             \
         out->m = m; out->mn = mnv; out->top = top; out->amin = amin;                       \
         const __m256d mv = _mm256_set1_pd(isfinite(m) ? m : 0.0);                          \
         const __m256d floor = _mm256_set1_pd(-746.0);                                      \
@@ -453,6 +468,39 @@ static PyObject *exact_sum(PyObject *self, PyObject *args) {
     return total;
 }
 
+/* bin_counts(values, edges, counts): counts[k] += 1 for each finite value with exactly k
+ * edges <= value (numpy's searchsorted(edges, v, side="right")); edges ascending. */
+static PyObject *bin_counts(PyObject *self, PyObject *args) {
+    PyObject *vobj, *eobj, *cobj;
+    if (!PyArg_ParseTuple(args, "OOO", &vobj, &eobj, &cobj)) return NULL;
+    Py_buffer v, e, cnt;
+    if (get(vobj, &v, 0, 0, "values") < 0) return NULL;
+    if (get(eobj, &e, 0, 0, "edges") < 0) { PyBuffer_Release(&v); return NULL; }
+    Py_ssize_t ne = e.len / 8;
+    if (get(cobj, &cnt, 1, (ne + 1) * 8, "counts") < 0) {
+        PyBuffer_Release(&v); PyBuffer_Release(&e); return NULL;
+    }
+    const double *x = v.buf, *edges = e.buf;
+    int64_t *counts = cnt.buf;
+    Py_ssize_t n = v.len / 8;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double t = x[i];
+        if (!isfinite(t)) continue;
+        Py_ssize_t lo = 0, len = ne; /* upper bound: lo = number of edges <= t */
+        while (len > 0) {
+            Py_ssize_t half = len >> 1;
+            int right = edges[lo + half] <= t;
+            lo = right ? lo + half + 1 : lo;
+            len = right ? len - half - 1 : half;
+        }
+        counts[lo]++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&cnt); PyBuffer_Release(&e); PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+}
+
 /* exp4 over a float64 buffer of values <= 0 (NaN gives 0): numerics and the tests. */
 static PyObject *exp_values(PyObject *self, PyObject *args) {
     PyObject *xobj, *oobj;
@@ -477,6 +525,7 @@ static PyObject *available(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"available", available, METH_NOARGS, "Whether this CPU runs the kernel (AVX2, FMA, F16C)."},
     {"row_stats", row_stats, METH_VARARGS, "Per-row statistics of a block (see _kernel.c)."},
+    {"bin_counts", bin_counts, METH_VARARGS, "Histogram counts over ascending edges."},
     {"exact_sum", exact_sum, METH_VARARGS, "Exact sum of float64 values, times 2**1126."},
     {"exp_values", exp_values, METH_VARARGS, "exp of values <= 0, as the kernel computes it."},
     {NULL, NULL, 0, NULL},

@@ -184,3 +184,18 @@ def test_narrow_storage_read_natively_equals_widened(storage):
     a, b = kernel.row_stats(narrow), kernel.row_stats(wide)
     for name in ("max", "min", "top", "amin", "rest", "total", "clipped_total"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@needs_compiled
+def test_compiled_histogram_counts_equal_searchsorted():
+    from logitcheck.mergeable import log_edges
+
+    edges = np.array(log_edges(-8, 3, 5))
+    rng = np.random.default_rng(8)
+    v = np.concatenate([10.0 ** rng.uniform(-10, 5, 20000), edges, np.nextafter(edges, 0),
+                        [np.nan, np.inf, -np.inf, -1.0, 0.0]])
+    counts = np.zeros(edges.size + 1, dtype=np.int64)
+    COMPILED.bin_counts(v, edges, counts)
+    finite = v[np.isfinite(v)]
+    want = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
+    np.testing.assert_array_equal(counts, want)
