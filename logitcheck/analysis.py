@@ -30,14 +30,15 @@ def analyze(
     """Analyze a logits file (and its labels): raises LogitcheckError on bad input.
 
     Labels come from `labels`, or from the logits' own file (an .npz or safetensors labels
-    key, a CSV --label-column). `progress(done, total)` is called while a CSV is decoded.
+    key, a CSV --label-column). `progress(done, total, stage)` is called as a CSV is decoded
+    (stage "reading") and as the rows are analysed ("analysing"), in bytes of input.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     source, label_source = open_inputs(logits, labels, settings, progress)
     opened = time.perf_counter()
     run = BackendRun.open(settings, source.dtype, plan_for(source, label_source, settings))
-    stats, backend_stats = compute_all(source, label_source, settings, run.jobs)
+    stats, backend_stats = compute_all(source, label_source, settings, run.jobs, progress)
     backend = BackendResult(run, backend_stats, stats.classes,
                             stats.binary or stats.targets == "multilabel")
     computed = time.perf_counter()

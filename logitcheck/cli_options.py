@@ -112,7 +112,8 @@ def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class StderrProgress:
-    """A rich progress bar on stderr, shown only once decoding has taken 2 seconds."""
+    """A rich progress bar on stderr, shown only once the run has taken 2 seconds: one line
+    per stage (reading a CSV, analysing the rows), in bytes of input."""
 
     DELAY_S = 2.0
 
@@ -120,16 +121,18 @@ class StderrProgress:
         self._started = time.monotonic()
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._stage = ""
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, stage: str = "reading") -> None:
         if self._bar is None:
             if time.monotonic() - self._started < self.DELAY_S:
                 return
             self._bar = Progress(*Progress.get_default_columns(), DownloadColumn(),
                                  console=Console(stderr=True), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("reading", total=total)
-        assert self._task is not None
+        if stage != self._stage or self._task is None:
+            self._stage = stage
+            self._task = self._bar.add_task(stage, total=total)
         self._bar.update(self._task, completed=done)
 
     def __enter__(self) -> StderrProgress:

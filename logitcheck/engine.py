@@ -137,7 +137,8 @@ def _labelled_part(z: np.ndarray, labels: Labels | None, settings: Settings, sta
 
 
 def compute_all(
-    source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = ()
+    source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = (),
+    progress: Callable[..., None] | None = None,
 ) -> tuple[Stats, dict[str, BackendStats]]:
     """The numpy reference Stats and, from the same read of each chunk, each backend job's
     BackendStats (one chunk converted to a framework at a time: streaming holds)."""
@@ -151,6 +152,10 @@ def compute_all(
         return chunk_part(source, labels, settings, plan, *bounds, jobs=jobs)
 
     stats, backends = Stats(), {}
+    rows = source.shape[0]
+    row_bytes = source.stored.nbytes // max(1, rows)  # of the file: what the bar counts
     for part, backend in map_chunks(source, settings, one):  # lazy when serial
         stats, backends = stats.merge(part), merge_runs(backends, backend)
+        if progress is not None:
+            progress((stats.rows + stats.ignored) * row_bytes, rows * row_bytes, "analysing")
     return stats, backends

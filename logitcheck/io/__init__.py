@@ -29,7 +29,7 @@ from .targets import dense_targets
 
 SUPPORTED = (".npy", ".npz", ".safetensors", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
 KEYED = ("npz", "safetensors", "zarr")  # formats holding several arrays, chosen by key
-Progress = Callable[[int, int], None]
+Progress = Callable[..., None]  # (done, total[, stage]), in bytes
 
 
 def file_format(path: Path) -> str:
