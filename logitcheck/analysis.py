@@ -15,6 +15,7 @@ from .dtypes import FLOATS, facts
 from .engine import compute_all, plan_for
 from .inference import infer_kind
 from .io import Progress, Source, open_inputs
+from .kernel import KERNEL
 from .mergeable import Histogram, RowValues
 from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
 from .report.model import Finding, Report
@@ -121,6 +122,7 @@ def metrics(
         for path in PATHS:
             naive[dtype][path] = path_metrics(paths[path])
     return {
+        "kernel": KERNEL,  # which implementation read the rows: compiled or numpy
         "rows": stats.rows,
         "ignored_rows": stats.ignored,
         "classes": stats.classes,
