@@ -1,0 +1,57 @@
+"""A smoke run of benchmarks/run.py: two tiny shapes, one rep, every tool that is installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ["2000x1000-float32", "2000x1000-float16"]  # two of the four: torch starts in ~3 s
+
+
+def test_quick_run_writes_every_row_and_target(tmp_path: Path):
+    md, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    out = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--reps", "1", "--startup-reps", "1",
+         "--no-big", "--skip-missing", "--cases", ",".join(CASES), "--tmp", str(tmp_path),
+         "--markdown", str(md), "--json", str(js)],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    text = md.read_text()
+    assert text in out.stdout
+    res = json.loads(js.read_text())
+    tools = ["read (raw bytes)", "logitcheck (process)", "logitcheck.analyze"]
+    have_torch = importlib.util.find_spec("torch") is not None
+    if have_torch:
+        tools += ["torch F.cross_entropy", "exp limit (torch.exp)"]
+    if importlib.util.find_spec("scipy") is not None:
+        tools.append("scipy log_softmax")
+    lines = text.splitlines()
+    assert ("| shape | dtype | GB | tool | median s | best s | GB/s | × torch | × limit "
+            "| peak RSS MiB |") in lines
+    for shape, dtype in [("2,000 × 1,000", "float32"), ("2,000 × 1,000", "float16")]:
+        rows = [r for r in lines if r.startswith(f"| {shape} | {dtype} |")]
+        assert sorted(r.split(" | ")[3] for r in rows[:-1]) == sorted(tools)
+        target = rows[-1].split(" | ")  # the targets table comes last
+        assert len(target) == 11
+        verdicts = {"PASS", "FAIL"} if have_torch else {"n/a"}
+        assert target[4] in verdicts
+        if dtype == "float32":  # C >= 1000: the exp-limit target applies
+            assert target[7] in verdicts
+        else:
+            assert target[5:8] == ["–", "–", "–"]
+        assert target[9] in ("PASS", "FAIL")  # peak RSS, judged with or without torch
+    assert "| ratio (target < 2x) |" in text
+    assert set(res["cases"]) == set(CASES)
+    for case in res["cases"].values():
+        for t in case["tools"].values():
+            assert len(t["seconds"]) == 1 and t["median_s"] > 0 and t["peak_rss_mib"] > 0
+        assert case["tools"]["api"]["info"][0]["kind"] == "logits"
+        if have_torch:  # the data is what run.py says: both see the same mean loss
+            assert abs(case["tools"]["torch"]["info"][0]["loss"]
+                       - case["tools"]["scipy"]["info"][0]["loss"]) < 1e-2
+    assert not list(tmp_path.glob("logitcheck-bench-*"))  # the generated files are gone
