@@ -2,9 +2,8 @@
  * logitcheck derives the stable loss, the naive paths and the evidence (numerics.py).
  *
  * Per row of C values (float64, float32, float16, or bfloat16 given as its uint16 bits):
- *   max and its first index, min and its first index, whether a NaN is present,
- *   sum of the values, sum of the values clipped to [1e-7, 1 - 1e-7] in float32 (Keras),
- *   and rest = sum over j != argmax of exp(z_j - max), with the rounding error of
+ *   max and its first index, min and its first index, the smallest nonzero |z|, and
+ *   rest = sum over j != argmax of exp(z_j - max), with the rounding error of
  *   z_j - max kept (TwoSum) and the sum compensated, so that log1p(rest) is accurate
  *   to an ulp or two even for confident rows.
  *
@@ -26,7 +25,7 @@
 #define BLOCK 256
 
 typedef struct {
-    double m, mn, sum, clip, rest, min_abs; /* min_abs: smallest nonzero |z| (inf: none) */
+    double m, mn, rest, min_abs; /* min_abs: smallest nonzero |z| (inf: none) */
     int64_t top, amin;
     int nan;
 } RowOut;
@@ -63,15 +62,9 @@ AVX static inline __m256d lane_mask(int count) {
     return _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_set1_epi64x(count), idx));
 }
 
-AVX static inline __m256d exp4(__m256d x) {
-    const __m256d shift = _mm256_set1_pd(0x1.8p52);
-    x = _mm256_max_pd(x, _mm256_set1_pd(-746.0));
-    __m256d kd = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep0), shift);
-    __m256d k = _mm256_sub_pd(kd, shift);
-    __m256i ki = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_castpd_si256(shift));
-    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), x);
-    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.ef35793c7673p-45), r);
-    /* degree 11, fitted on Chebyshev nodes (mpmath.chebyfit): error 3e-18 on |r| <= ln2/2 */
+/* exp(r) on |r| <= ln2/2: degree 11, fitted on Chebyshev nodes (mpmath.chebyfit), error
+ * 3e-18. */
+AVX static inline __m256d poly11(__m256d r) {
     __m256d p = _mm256_set1_pd(2.511003760596377770812334e-8);
     p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(2.763263963904102974422942e-7));
     p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(2.755724091857896982302399e-6));
@@ -84,6 +77,18 @@ AVX static inline __m256d exp4(__m256d x) {
     p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5000000000000018385526257));
     p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
     p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    return p;
+}
+
+AVX static inline __m256d exp4(__m256d x) {
+    const __m256d shift = _mm256_set1_pd(0x1.8p52);
+    x = _mm256_max_pd(x, _mm256_set1_pd(-746.0));
+    __m256d kd = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep0), shift);
+    __m256d k = _mm256_sub_pd(kd, shift);
+    __m256i ki = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_castpd_si256(shift));
+    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), x);
+    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.ef35793c7673p-45), r);
+    __m256d p = poly11(r);
     /* 2^k in two normal factors (k in [-1076, 0]): k1 = -((-k) >> 1), k2 = k - k1 */
     __m256i k1 = _mm256_sub_epi64(_mm256_setzero_si256(),
                           _mm256_srli_epi64(_mm256_sub_epi64(_mm256_setzero_si256(), ki), 1));
@@ -92,6 +97,20 @@ AVX static inline __m256d exp4(__m256d x) {
     __m256d s1 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k1, bias), 52));
     __m256d s2 = _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_add_epi64(k2, bias), 52));
     return _mm256_mul_pd(_mm256_mul_pd(p, s1), s2);
+}
+
+/* exp4 for x in [-708, 0]: the result is normal, so 2^k is one factor and no clamp. */
+AVX static inline __m256d exp4_narrow(__m256d x) {
+    const __m256d shift = _mm256_set1_pd(0x1.8p52);
+    __m256d kd = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep0), shift);
+    __m256d k = _mm256_sub_pd(kd, shift);
+    __m256i ki = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_castpd_si256(shift));
+    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), x);
+    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.ef35793c7673p-45), r);
+    __m256d p = poly11(r);
+    __m256d s = _mm256_castsi256_pd(_mm256_slli_epi64(
+        _mm256_add_epi64(ki, _mm256_set1_epi64x(1023)), 52));
+    return _mm256_mul_pd(p, s);
 }
 
 /* Eight values as floats (float32, float16, bfloat16 storage); count < 8 reads only the
@@ -120,9 +139,6 @@ AVX static inline __m256 mask8(int count) {
     return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), idx));
 }
 
-static inline double sum8(const double *l) {
-    return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
-}
 
 /* The first column holding `v` (which the row holds), read in the row's own dtype. */
 static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, double v) {
@@ -141,11 +157,11 @@ static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, double v)
 
 /* Pass 2 over eight columns (a: j..j+3, b: j+4..j+7): t = exp(z - max) (times 1 + the
  * rounding error of z - max, unless that is known to be exact), a + b added with TwoSum
- * into (RS, RC); the row sum and the Keras-clipped sum ride along. */
-#define PASS2(a, b, j0, ka, kb, EXACT)                                                 \
+ * into (rs, rc). EXP is exp4, or exp4_narrow when the row's range is below 708. */
+#define PASS2(a, b, j0, ka, kb, EXACT, EXP)                                        \
     do {                                                                           \
         __m256d da_ = _mm256_sub_pd(a, mv), db_ = _mm256_sub_pd(b, mv);            \
-        __m256d ta_ = exp4(da_), tb_ = exp4(db_);                                  \
+        __m256d ta_ = EXP(da_), tb_ = EXP(db_);                                    \
         if (!(EXACT)) {                                                            \
             __m256d ba_ = _mm256_sub_pd(da_, a), bb_ = _mm256_sub_pd(db_, b);       \
             __m256d ea_ = _mm256_sub_pd(_mm256_sub_pd(a, _mm256_sub_pd(da_, ba_)),  \
@@ -169,9 +185,28 @@ static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, double v)
         rs = u_;                                                                   \
     } while (0)
 
-/* The row after pass 1: argmax/argmin, then pass 2 over `nv` vectors of 8 (the last one
- * masked to `last` columns). LOAD2 fills a, b (float64) for columns j..j+7. */
-#define FINISH_ROW(LOAD2, EXACT_EXPR)                                                      \
+/* Pass 2 over the whole row with one choice of EXACT and EXP (so that the loop has no
+ * branch but the argmax block's). */
+#define PASS2_ROW(EXACT, EXP)                                                      \
+    do {                                                                           \
+        Py_ssize_t j = 0;                                                          \
+        for (; j + 8 <= c; j += 8) {                                               \
+            __m256d a, b;                                                          \
+            LOAD2(j, 8);                                                           \
+            PASS2(a, b, j, all, all, EXACT, EXP);                                  \
+        }                                                                          \
+        if (j < c) {                                                               \
+            int na = c - j < 4 ? (int)(c - j) : 4, nb = (int)(c - j) - na;         \
+            __m256d a, b;                                                          \
+            LOAD2(j, (int)(c - j));                                                \
+            __m256d ka = lane_mask(na), kb = lane_mask(nb);                        \
+            PASS2(a, b, j, ka, kb, EXACT, EXP);                                    \
+        }                                                                          \
+    } while (0)
+
+/* The row after pass 1: argmax/argmin, then pass 2. LOAD2 fills a, b (float64) for
+ * columns j..j+7. */
+#define FINISH_ROW(EXACT_EXPR)                                                             \
     do {                                                                                   \
         out->nan = anynan;                                                                 \
         if (anynan) { /* as numpy's argmax and argmin: the first NaN */                    \
@@ -179,54 +214,26 @@ static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, double v)
             while (k < c && load(row, k) == load(row, k)) k++;                             \
             out->top = out->amin = k;                                                      \
             out->m = out->mn = out->rest = NAN;                                            \
-            out->sum = out->clip = NAN;                                                    \
             return;                                                                        \
         }                                                                                  \
-        Py_ssize_t top = 0, amin = 0;                                                      \
-        top = first_equal(row, c, kind, m);                                                \
-        amin = first_equal(row, c, kind, mnv);                                             \
-        out->m = m; out->mn = mnv; out->top = top; out->amin = amin;                       \
-        const __m256d mv = _mm256_set1_pd(isfinite(m) ? m : 0.0);                          \
+        Py_ssize_t top = first_equal(row, c, kind, m);                                     \
+        out->m = m; out->mn = mnv; out->top = top;                                         \
+        out->amin = first_equal(row, c, kind, mnv);                                        \
+        if (!isfinite(m)) { out->rest = NAN; return; }                                     \
+        const __m256d mv = _mm256_set1_pd(m);                                              \
         const __m256d floor = _mm256_set1_pd(-746.0);                                      \
-        const __m256d clo = _mm256_set1_pd((double)1e-7f);                                 \
-        const __m256d chi = _mm256_set1_pd((double)(1.0f - 1e-7f));                        \
         const __m256d all = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));                   \
-        __m256d rs = _mm256_setzero_pd(), rc = rs, s0 = rs, s1 = rs, c0 = rs, c1 = rs;     \
-        const int exact = (EXACT_EXPR);                                                    \
+        __m256d rs = _mm256_setzero_pd(), rc = rs;                                         \
         const Py_ssize_t top8 = top - top % 8;                                             \
         const int tl = (int)(top % 8);                                                     \
         const __m256d drop_a = _mm256_andnot_pd(lane_mask(tl), lane_mask(tl + 1));         \
         const __m256d drop_b = _mm256_andnot_pd(lane_mask(tl - 4), lane_mask(tl - 3));     \
-        Py_ssize_t j = 0;                                                                  \
-        for (; j + 8 <= c; j += 8) {                                                       \
-            __m256d a, b;                                                                  \
-            LOAD2(j, 8);                                                                   \
-            s0 = _mm256_add_pd(s0, a); s1 = _mm256_add_pd(s1, b);                          \
-            c0 = _mm256_add_pd(c0, _mm256_min_pd(_mm256_max_pd(CLIPPED(a), clo), chi));    \
-            c1 = _mm256_add_pd(c1, _mm256_min_pd(_mm256_max_pd(CLIPPED(b), clo), chi));    \
-            if (!isfinite(m)) continue;                                                    \
-            if (exact) PASS2(a, b, j, all, all, 1); else PASS2(a, b, j, all, all, 0);            \
+        const int narrow = m - mnv < 708.0; /* every exp(z - max) is normal or 1 */       \
+        if (EXACT_EXPR) {                                                                  \
+            if (narrow) PASS2_ROW(1, exp4_narrow); else PASS2_ROW(1, exp4);                \
+        } else {                                                                           \
+            if (narrow) PASS2_ROW(0, exp4_narrow); else PASS2_ROW(0, exp4);                \
         }                                                                                  \
-        if (j < c) {                                                                       \
-            int na = c - j < 4 ? (int)(c - j) : 4, nb = (int)(c - j) - na;                 \
-            __m256d a, b;                                                                  \
-            LOAD2(j, (int)(c - j));                                                        \
-            __m256d ka = lane_mask(na), kb = lane_mask(nb);                                \
-            s0 = _mm256_add_pd(s0, a); s1 = _mm256_add_pd(s1, b);                          \
-            c0 = _mm256_add_pd(c0, _mm256_and_pd(                                          \
-                _mm256_min_pd(_mm256_max_pd(CLIPPED(a), clo), chi), ka));                  \
-            c1 = _mm256_add_pd(c1, _mm256_and_pd(                                          \
-                _mm256_min_pd(_mm256_max_pd(CLIPPED(b), clo), chi), kb));                  \
-            if (isfinite(m)) {                                                             \
-                if (exact) PASS2(a, b, j, ka, kb, 1); else PASS2(a, b, j, ka, kb, 0);            \
-            }                                                                              \
-        }                                                                                  \
-        double l8[8];                                                                      \
-        _mm256_storeu_pd(l8, s0); _mm256_storeu_pd(l8 + 4, s1);                            \
-        out->sum = sum8(l8);                                                               \
-        _mm256_storeu_pd(l8, c0); _mm256_storeu_pd(l8 + 4, c1);                            \
-        out->clip = sum8(l8);                                                              \
-        if (!isfinite(m)) { out->rest = NAN; return; }                                     \
         double r[4], e[4];                                                                 \
         _mm256_storeu_pd(r, rs); _mm256_storeu_pd(e, rc);                                  \
         double rest = 0, comp = 0;                                                         \
@@ -278,16 +285,14 @@ AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) 
      * within 53 - p bits of each other (p: the storage's significand bits); float16's whole
      * range is 40 bits wide */
     const double span = kind == KIND_F32 ? 0x1p28 : 0x1p44;
-#define CLIPPED(x) (x)
-#define LOAD_F(jj, cnt)                                                         \
+#define LOAD2(jj, cnt)                                                         \
     do {                                                                        \
         __m256 f_ = load8(row, jj, kind, cnt);                                  \
         a = _mm256_cvtps_pd(_mm256_castps256_ps128(f_));                        \
         b = _mm256_cvtps_pd(_mm256_extractf128_ps(f_, 1));                      \
     } while (0)
-    FINISH_ROW(LOAD_F, kind == KIND_F16 || !(hi > lo * span));
-#undef LOAD_F
-#undef CLIPPED
+    FINISH_ROW(kind == KIND_F16 || !(hi > lo * span));
+#undef LOAD2
 }
 
 /* float64 rows: pass 1 on 4 doubles at a time, two vectors a step. */
@@ -322,9 +327,7 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, RowOut *out) {
     double mnv = l[0];
     for (int i = 1; i < 4; i++) mnv = l[i] < mnv ? l[i] : mnv;
     double (*load)(const void *, Py_ssize_t) = load_f64;
-    /* Keras clips float32 values: round first */
-#define CLIPPED(x) _mm256_cvtps_pd(_mm256_cvtpd_ps(x))
-#define LOAD_D(jj, cnt)                                                                \
+#define LOAD2(jj, cnt)                                                                \
     do {                                                                               \
         int n_ = (cnt), na_ = n_ < 4 ? n_ : 4, nb_ = n_ - na_;                          \
         const double *p_ = (const double *)row + (jj);                                 \
@@ -333,9 +336,8 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, RowOut *out) {
         b = nb_ >= 4 ? _mm256_loadu_pd(p_ + 4)                                         \
             : _mm256_maskload_pd(p_ + 4, _mm256_castpd_si256(lane_mask(nb_)));         \
     } while (0)
-    FINISH_ROW(LOAD_D, 0);
-#undef LOAD_D
-#undef CLIPPED
+    FINISH_ROW(0);
+#undef LOAD2
 }
 
 static int have_avx2(void) {
@@ -356,32 +358,31 @@ static int get(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t need, co
     return 0;
 }
 
-/* row_stats(z, kind, n, c, m, top, mn, amin, rest, rowsum, clipsum, min_abs)
+/* row_stats(z, kind, n, c, m, top, mn, amin, rest, min_abs)
  * z: C-contiguous (n, c) values of `kind`; outputs: float64 / int64 arrays of n. */
 static PyObject *row_stats(PyObject *self, PyObject *args) {
     PyObject *objs[8], *zobj;
     int kind;
     Py_ssize_t n, c;
-    if (!PyArg_ParseTuple(args, "OinnOOOOOOOO", &zobj, &kind, &n, &c, &objs[0], &objs[1],
-                          &objs[2], &objs[3], &objs[4], &objs[5], &objs[6], &objs[7]))
+    if (!PyArg_ParseTuple(args, "OinnOOOOOO", &zobj, &kind, &n, &c, &objs[0], &objs[1],
+                          &objs[2], &objs[3], &objs[4], &objs[5]))
         return NULL;
     static const Py_ssize_t size[] = {8, 4, 2, 2};
     if (kind < 0 || kind > 3 || n < 0 || c < 1) {
         PyErr_SetString(PyExc_ValueError, "bad kind or shape");
         return NULL;
     }
-    Py_buffer z, out[8];
+    Py_buffer z, out[6];
     if (get(zobj, &z, 0, n * c * size[kind], "z") < 0) return NULL;
     int got = 0;
-    for (; got < 8; got++)
+    for (; got < 6; got++)
         if (get(objs[got], &out[got], 1, n * 8, "output") < 0) break;
-    if (got < 8) {
+    if (got < 6) {
         for (int i = 0; i < got; i++) PyBuffer_Release(&out[i]);
         PyBuffer_Release(&z);
         return NULL;
     }
-    double *m = out[0].buf, *mn = out[2].buf, *rest = out[4].buf, *sum = out[5].buf,
-           *clip = out[6].buf, *min_abs = out[7].buf;
+    double *m = out[0].buf, *mn = out[2].buf, *rest = out[4].buf, *min_abs = out[5].buf;
     int64_t *top = out[1].buf, *amin = out[3].buf;
     const char *base = z.buf;
     Py_BEGIN_ALLOW_THREADS
@@ -390,10 +391,10 @@ static PyObject *row_stats(PyObject *self, PyObject *args) {
         if (kind == KIND_F64) row_f64(base + i * c * size[kind], c, kind, &r);
         else row_float(base + i * c * size[kind], c, kind, &r);
         m[i] = r.m; mn[i] = r.mn; top[i] = r.top; amin[i] = r.amin;
-        rest[i] = r.rest; sum[i] = r.sum; clip[i] = r.clip; min_abs[i] = r.min_abs;
+        rest[i] = r.rest; min_abs[i] = r.min_abs;
     }
     Py_END_ALLOW_THREADS
-    for (int i = 0; i < 8; i++) PyBuffer_Release(&out[i]);
+    for (int i = 0; i < 6; i++) PyBuffer_Release(&out[i]);
     PyBuffer_Release(&z);
     Py_RETURN_NONE;
 }

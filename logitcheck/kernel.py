@@ -2,11 +2,12 @@
 
 Everything the softmax checks need from the values themselves reduces to a few numbers a
 row (numerics.py derives the rest): the max and its first index, the min and its first
-index, the sum of the values, their sum clipped as Keras clips probabilities, and
+index, the smallest nonzero |value|, and
 
     rest = sum over j != argmax of exp(z_j - max)
 
-so that the stable loss is (max - z_y) + log1p(rest). The compiled kernel (_kernel.c,
+so that the stable loss is (max - z_y) + log1p(rest). (Row sums, which only values that
+may be probabilities need, are row_sums(): numpy.) The compiled kernel (_kernel.c,
 built with the package where a C compiler is available) does this in one read of the
 block in its own dtype, float16 and bfloat16 included; the numpy version below computes
 the same quantities in float64. Both are accurate to an ulp or two; they agree with each
@@ -55,8 +56,6 @@ class RowStats:
     min: np.ndarray
     amin: np.ndarray
     rest: np.ndarray  # sum over j != top of exp(z_j - max), rounding error of z - max kept
-    total: np.ndarray  # sum of the values
-    clipped_total: np.ndarray  # sum of float32(z) clipped to [1e-7, 1 - 1e-7]
     min_abs: np.ndarray  # the smallest nonzero |z| (inf if none); rows with NaN: unreliable
 
 
@@ -66,11 +65,11 @@ def row_stats(z: np.ndarray) -> RowStats:
     if _COMPILED is not None and z.dtype.name in _KINDS and n:
         block = np.ascontiguousarray(z)
         out = [np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
-               np.empty(n), np.empty(n), np.empty(n), np.empty(n)]
+               np.empty(n), np.empty(n)]
         _COMPILED.row_stats(block, _KINDS[z.dtype.name], n, c, *out)
-        m, top, mn, amin, rest, total, clipped, min_abs = out
+        m, top, mn, amin, rest, min_abs = out
         return RowStats(m, top.astype(np.intp, copy=False), mn,
-                        amin.astype(np.intp, copy=False), rest, total, clipped, min_abs)
+                        amin.astype(np.intp, copy=False), rest, min_abs)
     return _numpy_row_stats(z)
 
 
@@ -83,9 +82,6 @@ def _numpy_row_stats(z: np.ndarray) -> RowStats:
     m = zf[rows, top]
     mn = zf[rows, amin]
     with np.errstate(invalid="ignore", over="ignore"):
-        total = zf.sum(axis=1)
-        clipped = np.clip(zf.astype(np.float32), KERAS_LO, KERAS_HI).astype(np.float64)
-        clipped_total = clipped.sum(axis=1)
         good = np.isfinite(m)
         shift = np.where(good, m, 0.0)
         # z_j - max rounds, and exp turns that absolute error into a relative one of up
@@ -105,7 +101,16 @@ def _numpy_row_stats(z: np.ndarray) -> RowStats:
     if nan_rows.any():  # as the compiled kernel: a NaN row's min is NaN too
         mn = np.where(nan_rows, np.nan, mn)
         amin = np.where(nan_rows, top, amin)
-    return RowStats(m, top, mn, amin, rest, total, clipped_total, min_abs)
+    return RowStats(m, top, mn, amin, rest, min_abs)
+
+
+def row_sums(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's sum, and its sum as Keras clips probabilities (float32, [1e-7, 1 - 1e-7]):
+    read only where the values may be probabilities (numerics.py)."""
+    zf = np.asarray(z, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        clipped = np.clip(zf.astype(np.float32), KERAS_LO, KERAS_HI).astype(np.float64)
+        return zf.sum(axis=1), clipped.sum(axis=1)
 
 
 def exp_nonpositive(x: np.ndarray) -> np.ndarray:

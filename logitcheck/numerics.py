@@ -24,7 +24,7 @@ import numpy as np
 from .dtypes import FLOATS, facts
 from .frameworks import BINARY, SOFTMAX
 from .frameworks import Rows as FrameworkRows
-from .kernel import RowStats, row_stats
+from .kernel import RowStats, row_stats, row_sums
 from .losses import (
     Naive,
     naive_sigmoid,
@@ -205,6 +205,7 @@ class Stats:
     constant_rows: RowSet = RowSet()  # max == min: a dead output
     # evidence of what the values are
     row_sum_dev: Extreme | None = None  # max |sum(row) - 1| over rows with finite sums
+    # (gathered while every value is in [0, 1]: only probabilities are told apart by it)
     lse_dev: Extreme | None = None  # max |logsumexp(row)|: 0 for log-probabilities
     log_ratio: Extreme | None = None  # max ln(row max / row min), rows with min > 0
     decimals: int = 0  # the coarsest 10**-k grid every value lies on (NOT_ROUNDED: none)
@@ -258,8 +259,10 @@ class Stats:
                 merged[f.name] = _merge_optional(min, a, b)
             elif f.name in ("finite_max", "decimals"):
                 merged[f.name] = _merge_optional(max, a, b)
-            elif f.name in ("worst_loss", "row_sum_dev", "lse_dev", "max_range"):
+            elif f.name in ("worst_loss", "lse_dev", "max_range"):
                 merged[f.name] = merge_largest(a, b)
+            elif f.name == "row_sum_dev":  # kept while every value is in [0, 1], as unit
+                merged[f.name] = merge_largest(a, b) if self.unit and other.unit else None
             elif f.name == "label_counts":
                 merged[f.name] = a.merge(b) if a is not None else None
             elif f.name == "unit":  # None absorbs: one value outside [0, 1] settles it
@@ -516,8 +519,9 @@ def _value_evidence(z, r: RowStats | None, binary, offset, positive, in_unit,
     if binary:
         return out
     assert r is not None
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf rows give NaN/inf sums
-        out["row_sum_dev"] = _largest_finite(np.abs(r.total - 1.0), offset)
+    if in_unit:  # row sums tell probabilities apart; no other values need them
+        with np.errstate(invalid="ignore", over="ignore"):
+            out["row_sum_dev"] = _largest_finite(np.abs(row_sums(z)[0] - 1.0), offset)
     if positive:  # all finite and > 0: what softmax output always is
         out["log_ratio"] = Extreme.largest(np.log(r.max) - np.log(r.min), offset)
     return out
@@ -592,7 +596,7 @@ def _readings(values, r: RowStats | None, binary, target, z_target, offset, posi
         elif binary:
             emulations, given = BINARY, values
         else:
-            emulations, given = SOFTMAX, FrameworkRows(p_y, r.total, r.clipped_total)
+            emulations, given = SOFTMAX, FrameworkRows(p_y, *row_sums(values))
         for name, emulate in emulations.items():
             loss, capped = emulate(given, target, storage)
             ok = np.isfinite(loss)
