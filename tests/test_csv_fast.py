@@ -278,6 +278,19 @@ def test_errors_carry_the_same_line_numbers(tmp_path):
     assert "--max-bytes cap" in error(base, max_bytes=4000)
 
 
+@pytest.mark.parametrize("end", ["", "\n", "\r\n"])
+@pytest.mark.parametrize("last", ['0.1,"0.3', '0.1,0.3,"2', '0.1,0.3,"2""'])
+def test_a_quote_left_open_on_the_last_line(tmp_path, end, last):
+    path = tmp_path / "o.csv"
+    width = last.count(",") + 1
+    header = ["a", "b", "label"][:width]
+    row = ",".join(["0.5", "0.5", "1"][:width]) + "\n"
+    path.write_text(",".join(header) + "\n" + row * 300 + last + end)
+    (kind, message), _ = both(path, fallback=True, label_column="label" if width == 3 else None)
+    assert message.endswith("line 302: a quoted field runs past the end of the line "
+                            "(a quote that is not closed?)")
+
+
 @pytest.mark.parametrize("extra", [0, 8])
 def test_unreadable_bytes_late_in_the_file(tmp_path, monkeypatch, extra):
     """Past head()'s 1 MiB sample, in a column pyarrow converts (it checks the UTF-8) or in
@@ -324,7 +337,8 @@ def test_random_files_fast_and_slow_agree(tmp_path):
                 row = row[:-1]
             lines.append(",".join(row))
         ending = rng.choice(["\n", "\r\n"])
-        text = ending.join(([",".join(names)] if header else []) + lines) + ending
+        text = ending.join(([",".join(names)] if header else []) + lines) + rng.choice(
+            [ending, ""])
         path = tmp_path / f"r{case}.csv" if rng.random() < 0.8 else tmp_path / f"r{case}.csv.gz"
         data = text.encode()
         path.write_bytes(gzip.compress(data) if path.name.endswith(".gz") else data)

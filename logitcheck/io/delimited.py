@@ -125,18 +125,24 @@ class _Text:
 
 
 def _split(lines: list[str], delimiter: str, path: Path, first: int = 1) -> list[list[str]]:
-    """One row of cells per line; `first` numbers the lines in messages."""
-    reader = csv.reader(lines, delimiter=delimiter)
+    """One row of cells per line; `first` numbers the lines in messages. Each line on its
+    own, so that what a line gives never depends on the lines read with it (the fast path
+    reads other blocks): lines with a quote through the csv module, the others split."""
     rows: list[list[str]] = []
-    try:
-        for row in reader:
-            # a quote left open joins the next lines into one row: rows and lines part ways
-            if reader.line_num != len(rows) + 1:
-                raise InputError(path, f"line {first + len(rows)}: a quoted field runs past "
-                                 "the end of the line (a quote that is not closed?)")
-            rows.append(row)
-    except csv.Error as exc:  # e.g. a field above the csv module's size limit
-        raise InputError(path, f"line {first + len(rows)}: {exc}") from None
+    for i, line in enumerate(lines):
+        if '"' not in line:
+            rows.append(line.removesuffix("\n").split(delimiter))
+            continue
+        # the empty second line shows a quote left open: the field would run into it
+        reader = csv.reader((line, ""), delimiter=delimiter)
+        try:
+            row = next(reader)
+        except csv.Error as exc:  # e.g. a field above the csv module's size limit
+            raise InputError(path, f"line {first + i}: {exc}") from None
+        if reader.line_num != 1:
+            raise InputError(path, f"line {first + i}: a quoted field runs past the end of "
+                             "the line (a quote that is not closed?)")
+        rows.append(row)
     return rows
 
 

@@ -121,8 +121,8 @@ def _segments(raw: BinaryIO, stream: BinaryIO, size: int, max_line: int
             return
         done = raw.tell()
         if not data:
-            if rest:
-                yield rest, done
+            if rest:  # a last line without a line break: given one, so that a quote left
+                yield rest + b"\n", done  # open shows as a field with a line break in it
             return
         buf = rest + data if rest else data
         cut = buf.rfind(b"\n")
