@@ -226,6 +226,23 @@ def test_many_batches_and_progress(tmp_path):
     both(path, label_column="y", block=4096)
 
 
+@pytest.mark.parametrize("tail", ["member", "zeros", "garbage", "cut"])
+def test_gzip_members_padding_and_damage(tmp_path, tail):
+    """Damage past head()'s 1 MiB sample, which would otherwise meet it first."""
+    rows = [",".join(r) + "\n" for r in cells(Z)] * 50
+    first = gzip.compress(("".join(["cat,dog,bird,fish,frog\n"] + rows[:150])).encode())
+    second = gzip.compress("".join(rows[150:]).encode())
+    data = {"member": first + second, "zeros": first + second + b"\0" * 64,
+            "garbage": first + second + b"PK\3\4 trailing", "cut": first + second[:-9]}[tail]
+    path = tmp_path / "m.csv.gz"
+    path.write_bytes(data)
+    result, _ = both(path, fallback=tail != "member", block=64 << 10)
+    if tail in ("member", "zeros"):  # GzipFile reads past zero padding; zlib does not
+        np.testing.assert_array_equal(result[1], np.tile(Z.astype(np.float64), (50, 1)))
+    else:
+        assert result[0] == "error" and "unreadable" in result[1]
+
+
 def test_a_quote_after_the_first_block_among_many_other_columns(tmp_path):
     """Columns neither classes nor labels are not read when there are many and the start
     shows no quotes; a quote later hands over to the slow parser (a field there could run
