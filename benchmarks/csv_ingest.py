@@ -16,7 +16,7 @@ does not grow with the file. Then, interleaved, ``--repeat`` times each:
 Each measurement runs in a fresh child process, which times the call (wall clock and CPU,
 user + system, all threads) and reports its peak RSS (``getrusage``) right after it. The
 table shows
-the median time of the repetitions, MB/s (file bytes, compressed for .gz), the ratio to
+the median time of the repetitions, MB/s of CSV text (decoded, for .gz), the ratio to
 pandas on the same file, the median CPU seconds and the largest peak RSS. logitcheck's
 result is a memory map of an unlinked temporary file: its pages are page cache, not
 counted in RSS until read (as for any memory-mapped .npy).
@@ -172,7 +172,6 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="logitcheck-csv-bench-", dir=args.dir))
     try:
         started = time.time()
-        load_before = os.getloadavg()
         csv = tmp / f"{args.rows}x{args.classes}.csv"
         generate(csv, args.rows, args.classes)
         files = [csv]
@@ -185,6 +184,7 @@ def main() -> None:
             f"{p.name} {p.stat().st_size / 1e6:,.0f} MB" for p in files + [quarter]),
             file=sys.stderr)
 
+        load_before = os.getloadavg()
         plan = [(r, p) for p in files for r in ("logitcheck", "pandas")] + [
             ("logitcheck", quarter)]
         runs: dict[tuple[str, Path], list[Run]] = {key: [] for key in plan}
@@ -206,6 +206,7 @@ def main() -> None:
         rows = []
         for (reader, path), rs in runs.items():
             size = path.stat().st_size
+            text = csv.stat().st_size if path.suffix == ".gz" else size  # the CSV, decoded
             sec = statistics.median(r.seconds for r in rs)
             base = runs.get(("pandas", path))
             ratio = statistics.median(r.seconds for r in base) / sec if base else None
@@ -213,16 +214,17 @@ def main() -> None:
                     "logitcheck-slow": "logitcheck, own parser (no pyarrow)"}[reader]
             rows.append(
                 f"| {name} | {path.name} | {size / 1e6:,.0f} | {len(rs)} | {sec:.2f} | "
-                f"{size / 1e6 / sec:,.0f} | {'' if ratio is None else f'{ratio:.2f}x'} | "
+                f"{text / 1e6 / sec:,.0f} | {'' if ratio is None else f'{ratio:.2f}x'} | "
                 f"{statistics.median(r.cpu for r in rs):.1f} | {mib(max(r.rss for r in rs))} |")
         cmd = "python benchmarks/csv_ingest.py " + shlex.join(sys.argv[1:])
         table = "\n".join([
             f"`{cmd.strip()}` on {os.cpu_count()} cores, Python "
             f"{sys.version.split()[0]}, {_versions()}; load average "
-            f"{load_before[0]:.1f} before, {load_after[0]:.1f} after.",
+            f"{load_before[0]:.1f} when the timings started, {load_after[0]:.1f} at the end "
+            "(1-minute averages).",
             "",
-            "| reader | file | MB | runs | seconds (median) | MB/s | vs pandas | CPU s | "
-            "peak RSS |",
+            "| reader | file | file MB | runs | seconds (median) | CSV MB/s | vs pandas | "
+            "CPU s | peak RSS |",
             "|---|---|--:|--:|--:|--:|--:|--:|--:|",
             *rows,
         ])

@@ -334,10 +334,11 @@ def _parse(seg: bytes, plan: _Plan) -> tuple[list[tuple[Any, Any]], str | None]:
     if table is None:
         return [], problem
     out = []
+    paren = b"(" in seg  # once: a scan of the segment
     for batch in table.to_batches():
         if batch.num_rows:
             try:
-                out.append(_batch(batch, plan, quoted, b"(" in seg))
+                out.append(_batch(batch, plan, quoted, paren))
             except Fallback as exc:
                 return out, str(exc)
     return out, None
