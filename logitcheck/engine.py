@@ -22,7 +22,6 @@ from .mergeable import RowIds
 from .numerics import Plan, Stats, chunk_stats, naive_dtypes
 from .settings import Settings
 
-
 #: Rows per chunk at most: every row carries some fifty float64 temporaries, so narrow
 #: inputs (C = 10) are bounded by rows, not bytes (65,536 rows: about 30 MiB a thread).
 MAX_CHUNK_ROWS = 65536
