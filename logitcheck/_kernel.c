@@ -140,19 +140,31 @@ AVX static inline __m256 mask8(int count) {
 }
 
 
-/* The first column holding `v` (which the row holds), read in the row's own dtype. */
-static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, double v) {
+/* The first column holding `v` (which the row holds), eight columns a compare, in the
+ * row's own dtype. */
+AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, double v) {
     Py_ssize_t j = 0;
-    switch (kind) {
-        case KIND_F64: { const double *p = row; while (j < c - 1 && p[j] != v) j++; break; }
-        case KIND_F32: {
-            const float *p = row, f = (float)v;
-            while (j < c - 1 && p[j] != f) j++;
-            break;
+    if (kind == KIND_F64) {
+        const double *p = row;
+        const __m256d t = _mm256_set1_pd(v);
+        for (; j + 4 <= c; j += 4) {
+            int hit = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(p + j), t, _CMP_EQ_OQ));
+            if (hit) return j + __builtin_ctz(hit);
         }
-        default: while (j < c - 1 && (kind == KIND_F16 ? load_f16(row, j) : load_bf16(row, j)) != v) j++;
+        while (j < c - 1 && p[j] != v) j++;
+        return j;
     }
-    return j;
+    const __m256 t = _mm256_set1_ps((float)v); /* v is a value of the row: exact */
+    for (; j + 8 <= c; j += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(load8(row, j, kind, 8), t, _CMP_EQ_OQ));
+        if (hit) return j + __builtin_ctz(hit);
+    }
+    if (j < c) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(load8(row, j, kind, (int)(c - j)), t,
+                                                   _CMP_EQ_OQ)) & ((1 << (c - j)) - 1);
+        if (hit) return j + __builtin_ctz(hit);
+    }
+    return c - 1; /* not reached: the row holds v */
 }
 
 /* Pass 2 over eight columns (a: j..j+3, b: j+4..j+7): t = exp(z - max) (times 1 + the
