@@ -16,8 +16,10 @@ does not grow with the file. Then, interleaved, ``--repeat`` times each:
 Each measurement runs in a fresh child process, which times the call (wall clock and CPU,
 user + system, all threads) and reports its peak RSS (``getrusage``) right after it. The
 table shows
-the median time of the repetitions, MB/s of CSV text (decoded, for .gz), the ratio to
-pandas on the same file, the median CPU seconds and the largest peak RSS. logitcheck's
+the median time of the repetitions, MB/s of CSV text (decoded, for .gz), the speed relative
+to pandas on the same file (the median, and the range, of pandas' time over logitcheck's in
+each repetition: the two ran one after the other, so a busy spell on a shared machine hits
+both), the median CPU seconds and the largest peak RSS. logitcheck's
 result is a memory map of an unlinked temporary file: its pages are page cache, not
 counted in RSS until read (as for any memory-mapped .npy).
 The files are read warm (just written, so in the page cache). The children check that
@@ -209,12 +211,18 @@ def main() -> None:
             text = csv.stat().st_size if path.suffix == ".gz" else size  # the CSV, decoded
             sec = statistics.median(r.seconds for r in rs)
             base = runs.get(("pandas", path))
-            ratio = statistics.median(r.seconds for r in base) / sec if base else None
+            ratio = spread = None
+            if base and len(base) == len(rs):  # paired: run i of each came one after another
+                ratios = sorted(b.seconds / r.seconds for b, r in zip(base, rs, strict=True))
+                ratio = statistics.median(ratios)
+                spread = f" ({ratios[0]:.2f}-{ratios[-1]:.2f})" if len(ratios) > 1 else ""
+            elif base:
+                ratio, spread = statistics.median(r.seconds for r in base) / sec, ""
             name = {"logitcheck": "logitcheck", "pandas": 'pandas.read_csv(engine="pyarrow")',
                     "logitcheck-slow": "logitcheck, own parser (no pyarrow)"}[reader]
             rows.append(
                 f"| {name} | {path.name} | {size / 1e6:,.0f} | {len(rs)} | {sec:.2f} | "
-                f"{text / 1e6 / sec:,.0f} | {'' if ratio is None else f'{ratio:.2f}x'} | "
+                f"{text / 1e6 / sec:,.0f} | {'' if ratio is None else f'{ratio:.2f}x{spread}'} | "
                 f"{statistics.median(r.cpu for r in rs):.1f} | {mib(max(r.rss for r in rs))} |")
         cmd = "python benchmarks/csv_ingest.py " + shlex.join(sys.argv[1:])
         table = "\n".join([
@@ -223,7 +231,7 @@ def main() -> None:
             f"{load_before[0]:.1f} when the timings started, {load_after[0]:.1f} at the end "
             "(1-minute averages).",
             "",
-            "| reader | file | file MB | runs | seconds (median) | CSV MB/s | vs pandas | "
+            "| reader | file | file MB | runs | seconds (median) | CSV MB/s | speed vs pandas | "
             "CPU s | peak RSS |",
             "|---|---|--:|--:|--:|--:|--:|--:|--:|",
             *rows,

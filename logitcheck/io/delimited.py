@@ -3,9 +3,11 @@
 The file is read once, as a stream of blocks, and appended as float64 to an anonymous
 temporary file in the system temp dir, which is then memory-mapped. Memory stays bounded by
 a few blocks whatever the file size, the rest of logitcheck sees the same (rows, classes)
-memory map as for a .npy, and no second pass over the text is needed. Files from
+memory map as for a .npy, and no second pass over the text is needed (but for the rows the
+fast path delivered before it handed over, skipped over unparsed). Files from
 FAST_MIN_BYTES on are parsed by pyarrow when it is installed (fastcsv.py); it hands over to
-the slow parser here (numpy's C parser when no field is quoted, the csv module otherwise)
+the slow parser here (numpy's C parser for blocks without quotes, the csv module for lines
+with one)
 from the first row it cannot vouch for, so both accept the same files, with the same values,
 and refuse the others with the same message and line number.
 The decoded size is capped (8 GiB by default, --max-bytes) as the blocks arrive.
@@ -65,7 +67,7 @@ class Head:
 
 
 def _is_number(cell: str) -> bool:
-    if "_" in cell:  # Python's float() takes 1_000; numpy's parser (the fast path) does not
+    if "_" in cell:  # Python's float() takes 1_000; numpy's and pyarrow's parsers do not
         return False
     try:
         float(cell)
