@@ -15,6 +15,7 @@ from .dtypes import FLOATS, facts
 from .engine import compute_all, plan_for
 from .inference import infer_kind
 from .io import Progress, Source, open_inputs
+from .kernel import KERNEL
 from .mergeable import Histogram, RowValues
 from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
 from .report.model import Finding, Report
@@ -30,14 +31,15 @@ def analyze(
     """Analyze a logits file (and its labels): raises LogitcheckError on bad input.
 
     Labels come from `labels`, or from the logits' own file (an .npz or safetensors labels
-    key, a CSV --label-column). `progress(done, total)` is called while a CSV is decoded.
+    key, a CSV --label-column). `progress(done, total, stage)` is called as a CSV is decoded
+    (stage "reading") and as the rows are analysed ("analysing"), in bytes of input.
     """
     settings = settings or Settings()
     started = time.perf_counter()
     source, label_source = open_inputs(logits, labels, settings, progress)
     opened = time.perf_counter()
     run = BackendRun.open(settings, source.dtype, plan_for(source, label_source, settings))
-    stats, backend_stats = compute_all(source, label_source, settings, run.jobs)
+    stats, backend_stats = compute_all(source, label_source, settings, run.jobs, progress)
     backend = BackendResult(run, backend_stats, stats.classes,
                             stats.binary or stats.targets == "multilabel")
     computed = time.perf_counter()
@@ -120,6 +122,7 @@ def metrics(
         for path in PATHS:
             naive[dtype][path] = path_metrics(paths[path])
     return {
+        "kernel": KERNEL,  # which implementation read the rows: compiled or numpy
         "rows": stats.rows,
         "ignored_rows": stats.ignored,
         "classes": stats.classes,

@@ -9,7 +9,8 @@ An input's fingerprint is the sha256 of ``b"logitcheck-fp1\\0"``, the file size 
 little-endian bytes, its first MiB (which holds the .npy header) and its last MiB. That
 reads at most 2 MiB whatever the file size, and any change to the header, the size, or
 the rows at either end changes it. A run's fingerprint hashes those of all its inputs
-in order (logits, labels; or reference, candidate, labels).
+in order (logits, labels; or reference, candidate, labels). A directory input (.npy
+shards, a zarr store) hashes every file under it, each by its path and fingerprint.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _MIB = 1 << 20
 
 
 def file_fingerprint(path: str | Path) -> str:
+    if os.path.isdir(path):
+        return _directory_fingerprint(Path(path))
     digest = hashlib.sha256(b"logitcheck-fp1\0")
     try:
         with open(path, "rb") as f:
@@ -38,6 +41,20 @@ def file_fingerprint(path: str | Path) -> str:
             digest.update(f.read(_MIB))
     except OSError as exc:
         raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def _directory_fingerprint(path: Path) -> str:
+    """A directory input (.npy shards, a zarr store): each file's relative path and
+    fingerprint, in sorted order, so adding, removing or renaming a file changes it too."""
+    digest = hashlib.sha256(b"logitcheck-dir1\0")
+    try:
+        files = sorted(f for f in path.rglob("*") if f.is_file())
+    except OSError as exc:
+        raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
+    for f in files:
+        digest.update(f.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(file_fingerprint(f).encode())
     return digest.hexdigest()
 
 

@@ -24,6 +24,7 @@ import yaml
 from . import gate
 from .errors import LogitcheckError
 from .inference import KINDS
+from .io import is_array_dir
 from .options import BY_PARAM, DEFAULTS, OPTIONS, build_settings
 from .settings import Settings
 
@@ -331,11 +332,14 @@ class _Resolver:
     def path(self, text: str) -> str:
         return os.path.normpath(self.base / os.path.expanduser(text))
 
-    def existing(self, path: str, item: Item, key: str, note: str = "") -> str:
+    def existing(self, path: str, item: Item, key: str, note: str = "",
+                 arrays: bool = False) -> str:
+        """path, which must exist: a file, or with `arrays` an array directory too."""
         if not os.path.exists(path):
             raise self.error(item, key, f"no such file {path!r}{note}")
-        if os.path.isdir(path):
-            raise self.error(item, key, f"{path!r} is a directory, not a file{note}")
+        if os.path.isdir(path) and not (arrays and is_array_dir(Path(path))):
+            what = "holds no .npy shards and is not a zarr store" if arrays else "not a file"
+            raise self.error(item, key, f"{path!r} is a directory, {what}{note}")
         return path
 
     def settings(self, entries: dict[str, tuple[str, Item]], key: str) -> dict[str, Any]:
@@ -437,12 +441,12 @@ class _Resolver:
         pattern = self.path(self.string(item, _join(key, raw)))
         if _GLOB_CHARS.search(pattern):
             files = sorted(p for p in globbing.glob(pattern, recursive=True)
-                           if os.path.isfile(p))
+                           if os.path.isfile(p) or is_array_dir(Path(p)))
             if not files:
                 raise self.error(item, _join(key, raw), f"the glob {pattern!r} matches no file")
             named = [(f"{name}-{Path(f).stem}", f) for f in files]
         else:
-            named = [(name, self.existing(pattern, item, _join(key, raw)))]
+            named = [(name, self.existing(pattern, item, _join(key, raw), arrays=True))]
         out = []
         for job_name, main_path in named:
             stem = Path(main_path).stem
@@ -464,7 +468,7 @@ class _Resolver:
                     paths[role] = None
                     continue
                 text = self.string(it, where).replace("{stem}", stem)
-                paths[role] = self.existing(self.path(text), it, where, note)
+                paths[role] = self.existing(self.path(text), it, where, note, arrays=True)
             out.append((job_name, paths))
         return out
 

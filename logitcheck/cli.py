@@ -12,20 +12,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-import yaml
 
-from . import __version__, baseline, batch, runner
+from . import __version__, baseline
 from .analysis import analyze
 from .backends import NAMES as BACKENDS
 from .checks import REGISTRY, find_rule, rules_markdown
-from .cli_options import StderrProgress, input_options, render_inspect
-from .drift import compare
+from .cli_options import StderrProgress, engine_options, input_options, render_inspect
 from .errors import EXIT_ERROR, LogitcheckError, UsageError
 from .gaussian import SCALES, analyze_gaussian
 from .options import DEFAULTS, build_settings
 from .outputs import Terminal, deliver, write_atomic
 from .report import RENDERERS, Report
-from .report.batch import BATCH_RENDERERS, BatchReport
 from .settings import DriftThresholds, Output, Settings
 
 _FAIL_ON = ("error", "warning", "info", "never")
@@ -89,9 +86,10 @@ def _compute_options(f: Callable) -> Callable:
     """How the work is split, the extra dtypes, and which rules count."""
     options = [
         click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
-                     help="Rows per chunk (default: about 32 MiB of float64 work per chunk)."),
-        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Chunks computed in parallel."),
+                     help="Rows per chunk (default: about 32 MiB of float64 work, at most "
+                     "65,536 rows)."),
+        click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Chunks computed in parallel (0: one per core)."),
         click.option("--select", multiple=True, metavar="CODES",
                      help="Only these rules (codes or prefixes, comma-separated, repeatable)."),
         click.option("--ignore", multiple=True, metavar="CODES",
@@ -224,9 +222,11 @@ def _finish(what: str, make_report: Callable[[], Any], output: Output,
 @_run_options
 @input_options
 @_backend_options
+@engine_options
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
-    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files.
+    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files, a
+    directory of .npy shards, or a zarr store.
 
     2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
     """
@@ -271,6 +271,8 @@ def compare_command(reference: str, candidate: str, max_abs_diff: float, max_kl:
     """
     thresholds = DriftThresholds(max_abs_diff, max_kl, min_top1_agreement, max_loss_delta)
     settings = _guarded("options", lambda: _settings(kw, drift=thresholds))
+    from .drift import compare  # the commands' own modules load with them: a fast start
+
     _finish(candidate, lambda: compare(reference, candidate, kw["labels"], settings),
             _guarded("options", lambda: _output(kw)))
 
@@ -287,6 +289,7 @@ def baseline_group() -> None:
 @_run_options
 @input_options
 @_backend_options
+@engine_options
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
 
@@ -367,6 +370,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 @_analysis_options
 @input_options
 @_backend_options
+@engine_options
 @_gaussian_options
 @_gate_options
 def run_command(config: str, only: tuple[str, ...], parallel: int,
@@ -379,6 +383,9 @@ def run_command(config: str, only: tuple[str, ...], parallel: int,
     ctx = click.get_current_context()
     given = {k: v for k, v in kw.items()
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
+    from . import batch, runner
+    from .report.batch import BATCH_RENDERERS, BatchReport
+
     jobs = _guarded(config, lambda: batch.load(config, given).select(only))
     progress = _progress(len(jobs)) if sys.stderr.isatty() else contextlib.nullcontext(None)
     with progress as advance:
@@ -412,6 +419,8 @@ def config_group() -> None:
 @click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
 def config_validate_command(config: str) -> None:
     """Validate CONFIG (default ./logitcheck.yaml) without running anything."""
+    from . import batch
+
     jobs = _guarded(config, lambda: batch.load(config).jobs)
     click.echo(f"{config}: ok, {len(jobs)} job{'s' * (len(jobs) != 1)}")
 
@@ -422,11 +431,15 @@ def config_validate_command(config: str) -> None:
               show_default=True)
 def config_show_command(config: str, fmt: str) -> None:
     """Print CONFIG's jobs with every setting resolved (and where each came from)."""
+    from . import batch
+
     jobs = _guarded(config, lambda: batch.load(config).jobs)
     doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
     if fmt == "json":
         click.echo(json.dumps(doc, indent=2))
     else:
+        import yaml
+
         click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), nl=False)
 
 

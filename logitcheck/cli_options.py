@@ -1,7 +1,8 @@
-"""The input options shared by `analyze` (and later batch runs): formats, keys, layouts, caps.
+"""The input options shared by `analyze` (and later batch runs): formats, keys, layouts, caps;
+and the engine options (`--engine`, `--scheduler`).
 
-Kept apart from cli.py so the command definitions stay short: `@input_options` adds the
-options; options.py maps their values to Settings fields.
+Kept apart from cli.py so the command definitions stay short: `@input_options` and
+`@engine_options` add the options; options.py maps their values to Settings fields.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -91,8 +93,27 @@ def input_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+_ENGINE_OPTIONS = [
+    click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+                 show_default=True,
+                 help="Where the chunks are computed: in this process (--threads), or as "
+                 "tasks on a dask.distributed cluster (pip install 'logitcheck[dask]')."),
+    click.option("--scheduler", metavar="ADDRESS", default=None,
+                 help="--engine dask: the scheduler of a running cluster (e.g. "
+                 "tcp://10.0.0.5:8786); default: a local cluster of --threads worker "
+                 "processes (at least 2), started for the run."),
+]
+
+
+def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_ENGINE_OPTIONS):
+        command = option(command)
+    return command
+
+
 class StderrProgress:
-    """A rich progress bar on stderr, shown only once decoding has taken 2 seconds."""
+    """A rich progress bar on stderr, shown only once the run has taken 2 seconds: one line
+    per stage (reading a CSV, analysing the rows), in bytes of input."""
 
     DELAY_S = 2.0
 
@@ -100,16 +121,18 @@ class StderrProgress:
         self._started = time.monotonic()
         self._bar: Progress | None = None
         self._task: TaskID | None = None
+        self._stage = ""
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, stage: str = "reading") -> None:
         if self._bar is None:
             if time.monotonic() - self._started < self.DELAY_S:
                 return
             self._bar = Progress(*Progress.get_default_columns(), DownloadColumn(),
                                  console=Console(stderr=True), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("reading", total=total)
-        assert self._task is not None
+        if stage != self._stage or self._task is None:
+            self._stage = stage
+            self._task = self._bar.add_task(stage, total=total)
         self._bar.update(self._task, completed=done)
 
     def __enter__(self) -> StderrProgress:
@@ -130,6 +153,12 @@ def render_inspect(docs: list[dict[str, Any]], fmt: str) -> str:
             key = f"{a['key']}: " if a["key"] is not None else ""
             shape = " × ".join(f"{n:,}" for n in a["shape"]) or "scalar"
             lines.append(f"  {key}{shape} {a['dtype']}, {a['bytes']:,} bytes ({a['storage']})")
+        if "shards" in d:
+            n = len(d["shards"])
+            names = [f"{Path(s['path']).name} ({s['shape'][0]:,} rows)" for s in d["shards"]]
+            if n > 5:
+                names = [*names[:3], f"... {n - 4:,} more", names[-1]]
+            lines.append(f"  {n} shard{'s' * (n != 1)}, in this order: {', '.join(names)}")
         if "columns" in d:
             rows = f"{d['rows']:,} rows" if d["rows_exact"] else f"about {d['rows']:,} rows " \
                 "(estimated from the file size)"

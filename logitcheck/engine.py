@@ -7,6 +7,8 @@ Chunks are independent and their statistics merge exactly, so serial and threade
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -20,12 +22,21 @@ from .mergeable import RowIds
 from .numerics import Plan, Stats, chunk_stats, naive_dtypes
 from .settings import Settings
 
+#: Rows per chunk at most: every row carries some fifty float64 temporaries, so narrow
+#: inputs (C = 10) are bounded by rows, not bytes (65,536 rows: about 30 MiB a thread).
+MAX_CHUNK_ROWS = 65536
+
 
 def chunk_rows(source: Source, settings: Settings) -> int:
     if settings.chunk_rows is not None:
         return max(1, settings.chunk_rows)
     classes = source.shape[1]
-    return max(1, settings.chunk_bytes // (8 * classes))
+    return max(1, min(MAX_CHUNK_ROWS, settings.chunk_bytes // (8 * classes)))
+
+
+def thread_count(settings: Settings) -> int:
+    """--threads, or one per core (0): numpy and the kernel release the GIL."""
+    return settings.threads or os.cpu_count() or 1
 
 
 def chunk_bounds(rows: int, step: int) -> Iterator[tuple[int, int]]:
@@ -47,11 +58,26 @@ def map_chunks(
     source: Source, settings: Settings, one: Callable[[tuple[int, int]], T]
 ) -> Iterable[T]:
     """one((start, stop)) for every chunk of rows, in order, serially or on threads."""
-    bounds = chunk_bounds(source.shape[0], chunk_rows(source, settings))
-    if settings.threads <= 1:
+    step = chunk_rows(source, settings)
+    bounds = chunk_bounds(source.shape[0], step)
+    threads = min(thread_count(settings), -(-source.shape[0] // step))
+    if threads <= 1:
         return map(one, bounds)
-    with ThreadPoolExecutor(settings.threads) as pool:
-        return list(pool.map(one, bounds))
+    return _ordered(one, bounds, threads)
+
+
+def _ordered(one: Callable[[tuple[int, int]], T], bounds: Iterator[tuple[int, int]],
+             threads: int) -> Iterator[T]:
+    """one() over bounds on `threads` threads, results in order, with at most 2 * threads
+    chunks in flight: results are merged as they come, so memory stays bounded."""
+    with ThreadPoolExecutor(threads) as pool:
+        pending: deque = deque()
+        for b in bounds:
+            pending.append(pool.submit(one, b))
+            if len(pending) >= 2 * threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def plan_for(source: Source, labels: Labels | None, settings: Settings) -> Plan:
@@ -61,6 +87,7 @@ def plan_for(source: Source, labels: Labels | None, settings: Settings) -> Plan:
         targets=labels.targets if labels is not None else "ids",
         smoothing=settings.label_smoothing,
         target_tolerance=target_tolerance(labels, source.shape[1]),
+        frameworks=settings.expects == "probabilities",
     )
 
 
@@ -82,6 +109,16 @@ def chunk_part(
         return stats, chunk_backend_stats(jobs, z, y, rows, plan, settings.ignore_index)
 
     z = source.read(start, stop)
+    try:
+        return _labelled_part(z, labels, settings, start, source.shape[1], both)
+    finally:
+        source.release(start, stop)  # the mapped pages leave this process's memory
+
+
+def _labelled_part(z: np.ndarray, labels: Labels | None, settings: Settings, start: int,
+                   classes: int, both: Callable) -> tuple[Stats, dict]:
+    """both(z, y, row ids) on the rows whose label is not ignore_index."""
+    stop = start + z.shape[0]
     if labels is None:
         return both(z, None, start)
     y = labels.read(start, stop)
@@ -92,23 +129,32 @@ def chunk_part(
         return both(z, y, start)
     ignored = int(keep.size - np.count_nonzero(keep))
     if not keep.any():
-        return Stats(classes=source.shape[1], labelled=True, ignored=ignored), {}
+        return Stats(classes=classes, labelled=True, ignored=ignored), {}
     rows = start + np.flatnonzero(keep)  # the kept rows keep their numbers
     part, backend = both(z[keep], y[keep], rows)
     return dataclasses.replace(part, ignored=ignored), backend
 
 
 def compute_all(
-    source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = ()
+    source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = (),
+    progress: Callable[..., None] | None = None,
 ) -> tuple[Stats, dict[str, BackendStats]]:
     """The numpy reference Stats and, from the same read of each chunk, each backend job's
     BackendStats (one chunk converted to a framework at a time: streaming holds)."""
+    if settings.engine == "dask":  # imported only here: `import logitcheck` never loads dask
+        from .dask_engine import compute_all_dask
+
+        return compute_all_dask(source, labels, settings, jobs)
     plan = plan_for(source, labels, settings)
 
     def one(bounds: tuple[int, int]) -> tuple[Stats, dict]:
         return chunk_part(source, labels, settings, plan, *bounds, jobs=jobs)
 
     stats, backends = Stats(), {}
+    rows = source.shape[0]
+    row_bytes = source.stored.nbytes // max(1, rows)  # of the file: what the bar counts
     for part, backend in map_chunks(source, settings, one):  # lazy when serial
         stats, backends = stats.merge(part), merge_runs(backends, backend)
+        if progress is not None:
+            progress((stats.rows + stats.ignored) * row_bytes, rows * row_bytes, "analysing")
     return stats, backends

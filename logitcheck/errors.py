@@ -24,6 +24,9 @@ class InputError(LogitcheckError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple:  # rebuilt from (path, problem): raised on dask workers
+        return type(self), (self.path, self.problem)
+
 
 _OS_PROBLEMS = {
     FileNotFoundError: "no such file",

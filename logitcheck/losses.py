@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dtypes import cast, facts, finish
+from .kernel import RowStats, exp_nonpositive
 
 
 @dataclass(frozen=True)
@@ -33,34 +34,29 @@ class Naive:
 # --- softmax cross-entropy -------------------------------------------------------------
 
 
-def softmax_loss(zf, z, rows, top, zmax, target, dense) -> tuple[np.ndarray, np.ndarray]:
-    """(-log_softmax(z) . t per row, logsumexp per row), in float64, to a few ulp.
+def softmax_loss(z: np.ndarray, r: RowStats, target: np.ndarray, dense=None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(-log_softmax(z) . t per row, logsumexp per row), in float64, to a few ulp, from
+    the block's row statistics (kernel.py).
 
-    With class ids: (max - z_y) + log1p(sum over j != argmax of exp(z_j - max)); both terms
-    are non-negative, and log1p keeps the digits of a confident row's tiny loss that
-    log(sum) would round away. Dense targets weigh (max - z_j) the same way. Rows whose max
-    is not finite follow scipy's log_softmax. Destroys zf.
+    With class ids: (max - z_y) + log1p(rest), rest = sum over j != argmax of
+    exp(z_j - max); both terms are non-negative, and log1p keeps the digits of a confident
+    row's tiny loss that log(sum) would round away. Dense targets weigh (max - z_j) the
+    same way. Rows whose max is not finite follow scipy's log_softmax.
     """
+    n = z.shape[0]
+    rows = np.arange(n)
+    zmax = r.max
     good = np.isfinite(zmax)
-    shift = np.where(good, zmax, 0.0)
     with np.errstate(invalid="ignore", over="ignore"):
+        rest = np.log1p(r.rest)
         if dense is None:
-            head = zmax - zf[rows, target]
+            head = zmax - np.asarray(z[rows, target], dtype=np.float64)
+            loss = head + rest
         else:  # terms with t_j = 0 are skipped, so a -inf logit there costs nothing
+            zf = np.asarray(z, dtype=np.float64)
             head = np.where(dense > 0, dense * (zmax[:, None] - zf), 0.0).sum(axis=1)
-        # z_j - max rounds, and exp turns that absolute error into a relative one of up to
-        # |z_j - max| * eps/2 (hundreds of ulp at a range of 700): keep the rounding error
-        # (TwoSum) and use exp(d + err) = exp(d) * (1 + err)
-        d = zf - shift[:, None]
-        back = d - zf
-        err = (zf - (d - back)) - (shift[:, None] + back)
-        err[~np.isfinite(err)] = 0.0  # -inf logits: exp is 0 whatever err is
-        np.exp(d, out=zf)
-        zf += zf * err
-        zf[rows, top] = 0.0
-        rest = np.log1p(zf.sum(axis=1))
-        weight = 1.0 if dense is None else dense.sum(axis=1)
-        loss = head + weight * rest
+            loss = head + dense.sum(axis=1) * rest
         lse = zmax + rest
     if not good.all():
         # scipy: a non-finite max is replaced by 0, then t . (log(sum(exp(z))) - z)
@@ -80,7 +76,7 @@ def naive_softmax(z: np.ndarray, dtype: str, target: np.ndarray, dense=None) -> 
     rows = np.arange(z.shape[0])
     tiny = facts(dtype).tiny
     with np.errstate(all="ignore"):  # overflow and underflow are what we measure
-        zt = cast(z, dtype)
+        zt = np.ascontiguousarray(cast(z, dtype))  # a contiguous row sums in float32
         e = finish(np.exp(zt), dtype)
         s = finish(e.sum(axis=1), dtype)
         log_s = finish(np.log(s), dtype)
@@ -97,6 +93,79 @@ def naive_softmax(z: np.ndarray, dtype: str, target: np.ndarray, dense=None) -> 
             subnormal = (used & (p > 0) & (p < tiny)).any(axis=1)
     losses = {"softmax_then_log": a.astype(np.float64), "no_max_shift": b.astype(np.float64)}
     overflowed = np.isinf(s)  # one exp, or their sum, passed the dtype's max
+    return Naive(losses, dict.fromkeys(losses, overflowed), subnormal)
+
+
+#: The dtypes whose values hold every value of the storage dtype exactly (casting is the
+#: identity), so that a row's logsumexp in float64 says where the naive sum lands.
+_HOLDS = {"float64": {"float64", "float32", "float16", "bfloat16"},
+          "float32": {"float32", "float16", "bfloat16"},
+          "float16": {"float16"}, "bfloat16": {"bfloat16"}}
+# numpy's exp in float16/bfloat16/float32 is within a few ulp; 8 is a wide margin
+_EXP_ULPS = 8
+
+
+def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, loss: np.ndarray,
+                          target: np.ndarray, dtype: str, storage: str) -> Naive:
+    """Both naive softmax paths in `dtype`, derived per row rather than simulated, and
+    equal to naive_softmax on every row in whether and how the path fails.
+
+    The naive sum s = sum(exp(z)) in `dtype` is exp(lse) up to a relative error rho that
+    is bounded (each exp within _EXP_ULPS ulp, numpy's sum within C ulp of its float32 or
+    float64 accumulator, values in the subnormal range within one subnormal each). So a
+    row's fate is settled by its max, its label's value and its logsumexp against the
+    dtype's thresholds: s overflows once lse passes log(max); s is 0 once the max's exp
+    rounds to 0; p_y = exp(z_y) / s is 0 once exp(z_y) is, or once z_y - lse passes the
+    log of the smallest subnormal / 2 (subnormal: of the smallest normal). The rows within
+    rho of a threshold are simulated exactly with naive_softmax. For the others the losses
+    are modelled with the roundings that matter: p_y = exp(-loss) rounded to `dtype`, then
+    -log(p_y); log(s) as lse rounded to `dtype`, then minus z_y. They are within a few ulp
+    of `dtype` of a simulation, and "no max shift" within an ulp of lse (the sum's own
+    rounding is not in them; its size is).
+    """
+    if storage not in _HOLDS[dtype]:
+        return naive_softmax(z, dtype, target)  # the cast itself moves values: simulate
+    f = facts(dtype)
+    n, c = z.shape
+    acc_eps = facts("float64" if dtype == "float64" else "float32").eps
+    zero_at = -f.zero_range  # exp(x) rounds to 0 below this
+    # the relative error bound of the naive sum, and its margin in log space (plus room for
+    # the float64 rounding of lse itself, |lse| eps: |lse| < 1e6 wherever it matters)
+    rho = (_EXP_ULPS + 1) * f.eps + c * acc_eps
+    margin = 2.0 * rho + 1e-9
+    log_max = float(np.log(f.max))
+    log_tiny = float(np.log(f.tiny))
+    holder = np.float32 if dtype == "bfloat16" else np.dtype(dtype).type
+    with np.errstate(all="ignore"):
+        m = r.max
+        zt_y = cast(np.asarray(z[np.arange(n), target]), dtype)
+        q = -loss  # log of p_y = exp(z_y) / s, to a few ulp (z_y - lse would lose |lse| eps)
+        overflowed = lse > log_max
+        s_zero = m < zero_at
+        near = ~np.isfinite(lse)  # NaN and inf rows: simulated
+        near |= np.abs(lse - log_max) <= margin
+        near |= np.abs(m - zero_at) <= 0.01 + 1e-3 * abs(zero_at)
+        for edge in (zero_at, log_tiny):  # log(smallest subnormal / 2), log(tiny)
+            near |= np.abs(q - edge) <= margin
+        # where exp(z_y) or exp(max) is subnormal, rounding to a subnormal each is no longer
+        # relative: those rows are simulated (max logits below -86 in float32, -8.7 in
+        # float16, -707 in float64; labels that far below are as rare)
+        near |= (zt_y < log_tiny + 1.0) | (m < log_tiny + np.log(c) + 1.0)
+        p = exp_nonpositive(np.minimum(q, 0.0)).astype(holder)
+        p = finish(np.where(overflowed, 0, p).astype(holder), dtype)
+        a = finish(-np.log(p), dtype).astype(np.float64)
+        b = finish(finish(lse.astype(holder), dtype) - zt_y, dtype).astype(np.float64)
+        a[s_zero] = np.nan  # 0 / 0
+        b[s_zero | overflowed] = np.inf
+        subnormal = (p > 0) & (p < f.tiny)
+    if near.any():
+        idx = np.flatnonzero(near)
+        exact = naive_softmax(z[idx], dtype, target[idx])
+        a[idx] = exact.losses["softmax_then_log"]
+        b[idx] = exact.losses["no_max_shift"]
+        subnormal[idx] = exact.subnormal
+        overflowed[idx] = exact.overflowed["softmax_then_log"]
+    losses = {"softmax_then_log": a, "no_max_shift": b}
     return Naive(losses, dict.fromkeys(losses, overflowed), subnormal)
 
 

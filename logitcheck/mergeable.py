@@ -21,6 +21,15 @@ _SPLIT = 26  # mantissas are split in two halves below 2**27 so float64 sums sta
 _MAX_BATCH = 1 << _SPLIT  # that holds for up to 2**26 terms per bincount
 
 
+def _compiled_kernel():
+    from .kernel import _COMPILED  # the compiled kernel, if this run uses it
+
+    return _COMPILED
+
+
+_COMPILED = _compiled_kernel()
+
+
 @dataclass(frozen=True)
 class ExactSum:
     """An exact sum of float64 values; its value and means are correctly rounded."""
@@ -30,7 +39,12 @@ class ExactSum:
 
     @classmethod
     def of(cls, values: np.ndarray) -> ExactSum:
-        values = np.asarray(values, dtype=np.float64).ravel()
+        values = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        if _COMPILED is not None:  # the same integer, in one pass
+            scaled = _COMPILED.exact_sum(values)
+            if scaled is None:
+                raise ValueError("ExactSum takes finite values only")
+            return cls(scaled, int(values.size))
         if not np.isfinite(values).all():
             raise ValueError("ExactSum takes finite values only")
         total = 0
@@ -144,7 +158,11 @@ class Histogram:
 
     @classmethod
     def of(cls, values: np.ndarray, edges: tuple[float, ...]) -> Histogram:
-        values = np.asarray(values, dtype=np.float64).ravel()
+        values = np.ascontiguousarray(values, dtype=np.float64).ravel()
+        if _COMPILED is not None:  # the same counts, without a sort's branches
+            counts = np.zeros(len(edges) + 1, dtype=np.int64)
+            _COMPILED.bin_counts(values, np.asarray(edges, dtype=np.float64), counts)
+            return cls(edges, tuple(int(c) for c in counts))
         values = values[np.isfinite(values)]
         where = np.searchsorted(np.asarray(edges), values, side="right")
         counts = np.bincount(where, minlength=len(edges) + 1)

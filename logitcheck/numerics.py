@@ -23,7 +23,16 @@ import numpy as np
 
 from .dtypes import FLOATS, facts
 from .frameworks import BINARY, SOFTMAX
-from .losses import Naive, naive_sigmoid, naive_softmax, sigmoid_loss, softmax_loss
+from .frameworks import Rows as FrameworkRows
+from .kernel import RowStats, row_stats, row_sums
+from .losses import (
+    Naive,
+    naive_sigmoid,
+    naive_softmax,
+    naive_softmax_derived,
+    sigmoid_loss,
+    softmax_loss,
+)
 from .mergeable import (
     KEEP_TABLE_ROWS,
     ExactSum,
@@ -89,6 +98,10 @@ class Plan:
     targets: str = "ids"
     smoothing: float = 0.0  # label smoothing, as torch's F.cross_entropy(label_smoothing=)
     target_tolerance: float = 1e-6  # how far from 1 a soft target row may sum
+    # the framework losses on probabilities (frameworks.py) are computed for every chunk
+    # when the user's loss expects probabilities, and otherwise for chunks whose values all
+    # lie in [0, 1] (probabilities or not, they are then what the frameworks would clip)
+    frameworks: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,7 @@ class UnitEvidence:
 #: Stats.decimals when the values lie on no grid of 10**-k for k <= MAX_DECIMALS.
 NOT_ROUNDED = 99
 MAX_DECIMALS = 8
+_SAMPLE = 4096  # values decimals() looks at before it scans a block
 
 
 @dataclass(frozen=True)
@@ -191,6 +205,7 @@ class Stats:
     constant_rows: RowSet = RowSet()  # max == min: a dead output
     # evidence of what the values are
     row_sum_dev: Extreme | None = None  # max |sum(row) - 1| over rows with finite sums
+    # (gathered while every value is in [0, 1]: only probabilities are told apart by it)
     lse_dev: Extreme | None = None  # max |logsumexp(row)|: 0 for log-probabilities
     log_ratio: Extreme | None = None  # max ln(row max / row min), rows with min > 0
     decimals: int = 0  # the coarsest 10**-k grid every value lies on (NOT_ROUNDED: none)
@@ -244,8 +259,10 @@ class Stats:
                 merged[f.name] = _merge_optional(min, a, b)
             elif f.name in ("finite_max", "decimals"):
                 merged[f.name] = _merge_optional(max, a, b)
-            elif f.name in ("worst_loss", "row_sum_dev", "lse_dev", "max_range"):
+            elif f.name in ("worst_loss", "lse_dev", "max_range"):
                 merged[f.name] = merge_largest(a, b)
+            elif f.name == "row_sum_dev":  # kept while every value is in [0, 1], as unit
+                merged[f.name] = merge_largest(a, b) if self.unit and other.unit else None
             elif f.name == "label_counts":
                 merged[f.name] = a.merge(b) if a is not None else None
             elif f.name == "unit":  # None absorbs: one value outside [0, 1] settles it
@@ -255,8 +272,8 @@ class Stats:
                     x.nan or x.posinf or x.neginf) for x in (self, other))
                 merged[f.name] = (merge_largest(a, b) if f.name == "log_ratio" else
                                   a.merge(b)) if ok and a and b else None
-            elif f.name == "frameworks":
-                merged[f.name] = {k: a[k].merge(b[k]) for k in a}
+            elif f.name == "frameworks":  # {} absorbs: a chunk that did not compute them
+                merged[f.name] = {k: a[k].merge(b[k]) for k in a} if a and b else {}
             elif f.name == "naive":
                 merged[f.name] = {
                     d: {p: a[d][p].merge(b[d][p]) for p in a[d]} for d in a
@@ -289,38 +306,45 @@ def chunk_stats(
 ) -> Stats:
     """Statistics of a block of rows; `offset` numbers them (see mergeable.RowIds).
 
-    z is (n, classes), or (n,) / (n, 1) for a binary output. labels are class ids (n,),
-    or (n, classes) rows for plan.targets "dense" and "multilabel".
+    z is (n, classes), or (n,) / (n, 1) for a binary output, in its stored dtype. labels
+    are class ids (n,), or (n, classes) rows for plan.targets "dense" and "multilabel".
+    A softmax block is read once by kernel.row_stats; everything else follows from those
+    per-row numbers (and, for rows near a dtype's limits, an exact simulation).
     """
     binary = z.ndim == 1 or z.shape[1] == 1
     sigmoid = binary or plan.targets == "multilabel"
     n = z.shape[0]
-    values = np.array(z, dtype=np.float64, order="C").reshape(n, -1)
     z = np.asarray(z).reshape(n, -1)
-
-    lo, hi = values.min(), values.max()  # NaN if any NaN
+    rows = None if binary else row_stats(z)  # multi-label needs its row sums too
+    if sigmoid:
+        values = np.array(z, dtype=np.float64, order="C")
+        lo, hi = values.min(), values.max()  # NaN if any NaN
+    else:
+        lo, hi = rows.min.min(), rows.max.max()  # NaN if any NaN (its row's are NaN)
     all_finite = bool(np.isfinite(lo) and np.isfinite(hi))
     if all_finite:
         health = {"finite_min": float(lo), "finite_max": float(hi)}
     else:
-        health = _health(values, offset)
+        health = _health(z, offset)
     positive = all_finite and lo > 0
-    out = _value_evidence(values, binary, z.dtype, offset, positive, lo >= 0 and hi <= 1)
+    in_unit = bool(lo >= 0 and hi <= 1)
+    # the smallest nonzero |value|, when every value is finite: it spares decimals() a scan
+    min_abs = float(rows.min_abs.min()) if rows is not None and all_finite else None
+    out = _value_evidence(z, rows, binary, offset, positive, in_unit, min_abs)
     out.update(health)
     if sigmoid:
         out.update(_sigmoid_part(z, values, labels, offset, plan, binary, positive))
     else:
-        out.update(_softmax_part(z, values, labels, offset, plan, positive))
+        out.update(_softmax_part(z, rows, labels, offset, plan, positive, in_unit))
     loss = out.pop("_loss")
     extra = {k: out.pop(k) for k in [k for k in out if k.startswith("_")]}
-    report_part = _report_part(values, loss, extra, offset, plan, labels is not None,
-                               positive and not binary)
+    report_part = _report_part(loss, extra, offset, plan, labels is not None)
     finite_loss = np.isfinite(loss)
     # p_y rounds to 1 in the storage dtype: the gradient p - onehot(y) is 0 for the label
     saturated = finite_loss & (loss < facts(plan.storage).eps / 2)
     return Stats(
         rows=n,
-        classes=1 if binary else values.shape[1],
+        classes=1 if binary else z.shape[1],
         labelled=labels is not None,
         targets=plan.targets if labels is not None else "ids",
         loss=ExactSum.of(loss[finite_loss]),
@@ -332,9 +356,10 @@ def chunk_stats(
     )
 
 
-def _softmax_part(z, values, labels, offset, plan: Plan, positive: bool) -> dict:
+def _softmax_part(z, r: RowStats, labels, offset, plan: Plan, positive: bool,
+                  in_unit: bool) -> dict:
     """Softmax cross-entropy: stable loss, readings of the values, naive paths."""
-    n, c = values.shape
+    n, c = z.shape
     rows = np.arange(n)
     out: dict = {}
     dense = None
@@ -351,29 +376,41 @@ def _softmax_part(z, values, labels, offset, plan: Plan, positive: bool) -> dict
             dense[rows, target] = 1.0
         dense = (1.0 - plan.smoothing) * dense + plan.smoothing / c
     if labels is None:
-        target = values.argmin(axis=1)  # the least likely class: where naive paths break first
+        target = r.amin  # the least likely class: where naive paths break first
 
-    zf = values.copy()  # softmax_loss works in place; values stay for the readings
-    top = zf.argmax(axis=1)  # the first NaN, if any: the row's max is then NaN
-    zmax = zf[rows, top]
-    z_target = zf[rows, target]
+    top, zmax = r.top, r.max  # top: the first NaN, if any: the row's max is then NaN
+    z_target = np.asarray(z[rows, target], dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        span = zmax - zf.min(axis=1)
+        span = zmax - r.min
     out["max_range"] = _largest_finite(span, offset)
     out["constant_rows"] = RowSet.from_mask(span == 0, offset)
     if labels is not None:
-        out.update(_readings(values, False, target, z_target, offset, positive, plan.storage))
+        out.update(_readings(z, r, False, target, z_target, offset, positive, plan.storage,
+                             plan.frameworks or in_unit))
         out["label_counts"] = LabelCounts(np.bincount(target, minlength=c))
-    loss, lse = softmax_loss(zf, z, rows, top, zmax, target, dense)
+    loss, lse = softmax_loss(z, r, target, dense)
     if labels is not None:
         out["correct"] = int(np.count_nonzero((top == target) & np.isfinite(loss)))
     out["lse_dev"] = _largest_finite(np.abs(lse), offset)
-    naive = {d: naive_softmax(z, d, target, dense) for d in plan.dtypes}
+    if dense is None:
+        naive = {d: naive_softmax_derived(z, r, lse, loss, target, d, plan.storage)
+                 for d in plan.dtypes}
+    else:  # dense targets weigh every class: simulated
+        naive = {d: naive_softmax(z, d, target, dense) for d in plan.dtypes}
     out["naive"] = {d: naive_stats(naive[d], loss, offset) for d in plan.dtypes}
     out["_loss"] = loss
     # for _report_part: p_y = exp(-loss) only for a single hard target
     hard = labels is None or (plan.targets == "ids" and not plan.smoothing)
-    out.update(_naive=naive, _target=target, _hard=hard, _zmax=zmax, _span=span)
+
+    def exact(idx: np.ndarray) -> dict[str, Naive]:
+        """The table rows' naive losses, simulated (the derived ones are within rho)."""
+        d_idx = None if dense is None else dense[idx]
+        return {d: naive_softmax(z[idx], d, target[idx], d_idx) for d in plan.dtypes}
+
+    out.update(_naive=naive, _exact=exact, _target=target, _hard=hard, _zmax=zmax,
+               _span=span)
+    if positive:  # the same ratio as _value_evidence's log_ratio
+        out["_log_ratio"] = np.log(zmax) - np.log(r.min)
     return out
 
 
@@ -394,17 +431,24 @@ def _sigmoid_part(z, values, labels, offset, plan: Plan, binary: bool, positive:
         out["label_counts"] = LabelCounts(counts.astype(np.int64))
         if binary:
             target = targets[:, 0].astype(np.intp)
-            out.update(_readings(values, True, target, None, offset, positive, plan.storage))
+            out.update(_readings(values, None, True, target, None, offset, positive,
+                                 plan.storage))
     naive = {d: naive_sigmoid(z, d, targets) for d in plan.dtypes}
     out["naive"] = {d: naive_stats(naive[d], loss, offset) for d in plan.dtypes}
     out["_loss"] = loss
     target = targets[:, 0].astype(np.intp) if binary else None  # multi-label: no single one
-    out.update(_naive=naive, _target=target, _hard=binary)
+
+    def exact(idx: np.ndarray) -> dict[str, Naive]:
+        return {d: Naive({p: v[idx] for p, v in nv.losses.items()}, {}, nv.subnormal[idx])
+                for d, nv in naive.items()}
+
+    out.update(_naive=naive, _exact=exact, _target=target, _hard=binary)
+    if positive and not binary:
+        out["_log_ratio"] = np.log(values.max(axis=1)) - np.log(values.min(axis=1))
     return out
 
 
-def _report_part(values, loss, extra: dict, offset: RowIds, plan: Plan, labelled: bool,
-                 positive_rows: bool) -> dict:
+def _report_part(loss, extra: dict, offset: RowIds, plan: Plan, labelled: bool) -> dict:
     """What the report draws and tabulates: histograms over fixed bins, the worst rows by
     stable loss, and the first rows whose naive path fails in the storage dtype."""
     finite = np.isfinite(loss)
@@ -412,13 +456,22 @@ def _report_part(values, loss, extra: dict, offset: RowIds, plan: Plan, labelled
     if "_zmax" in extra:
         out["max_logit_hist"] = Histogram.of(extra["_zmax"], LOGIT_EDGES)
         out["range_hist"] = Histogram.of(extra["_span"], LOGIT_EDGES)
-    if positive_rows:  # the same ratio as _value_evidence's log_ratio
-        ratio = np.log(values.max(axis=1)) - np.log(values.min(axis=1))
-        out["log_ratio_hist"] = Histogram.of(ratio, LOG_RATIO_EDGES)
+    if "_log_ratio" in extra:  # every value > 0
+        out["log_ratio_hist"] = Histogram.of(extra["_log_ratio"], LOG_RATIO_EDGES)
     naive, target, hard = extra["_naive"], extra["_target"], extra["_hard"]
+    worst = _top_k(loss, finite) if labelled and finite.any() else []
+    storage = naive.get(plan.storage)
+    first: list[int] = []
+    if storage is not None:
+        failed = finite & ~np.logical_and.reduce([np.isfinite(storage.losses[p]) for p in PATHS])
+        first = np.flatnonzero(failed)[:KEEP_TABLE_ROWS].tolist()
+    picked = sorted(set(worst) | set(first))
+    exact = extra["_exact"](np.asarray(picked, dtype=np.intp)) if picked else {}
+    where = {row: k for k, row in enumerate(picked)}
 
     def row_values(i: int) -> RowValues:
-        cells = tuple((d, p, float(naive[d].losses[p][i])) for d in naive for p in PATHS)
+        k = where[i]
+        cells = tuple((d, p, float(exact[d].losses[p][k])) for d in naive for p in PATHS)
         return RowValues(
             row_id(offset, i),
             None if target is None else int(target[i]),
@@ -427,13 +480,10 @@ def _report_part(values, loss, extra: dict, offset: RowIds, plan: Plan, labelled
             cells,
         )
 
-    if labelled and finite.any():
-        out["worst_rows"] = TopRows(tuple(row_values(i) for i in _top_k(loss, finite)))
-    storage = naive.get(plan.storage)
+    if worst:
+        out["worst_rows"] = TopRows(tuple(row_values(i) for i in worst))
     if storage is not None:
-        failed = finite & ~np.logical_and.reduce([np.isfinite(storage.losses[p]) for p in PATHS])
-        first = np.flatnonzero(failed)[:KEEP_TABLE_ROWS]
-        out["naive_failure_rows"] = FirstRows(tuple(row_values(int(i)) for i in first))
+        out["naive_failure_rows"] = FirstRows(tuple(row_values(i) for i in first))
     return out
 
 
@@ -455,10 +505,12 @@ def _largest_finite(values: np.ndarray, offset: RowIds) -> Extreme | None:
     return Extreme.largest(np.where(ok, values, -np.inf), offset)
 
 
-def _value_evidence(values, binary, dtype, offset, positive, in_unit) -> dict:
+def _value_evidence(z, r: RowStats | None, binary, offset, positive, in_unit,
+                    min_abs: float | None) -> dict:
     """What the values look like: row sums, log-ratios, [0, 1] facts, rounding."""
-    out: dict = {"decimals": decimals(values, dtype)}
-    if in_unit:
+    out: dict = {"decimals": decimals(z, z.dtype, min_abs)}
+    if in_unit:  # probabilities: these passes are worth their cost
+        values = np.asarray(z, dtype=np.float64)
         out["unit"] = UnitEvidence(
             int(np.count_nonzero(values < 0.02)),
             int(np.count_nonzero(values > 0.98)),
@@ -466,57 +518,87 @@ def _value_evidence(values, binary, dtype, offset, positive, in_unit) -> dict:
         )
     if binary:
         return out
-    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf rows give NaN/inf sums
-        out["row_sum_dev"] = _largest_finite(np.abs(values.sum(axis=1) - 1.0), offset)
+    assert r is not None
+    if in_unit:  # row sums tell probabilities apart; no other values need them
+        with np.errstate(invalid="ignore", over="ignore"):
+            out["row_sum_dev"] = _largest_finite(np.abs(row_sums(z)[0] - 1.0), offset)
     if positive:  # all finite and > 0: what softmax output always is
-        ratio = np.log(values.max(axis=1)) - np.log(values.min(axis=1))
-        out["log_ratio"] = Extreme.largest(ratio, offset)
+        out["log_ratio"] = Extreme.largest(np.log(r.max) - np.log(r.min), offset)
     return out
 
 
-def decimals(values: np.ndarray, dtype: np.dtype) -> int:
+def decimals(values: np.ndarray, dtype: np.dtype, min_abs: float | None = None) -> int:
     """The smallest k <= MAX_DECIMALS with every finite value on the 10**-k grid.
 
     A CSV written with k decimals sums to 1 only within about C * 0.5 * 10**-k, so this
-    sets tolerances. A sample proposes k; the whole block confirms it (grids nest).
+    sets tolerances. A sample proposes k; the whole block confirms it (grids nest). A value
+    whose slack (2 eps |v| 10**k) reaches 0.5 is on the grid whatever it is: with
+    `min_abs`, the smallest nonzero |value| of an all-finite block, only the values below
+    that size are looked at (float32 logits pass k = 7 or 8 on their own size alone).
     """
     eps = float(np.finfo(dtype).eps)
     if eps > 1e-6:
         return NOT_ROUNDED  # float16 is too coarse to tell a decimal grid from its own
-    flat = values[np.isfinite(values)]
-    if flat.size == 0:
-        return 0
+    values = np.asarray(values)
+
+    def finite(v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float64).ravel()
+        return v[np.isfinite(v)]
 
     def on_grid(v: np.ndarray, k: int) -> bool:
         scaled = v * 10.0**k
         slack = 1e-9 + np.abs(scaled) * 2 * eps
         return bool((np.abs(scaled - np.rint(scaled)) <= slack).all())
 
-    sample = flat[:256]
+    # the first 4096 finite values: random logits hold enough small ones that one of them
+    # is off every grid, so the block is scanned only when the values look rounded
+    per_row = max(1, values[0].size) if values.ndim > 1 else 1
+    sample = finite(values[: -(-_SAMPLE // per_row)])
+    if sample.size < _SAMPLE:
+        sample = finite(values)
+    sample = sample[:_SAMPLE]
+    if sample.size == 0:
+        return 0
     k = next((k for k in range(MAX_DECIMALS + 1) if on_grid(sample, k)), NOT_ROUNDED)
-    while k <= MAX_DECIMALS and not on_grid(flat, k):
+    if k > MAX_DECIMALS:
+        return NOT_ROUNDED  # no grid for the sample: none for the block (logits)
+    def block_on_grid(k: int) -> bool:
+        sure = 0.5 / (2 * eps * 10.0**k) * (1 + 1e-9)  # |v| at or above this is on the grid
+        if min_abs is not None and min_abs >= sure:
+            return True
+        flat = finite(values)
+        return on_grid(flat[np.abs(flat) < sure], k)
+
+    while k <= MAX_DECIMALS and not block_on_grid(k):
         k += 1
     return k if k <= MAX_DECIMALS else NOT_ROUNDED
 
 
-def _readings(values, binary, target, z_target, offset, positive, storage) -> dict:
+def _readings(values, r: RowStats | None, binary, target, z_target, offset, positive,
+              storage, frameworks: bool = True) -> dict:
     """The loss each reading of the values gives: as probabilities, as log-probabilities,
     as each framework computes it on probabilities (frameworks.py), and after undoing a
-    second softmax (binary: a second sigmoid)."""
-    rows = np.arange(values.shape[0])
+    second softmax (binary: a second sigmoid). `values` is the block as stored (binary:
+    float64), `r` its row statistics (softmax)."""
     if binary:
         p = values[:, 0]
         p_y = np.where(target == 1, p, 1.0 - p)
         lp_y = np.full(p.shape, np.nan)
     else:
-        p_y = values[rows, target]
+        p_y = z_target
         lp_y = z_target
     usable = (p_y > 0) & np.isfinite(p_y)
     ok_lp = np.isfinite(lp_y)
     out: dict = {"frameworks": {}}
     with np.errstate(all="ignore"):  # NaN rows give NaN losses; they are left out below
-        for name, emulate in (BINARY if binary else SOFTMAX).items():
-            loss, capped = emulate(values, target, storage)
+        if not frameworks:
+            emulations, given = {}, None
+        elif binary:
+            emulations, given = BINARY, values
+        else:
+            emulations, given = SOFTMAX, FrameworkRows(p_y, *row_sums(values))
+        for name, emulate in emulations.items():
+            loss, capped = emulate(given, target, storage)
             ok = np.isfinite(loss)
             out["frameworks"][name] = FrameworkStats(
                 ExactSum.of(loss[ok]), RowSet.from_mask(capped & ok, offset)
@@ -527,9 +609,9 @@ def _readings(values, binary, target, z_target, offset, positive, storage) -> di
                 first = np.log(p / (1.0 - p))
                 first_y = np.where(target == 1, first, 1.0 - first)
             else:  # q = softmax(p), sum(p) = 1  =>  p = ln q + (1 - sum(ln q)) / C
-                logq = np.log(values)
                 c = values.shape[1]
-                first_y = logq[rows, target] + (1.0 - logq.sum(axis=1)) / c
+                log_sum = np.log(np.asarray(values, dtype=np.float64)).sum(axis=1)
+                first_y = np.log(p_y) + (1.0 - log_sum) / c
             ok = (first_y > 0) & (first_y <= 1)
         out["loss_undone"] = ExactSum.of(-np.log(first_y[ok]))
     return out | {
@@ -566,11 +648,8 @@ def _health(zf: np.ndarray, offset: RowIds) -> dict:
 
 def stable_loss(z: np.ndarray, target: np.ndarray) -> np.ndarray:
     """-log_softmax(z)[row, target[row]] for each row, in float64."""
-    zf = np.array(z, dtype=np.float64, order="C")
-    rows = np.arange(zf.shape[0])
-    target = np.asarray(target, dtype=np.intp)
-    top = zf.argmax(axis=1)
-    return softmax_loss(zf, z, rows, top, zf[rows, top], target, None)[0]
+    z = np.asarray(z)
+    return softmax_loss(z, row_stats(z), np.asarray(target, dtype=np.intp))[0]
 
 
 def naive_stats(

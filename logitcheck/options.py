@@ -26,6 +26,7 @@ GAUSSIAN = frozenset({"gaussian"})
 BOTH = ANALYZE | COMPARE
 ALL = BOTH | GAUSSIAN
 SCALES = ("log-std", "log-var", "std", "var")
+ENGINES = ("local", "dask")
 
 
 def dtypes(text: str) -> tuple[str, ...]:
@@ -41,6 +42,7 @@ def build_settings(kw: Mapping[str, Any], **more: Any) -> Settings:
     """Settings from option values keyed by click parameter name; missing ones are built-in."""
     kw = {**DEFAULTS, **kw}
     fail_on = kw["fail_on"]
+    _check_engine(kw)
     if "drift" not in more:
         more["drift"] = DriftThresholds(
             kw["max_abs_diff"], kw["max_kl"], kw["min_top1_agreement"], kw["max_loss_delta"]
@@ -54,6 +56,8 @@ def build_settings(kw: Mapping[str, Any], **more: Any) -> Settings:
         expects=kw["expects"].replace("-", "_"),
         chunk_rows=kw["chunk_rows"],
         threads=kw["threads"],
+        engine=kw["engine"],
+        scheduler=kw["scheduler"],
         select=gate.split_codes("--select", kw["select"]),
         ignore=gate.split_codes("--ignore", kw["ignore"]),
         severity=gate.parse_severity(kw["severities"]),
@@ -75,6 +79,21 @@ def build_settings(kw: Mapping[str, Any], **more: Any) -> Settings:
         targets_key=kw["targets_key"],
         **more,
     )
+
+
+def _check_engine(kw: Mapping[str, Any]) -> None:
+    """Options that --engine dask cannot honour are refused before anything is opened."""
+    if kw["scheduler"] is not None and kw["engine"] != "dask":
+        raise UsageError(f"--scheduler {kw['scheduler']}: applies to --engine dask only")
+    if kw["engine"] != "dask":
+        return
+    # the framework backends hold per-process state (devices, compiled kernels): they run
+    # with --engine local only
+    if kw["backend"] != "numpy":
+        raise UsageError(f"--backend {kw['backend']}: runs with --engine local only, not with "
+                         "--engine dask")
+    if kw["cross_check"]:
+        raise UsageError("--cross-check: runs with --engine local only, not with --engine dask")
 
 
 # --- YAML values -> kw form. Each raises ValueError with the problem (no location). ---
@@ -228,7 +247,10 @@ _OPTIONS = [
     Option("targets-key", "targets_key", None, _text, commands=GAUSSIAN),
     Option("dtypes", "extra_dtypes", "", _dtypes, lambda v: list(dtypes(v))),
     Option("chunk-rows", "chunk_rows", None, _number(int, 1, nullable=True)),
-    Option("threads", "threads", 1, _number(int, 1)),
+    Option("threads", "threads", 0, _number(int, 0)),  # 0: one per core
+    # where the chunks run (engine.py, dask_engine.py): dask is imported only when asked for
+    Option("engine", "engine", "local", _choice(ENGINES), commands=ANALYZE),
+    Option("scheduler", "scheduler", None, _text, commands=ANALYZE),
     Option("max-abs-diff", "max_abs_diff", DriftThresholds.max_abs_diff, _number(float, 0),
            commands=COMPARE),
     Option("max-kl", "max_kl", DriftThresholds.max_kl, _number(float, 0), commands=COMPARE),

@@ -68,6 +68,13 @@ def write_atomic(path: str, text: str) -> None:
     target = Path(path)
     if target.is_dir():
         raise InputError(path, "is a directory, not a file")
+    if target.exists() and not target.is_file():  # /dev/null, /dev/stdout, a FIFO: never
+        try:  # replace a device by a file (as root, os.replace would): write to it
+            with open(target, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+        except OSError as exc:
+            raise InputError(path, f"cannot write ({exc.strerror or exc})") from None
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:

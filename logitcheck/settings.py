@@ -26,7 +26,11 @@ class Settings:
     fail_on: Severity | None = Severity.ERROR  # None: never fail on findings
     chunk_rows: int | None = None  # None: derived from chunk_bytes and the class count
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
-    threads: int = 1
+    threads: int = 0  # 0: one per core (engine.thread_count)
+    # where the chunks are computed: "local" (this process, --threads) or "dask" (tasks on a
+    # dask.distributed cluster: `scheduler`'s address, or a LocalCluster started for the run)
+    engine: str = "local"
+    scheduler: str | None = None
     # what the user's loss expects: "logits" (the argument is LOGITS), "probabilities"
     # (Keras from_logits=False, sklearn log_loss) or "log_probabilities" (nll_loss)
     expects: str = "logits"

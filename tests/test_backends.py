@@ -303,7 +303,8 @@ def test_import_and_default_analyze_load_no_framework():
         "sys.argv = ['logitcheck', 'analyze', 'sample_data/fp16_overflow_logits.npy',"
         " '--labels', 'sample_data/labels.npy', '--format', 'json']\n"
         "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-        "bad = [m for m in ('torch', 'tensorflow', 'jax', 'keras', 'optax') if m in sys.modules]\n"
+        "bad = [m for m in ('torch', 'tensorflow', 'jax', 'keras', 'optax', 'dask', 'distributed',"
+        " 'zarr') if m in sys.modules]\n"
         "print('LOADED', bad, code, file=sys.stderr)\n"
     )
     assert "LOADED [] 1" in proc.stderr, proc.stderr

@@ -173,3 +173,22 @@ def test_baseline_write_is_atomic_too(tmp_path, monkeypatch):
     assert os.listdir(target.parent) == ["b.json"] and target.read_text() == "old\n"
 
 
+
+
+def test_a_device_or_fifo_is_written_to_not_replaced(tmp_path):
+    """`-o /dev/null` as root: os.replace would put a file where the device was."""
+    import stat
+    import threading
+
+    from logitcheck.outputs import write_atomic
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_atomic(str(fifo), "report\n")
+    reader.join(timeout=10)
+    assert got == ["report\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temp file left

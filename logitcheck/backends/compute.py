@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..dtypes import facts
+from ..kernel import row_stats
 from ..losses import Naive, sigmoid_loss, softmax_loss
 from ..mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
 from ..numerics import PATHS, PathStats, Plan, naive_stats
@@ -92,10 +93,8 @@ def reference_loss(z: np.ndarray, values: np.ndarray, task: Task) -> np.ndarray:
     """The float64 reference per row, exactly as numerics computes it."""
     if task.sigmoid:
         return sigmoid_loss(values, task.multi)
-    zf = values.copy()
-    rows = np.arange(values.shape[0])
-    top = zf.argmax(axis=1)
-    return softmax_loss(zf, z, rows, top, zf[rows, top], task.ids, task.dense)[0]
+    block = np.asarray(z).reshape(values.shape)
+    return softmax_loss(block, row_stats(block), task.ids, task.dense)[0]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Input files: what they declare, checked, and read one block of rows at a time.
 
 Formats (one module each): .npy (npy.py), .npz (npz.py), safetensors (safetensors.py),
-CSV/TSV, gzipped or not (delimited.py). Layouts (layout.py): N-D logits with a class axis,
-read as rows in C order over the other axes; causal-LM label shifting.
+CSV/TSV, gzipped or not (delimited.py); and two directory formats, read block by block: a
+directory of .npy shards (shards.py) and a zarr store (zarr_store.py). Layouts (layout.py):
+N-D logits with a class axis, read as rows in C order over the other axes; causal-LM label
+shifting.
 """
 
 from __future__ import annotations
@@ -18,19 +20,23 @@ from ..dtypes import FLOATS
 from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings
-from . import delimited, npz, safetensors
+from . import delimited, npz, safetensors, shards, zarr_store
 from .keys import labels_key, logits_key
-from .layout import RowView, axis_names
+from .layout import LazyArray, LazyRowView, RowView, axis_names, release_rows
 from .npy import open_npy
 from .stored import Stored, dtype_name, widen_bfloat16
 from .targets import dense_targets
 
 SUPPORTED = (".npy", ".npz", ".safetensors", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
-Progress = Callable[[int, int], None]
+KEYED = ("npz", "safetensors", "zarr")  # formats holding several arrays, chosen by key
+Progress = Callable[..., None]  # (done, total[, stage]), in bytes
 
 
 def file_format(path: Path) -> str:
-    """npy | npz | safetensors | csv | tsv, from the file name."""
+    """npy | npz | safetensors | csv | tsv, from the file name; for a directory, zarr (a
+    zarr store) or shards (.npy shards)."""
+    if path.is_dir():
+        return "zarr" if zarr_store.is_store(path) else "shards"
     name = path.name.lower()
     for suffix in SUPPORTED:
         if name.endswith(suffix):
@@ -40,9 +46,13 @@ def file_format(path: Path) -> str:
     raise InputError(path, f"unsupported format {kind} (supported: {', '.join(SUPPORTED)})")
 
 
+def is_array_dir(path: Path) -> bool:
+    """A directory logitcheck reads as one array: a zarr store, or one holding .npy shards."""
+    return path.is_dir() and (zarr_store.is_store(path) or bool(shards.shard_files(path)))
+
+
 def _check_is_file(path: Path) -> None:
-    if path.is_dir():
-        raise InputError(path, "is a directory, not a file")
+    """The input exists (a directory is read as .npy shards or a zarr store)."""
     if not path.exists():
         raise InputError(path, "no such file")
 
@@ -53,13 +63,32 @@ def _check_is_file(path: Path) -> None:
 def _load_keyed(path: Path, fmt: str, key: str, max_bytes: int | None) -> Stored:
     if fmt == "npz":
         return Stored(path, npz.load(path, key, max_bytes), fmt, key)
+    if fmt == "zarr":
+        return Stored(path, zarr_store.load(path, key, max_bytes), fmt, key)
     tensor = next(t for t in safetensors.header(path) if t.key == key)
     return Stored(path, safetensors.load(path, tensor, max_bytes), fmt, key,
                   bfloat16=tensor.dtype == "BF16")
 
 
 def _keys(path: Path, fmt: str) -> list[str]:
+    if fmt == "zarr":
+        return zarr_store.keys(zarr_store.open_node(path))
     return npz.keys(path) if fmt == "npz" else [t.key for t in safetensors.header(path)]
+
+
+def _unkeyed(path: Path, fmt: str, settings: Settings, option: str, key: str | None
+             ) -> Stored | None:
+    """The one array of a single-array input (.npy, shards, a zarr array), else None."""
+    if fmt == "npy":
+        return Stored(path, open_npy(path, settings.max_bytes), fmt)
+    if fmt == "shards":
+        return Stored(path, shards.open_shards(path, settings.max_bytes), fmt)
+    if fmt == "zarr" and zarr_store.is_array(zarr_store.open_node(path)):
+        if key is not None:
+            raise InputError(path, f"is a zarr array, not a group: {option} {key!r} does not "
+                             "apply")
+        return Stored(path, zarr_store.load(path, None, settings.max_bytes), fmt)
+    return None
 
 
 def _named(column: str, pattern: str | None) -> bool:
@@ -73,9 +102,10 @@ def load_logits(
     """The logits, and the labels when the same file holds them and with_labels is set."""
     _check_is_file(path)
     fmt = file_format(path)
-    if fmt == "npy":
-        return Stored(path, open_npy(path, settings.max_bytes), fmt), None
-    if fmt in ("npz", "safetensors"):
+    single = _unkeyed(path, fmt, settings, "--logits-key", settings.logits_key)
+    if single is not None:
+        return single, None
+    if fmt in KEYED:
         keys = _keys(path, fmt)
         key = logits_key(path, keys, settings.logits_key)
         logits = _load_keyed(path, fmt, key, settings.max_bytes)
@@ -106,9 +136,10 @@ def load_labels(
 ) -> Stored:
     _check_is_file(path)
     fmt = file_format(path)
-    if fmt == "npy":
-        return Stored(path, open_npy(path, settings.max_bytes), fmt)
-    if fmt in ("npz", "safetensors"):
+    single = _unkeyed(path, fmt, settings, "--labels-key", settings.labels_key)
+    if single is not None:
+        return single
+    if fmt in KEYED:
         key = labels_key(path, _keys(path, fmt), settings.labels_key, required=True)
         assert key is not None
         return _load_keyed(path, fmt, key, settings.max_bytes)
@@ -136,10 +167,14 @@ class Source:
     stored: Stored
     class_axis: int | None = None  # None: a binary output, one value per row
     shift: bool = False  # causal LM: the last position on axis 1 predicts nothing
-    view: RowView = field(init=False, repr=False, compare=False)
+    view: RowView | LazyRowView = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         a = self.stored.array
+        if not isinstance(a, np.ndarray):  # shards, zarr: read block by block
+            view = LazyRowView(a, self.class_axis, self.shift)
+            object.__setattr__(self, "view", view)
+            return
         if self.class_axis is not None:
             a = np.moveaxis(a, self.class_axis, -1)
             if self.shift:
@@ -151,14 +186,14 @@ class Source:
         return self.stored.path
 
     @property
-    def array(self) -> np.ndarray:
+    def array(self) -> np.ndarray | LazyArray:
         return self.stored.array
 
     @property
     def shape(self) -> tuple[int, int]:
         """(rows, classes); classes is 1 for a binary output, (N,) or (N, 1)."""
         v = self.view
-        return (v.rows, v.view.shape[-1] if v.columns else 1)
+        return (v.rows, v.width if v.columns else 1)
 
     @property
     def binary(self) -> bool:
@@ -176,6 +211,11 @@ class Source:
     def read(self, start: int, stop: int) -> np.ndarray:
         block = self.view.read(start, stop)
         return widen_bfloat16(block) if self.stored.bfloat16 else block
+
+    def release(self, start: int, stop: int) -> None:
+        """Rows [start, stop) are done with: drop their mapped pages from this process (the
+        page cache keeps them), so that reading a file of any size holds one chunk."""
+        release_rows(self.stored.array, self.view, start, stop)
 
     def position(self, row: int) -> tuple[int, ...]:
         """Where row `row` sits in the array: its index on each non-class axis."""
@@ -241,7 +281,7 @@ def make_source(stored: Stored, settings: Settings) -> Source:
 @dataclass(frozen=True)
 class Labels:
     stored: Stored
-    view: RowView  # one class id per row of the logits (dense targets: one row each)
+    view: RowView | LazyRowView  # one class id per row of the logits (dense: one row each)
     targets: str = "ids"  # see numerics.Plan.targets
 
     @property
@@ -249,7 +289,7 @@ class Labels:
         return self.stored.path
 
     @property
-    def array(self) -> np.ndarray:
+    def array(self) -> np.ndarray | LazyArray:
         return self.stored.array
 
     def read(self, start: int, stop: int) -> np.ndarray:
@@ -303,7 +343,10 @@ def make_labels(
     rows, classes = source.shape
     if array.ndim == 2 and array.shape[1] == classes > 1 and source.stored.array.ndim == 2:
         kind = dense_targets(path, array, rows, multilabel)
-        return Labels(stored, RowView(array), kind)
+        lazy = not isinstance(array, np.ndarray)
+        return Labels(stored, LazyRowView(array, 1) if lazy else RowView(array), kind)
+    if not isinstance(array, np.ndarray):
+        array = np.asarray(array)  # class ids are small next to logits, and all read below
     z = source.stored.array
     expected = tuple(z.shape[i] for i in range(z.ndim) if i != source.class_axis)
     if array.ndim == len(expected) + 1 and array.shape[-1] == 1 and array.shape[:-1] == expected:
@@ -364,8 +407,8 @@ def _check_options_apply(logits: Path, labels: str | Path | None, settings: Sett
     for p in paths:
         _check_is_file(p)
         formats.add(file_format(p))
-    options = {"--logits-key": (settings.logits_key, {"npz", "safetensors"}),
-               "--labels-key": (settings.labels_key, {"npz", "safetensors"}),
+    options = {"--logits-key": (settings.logits_key, set(KEYED)),
+               "--labels-key": (settings.labels_key, set(KEYED)),
                "--label-column": (settings.label_column, {"csv", "tsv"}),
                "--class-columns": (settings.class_columns, {"csv", "tsv"})}
     for option, (value, wanted) in options.items():
@@ -373,6 +416,43 @@ def _check_options_apply(logits: Path, labels: str | Path | None, settings: Sett
             kinds = " or ".join(sorted(wanted))
             raise UsageError(f"{option}: applies to {kinds} files only, and the inputs are "
                              f"{' and '.join(sorted(formats))} ({', '.join(map(str, paths))})")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a Stored array came from: enough to open the same array again in another
+    process (a dask worker) without sending it any data."""
+
+    path: str
+    format: str
+    key: str | None = None
+
+    @classmethod
+    def of(cls, stored: Stored) -> Ref:
+        return cls(str(stored.path), stored.format, stored.key)
+
+
+def _load_ref(ref: Ref, settings: Settings) -> Stored:
+    path = Path(ref.path)
+    if ref.format in ("csv", "tsv"):
+        raise UsageError(f"{path}: CSV/TSV inputs are decoded where they are opened and cannot "
+                         "be opened again elsewhere; save them as .npy first")
+    if ref.key is not None:
+        return _load_keyed(path, ref.format, ref.key, settings.max_bytes)
+    single = _unkeyed(path, ref.format, settings, "--logits-key", None)
+    if single is None:
+        raise InputError(path, "is a zarr group, not an array")
+    return single
+
+
+def reopen(logits: Ref, labels: Ref | None, settings: Settings) -> tuple[Source, Labels | None]:
+    """The Source and Labels open_inputs gave, opened again from their Refs (same arrays,
+    same keys, same checks)."""
+    source = make_source(_load_ref(logits, settings), settings)
+    if labels is None:
+        return source, None
+    stored = _load_ref(labels, settings)
+    return source, make_labels(stored, source, settings.ignore_index, settings.multilabel)
 
 
 def open_logits(path: str | Path, settings: Settings | None = None) -> Source:

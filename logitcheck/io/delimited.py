@@ -1,10 +1,15 @@
 """CSV and TSV files (plain or gzipped): class columns, a label column, checked cell by cell.
 
-The file is read once, as a stream of line blocks; each block is parsed (numpy's C parser
-when no field is quoted, the csv module otherwise), checked, and appended as float64 to an
-anonymous temporary file in the system temp dir, which is then memory-mapped. Memory
-stays bounded by one block whatever the file size, the rest of logitcheck sees the same
-(rows, classes) memory map as for a .npy, and no second pass over the text is needed.
+The file is read once, as a stream of blocks, and appended as float64 to an anonymous
+temporary file in the system temp dir, which is then memory-mapped. Memory stays bounded by
+a few blocks whatever the file size, the rest of logitcheck sees the same (rows, classes)
+memory map as for a .npy, and no second pass over the text is needed (but for the rows the
+fast path delivered before it handed over, skipped over unparsed). Files from
+FAST_MIN_BYTES on are parsed by pyarrow when it is installed (fastcsv.py); it hands over to
+the slow parser here (numpy's C parser for blocks without quotes, the csv module for lines
+with one)
+from the first row it cannot vouch for, so both accept the same files, with the same values,
+and refuse the others with the same message and line number.
 The decoded size is capped (8 GiB by default, --max-bytes) as the blocks arrive.
 """
 
@@ -62,7 +67,7 @@ class Head:
 
 
 def _is_number(cell: str) -> bool:
-    if "_" in cell:  # Python's float() takes 1_000; numpy's parser (the fast path) does not
+    if "_" in cell:  # Python's float() takes 1_000; numpy's and pyarrow's parsers do not
         return False
     try:
         float(cell)
@@ -122,18 +127,24 @@ class _Text:
 
 
 def _split(lines: list[str], delimiter: str, path: Path, first: int = 1) -> list[list[str]]:
-    """One row of cells per line; `first` numbers the lines in messages."""
-    reader = csv.reader(lines, delimiter=delimiter)
+    """One row of cells per line; `first` numbers the lines in messages. Each line on its
+    own, so that what a line gives never depends on the lines read with it (the fast path
+    reads other blocks): lines with a quote through the csv module, the others split."""
     rows: list[list[str]] = []
-    try:
-        for row in reader:
-            # a quote left open joins the next lines into one row: rows and lines part ways
-            if reader.line_num != len(rows) + 1:
-                raise InputError(path, f"line {first + len(rows)}: a quoted field runs past "
-                                 "the end of the line (a quote that is not closed?)")
-            rows.append(row)
-    except csv.Error as exc:  # e.g. a field above the csv module's size limit
-        raise InputError(path, f"line {first + len(rows)}: {exc}") from None
+    for i, line in enumerate(lines):
+        if '"' not in line:
+            rows.append(line.removesuffix("\n").split(delimiter))
+            continue
+        # the empty second line shows a quote left open: the field would run into it
+        reader = csv.reader((line, ""), delimiter=delimiter)
+        try:
+            row = next(reader)
+        except csv.Error as exc:  # e.g. a field above the csv module's size limit
+            raise InputError(path, f"line {first + i}: {exc}") from None
+        if reader.line_num != 1:
+            raise InputError(path, f"line {first + i}: a quoted field runs past the end of "
+                             "the line (a quote that is not closed?)")
+        rows.append(row)
     return rows
 
 
@@ -255,39 +266,102 @@ def load(
         label = None
     names = tuple(h.names[i] for i in cols)
     name_map = _name_map(label_names if label_names is not None else names, class_pattern)
-    cap = decoded_cap(max_bytes)
-    total = os.path.getsize(path)
     out = tempfile.TemporaryFile(prefix="logitcheck-", suffix=".f64") if cols else None
-    rows, label_blocks = 0, []
+    sink = _Sink(path, out, len(cols), decoded_cap(max_bytes), progress)
     try:
-        with _Text(path) as text:
-            if h.has_header:
-                while not text.lines(1)[0].strip():  # blank lines before the header
-                    pass
-            for block in _blocks(text):
-                start_line, lines = block
-                parsed = _parse(path, h, lines, start_line, cols, label, name_map)
-                values, ids = parsed
-                if out is not None and values is not None:
-                    check_declared(path, (rows + len(values)) * len(cols) * 8, cap,
-                                   f"after line {start_line + len(lines) - 1}: the data ")
-                    out.write(np.ascontiguousarray(values, dtype="<f8").tobytes())
-                if ids is not None:
-                    label_blocks.append(ids)
-                rows += len(lines)
-                if progress is not None:
-                    progress(text.consumed(), total)
-        if rows == 0:
+        fast = (cols or label is not None) and _fast(path)
+        if not (fast and _load_fast(path, h, cols, label, name_map, sink)):
+            # from the first row the fast path did not deliver (all of them without it)
+            _load_slowly(path, h, cols, label, name_map, sink, skip=sink.rows)
+        if sink.rows == 0:
             raise InputError(path, "has a header but no data rows")
         array = None
         if out is not None:
             out.flush()
-            array = np.memmap(out, dtype="<f8", mode="r", shape=(rows, len(cols)))
+            array = np.memmap(out, dtype="<f8", mode="r", shape=(sink.rows, len(cols)))
     finally:
         if out is not None:
             out.close()  # the map keeps the (already unlinked) file alive
-    ids_all = np.concatenate(label_blocks) if label_blocks else None
+    ids_all = np.concatenate(sink.labels) if sink.labels else None
     return Table(array, ids_all, names, h)
+
+
+#: Files from this size on are read by pyarrow when it is installed: below it, importing
+#: pyarrow (about 0.2 s) costs more than the slow parser (about 35 MB/s) takes.
+FAST_MIN_BYTES = 4 << 20
+
+
+def _fast(path: Path) -> bool:
+    if os.path.getsize(path) < FAST_MIN_BYTES:
+        return False
+    from . import fastcsv
+
+    return fastcsv.available()
+
+
+class _Sink:
+    """Where both parsers put their rows: values appended to the temp file, label ids
+    gathered, the decoded size held to the cap, progress reported."""
+
+    def __init__(self, path: Path, out: BinaryIO | None, width: int, cap: int,
+                 progress: Progress | None) -> None:
+        self.path, self.out, self.width, self.cap = path, out, width, cap
+        self.progress = progress
+        self.total = os.path.getsize(path)
+        self.rows = 0
+        self.labels: list[np.ndarray] = []
+
+    def fits(self, rows: int) -> bool:
+        return self.out is None or (self.rows + rows) * self.width * 8 <= self.cap
+
+    def add(self, values: np.ndarray | None, ids: np.ndarray | None, rows: int,
+            done: int, last_line: int | None = None) -> None:
+        if self.out is not None and values is not None:
+            if last_line is not None:
+                check_declared(self.path, (self.rows + rows) * self.width * 8, self.cap,
+                               f"after line {last_line}: the data ")
+            self.out.write(memoryview(np.ascontiguousarray(values, dtype="<f8")).cast("B"))
+        if ids is not None:
+            self.labels.append(ids)
+        self.rows += rows
+        if self.progress is not None:
+            self.progress(done, self.total)
+
+
+def _load_fast(path: Path, h: Head, cols: list[int], label: int | None,
+               name_map: dict[str, int], sink: _Sink) -> bool:
+    """pyarrow's rows into the sink; False where the slow parser must go on from."""
+    from . import fastcsv
+
+    batches = fastcsv.blocks(path, h, suffixes(path)[1], cols, label, name_map, MAX_LINE)
+    try:
+        for values, ids, done in batches:
+            rows = len(values) if values is not None else len(ids)  # type: ignore[arg-type]
+            if not sink.fits(rows):
+                return False  # the slow parser names the line where the cap is passed
+            sink.add(values, ids, rows, done)
+    except fastcsv.Fallback:
+        return False
+    finally:
+        batches.close()
+    return True
+
+
+def _load_slowly(path: Path, h: Head, cols: list[int], label: int | None,
+                 name_map: dict[str, int], sink: _Sink, skip: int = 0) -> None:
+    """Line blocks parsed by numpy or the csv module, from data row `skip` on."""
+    with _Text(path) as text:
+        if h.has_header:
+            while not text.lines(1)[0].strip():  # blank lines before the header
+                pass
+        for start_line, lines in _blocks(text):
+            if skip:  # rows the fast path delivered
+                if skip >= len(lines):
+                    skip -= len(lines)
+                    continue
+                start_line, lines, skip = start_line + skip, lines[skip:], 0
+            values, ids = _parse(path, h, lines, start_line, cols, label, name_map)
+            sink.add(values, ids, len(lines), text.consumed(), start_line + len(lines) - 1)
 
 
 def _blocks(text: _Text) -> Iterator[tuple[int, list[str]]]:
@@ -298,10 +372,12 @@ def _blocks(text: _Text) -> Iterator[tuple[int, list[str]]]:
             return
         first = text.line - len(raw) + 1
         lines = [ln.rstrip("\n") for ln in raw]
-        if all(lines):
+        # isspace stops at the first character that is not a space: cheap on data lines
+        if all(lines) and not any(map(str.isspace, lines)):
             yield first, lines
             continue
-        # blank lines (a trailing newline, a gap) are skipped: keep the numbering right
+        # blank lines (a trailing newline, a gap, only spaces) are skipped: keep the
+        # numbering right
         run: list[str] = []
         run_start = first
         for i, ln in enumerate(lines):

@@ -1,4 +1,7 @@
-"""What a file holds, from its headers alone (`logitcheck inspect`): no data is read."""
+"""What a file holds, from its headers alone (`logitcheck inspect`): no data is read.
+
+A directory of .npy shards is described as the one array it reads as (and lists its
+shards); a zarr store, from its metadata, as its array or each array of its group."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from . import delimited, npz, safetensors
+from . import delimited, npz, safetensors, shards, zarr_store
 from .npy import declared_bytes, read_header
 from .stored import dtype_name
 
@@ -17,6 +20,13 @@ def _array(key: str | None, shape: tuple[int, ...], dtype: str, nbytes: int,
             "storage": storage}
 
 
+def _size(path: Path) -> int:
+    """A file's size; a directory's, the sum of the files under it."""
+    if not path.is_dir():
+        return os.path.getsize(path)
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 def describe(path: str | Path) -> dict[str, Any]:
     """{path, format, bytes, arrays: [{key, shape, dtype, bytes, storage}], ...}."""
     from . import _check_is_file, file_format  # the package imports this module
@@ -24,8 +34,16 @@ def describe(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     _check_is_file(path)
     fmt = file_format(path)
-    out: dict[str, Any] = {"path": str(path), "format": fmt, "bytes": os.path.getsize(path)}
-    if fmt == "npy":
+    out: dict[str, Any] = {"path": str(path), "format": fmt, "bytes": _size(path)}
+    if fmt == "shards":
+        d = shards.describe(path)
+        n = len(d["shards"])
+        out["arrays"] = [_array(None, d["shape"], d["dtype"], d["bytes"],
+                                f"{n} .npy shard{'s' * (n != 1)}, mapped")]
+        out["shards"] = d["shards"]
+    elif fmt == "zarr":
+        out["arrays"] = zarr_store.describe(path)
+    elif fmt == "npy":
         shape, dtype, fortran, _ = read_header(path)
         out["arrays"] = [_array(None, shape, dtype_name(dtype), declared_bytes(shape, dtype),
                                 "mapped, Fortran order" if fortran else "mapped")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -17,11 +18,14 @@ def dtype_name(dtype: np.dtype) -> str:
 
 @dataclass(frozen=True)
 class Stored:
-    """An array as stored: memory-mapped (npy, stored npz members, safetensors) or decoded."""
+    """An array as stored: memory-mapped (npy, stored npz members, safetensors), decoded,
+    or read on demand (shards, zarr)."""
 
     path: Path
-    array: np.ndarray  # bfloat16 is held as its raw uint16 bits, widened on read
-    format: str  # npy | npz | csv | tsv | safetensors
+    # bfloat16 is held as its raw uint16 bits, widened on read; shards and zarr arrays are
+    # a layout.LazyArray (shape, dtype, indexing), read block by block
+    array: np.ndarray | Any
+    format: str  # npy | npz | csv | tsv | safetensors | shards | zarr
     key: str | None = None  # the member, tensor or column it came from
     bfloat16: bool = False
     class_names: tuple[str, ...] | None = None  # CSV class columns, for labels given by name

@@ -1,0 +1,63 @@
+"""The local engine: threads by default, bounded chunks, progress, released pages."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+import logitcheck
+from logitcheck.engine import MAX_CHUNK_ROWS, chunk_rows, compute_stats, thread_count
+from logitcheck.io import open_inputs
+from logitcheck.settings import Settings
+
+
+def _files(tmp_path: Path, n: int = 3000, c: int = 12) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    z, y = tmp_path / "z.npy", tmp_path / "y.npy"
+    np.save(z, (rng.normal(0, 5, (n, c))).astype(np.float32))
+    np.save(y, rng.integers(0, c, n))
+    return z, y
+
+
+def test_default_threads_are_one_per_core_and_give_the_serial_statistics(tmp_path):
+    z, y = _files(tmp_path)
+    assert Settings().threads == 0 and thread_count(Settings()) >= 1
+    serial = Settings(threads=1, chunk_rows=97)
+    source, labels = open_inputs(z, y, serial)
+    one = compute_stats(source, labels, serial)
+    many = compute_stats(source, labels, dataclasses.replace(serial, threads=0))
+    four = compute_stats(source, labels, dataclasses.replace(serial, threads=4))
+    assert one == many == four and one.rows == 3000
+
+
+def test_chunks_are_bounded_in_rows_for_narrow_inputs(tmp_path):
+    z, y = _files(tmp_path, n=10, c=3)
+    source, _ = open_inputs(z, y, Settings())
+    assert chunk_rows(source, Settings()) == 10 or chunk_rows(source, Settings()) <= MAX_CHUNK_ROWS
+    wide = Settings(chunk_bytes=1 << 40)
+    assert chunk_rows(source, wide) == MAX_CHUNK_ROWS
+
+
+def test_progress_counts_the_input_bytes_as_chunks_finish(tmp_path):
+    z, y = _files(tmp_path)
+    calls = []
+    logitcheck.analyze(z, y, Settings(chunk_rows=500, threads=2),
+                       progress=lambda done, total, stage="reading": calls.append(
+                           (done, total, stage)))
+    total = 3000 * 12 * 4
+    assert [c[2] for c in calls] == ["analysing"] * 6
+    assert [c[0] for c in calls] == [total * k // 6 for k in range(1, 7)]
+    assert all(c[1] == total for c in calls)
+
+
+def test_released_pages_leave_the_statistics_unchanged(tmp_path):
+    """madvise(DONTNEED) on finished chunks: the next read of a page maps it again."""
+    z, y = _files(tmp_path, n=20000, c=64)
+    settings = Settings(chunk_rows=333, threads=2)
+    source, labels = open_inputs(z, y, settings)
+    first = compute_stats(source, labels, settings)
+    assert compute_stats(source, labels, settings) == first  # same pages, released twice
+    source.release(0, source.shape[0])
+    assert np.array_equal(source.read(0, 5), np.load(z)[:5])

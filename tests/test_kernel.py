@@ -1,0 +1,198 @@
+"""The row-statistics kernel (compiled and numpy) and the naive paths derived from it.
+
+- the compiled exp is within 1 ulp of libm's on [-746, 0], subnormals included;
+- compiled and numpy row statistics agree: max, min and their first indices exactly,
+  the exp sum within a few ulp, on every storage dtype, with NaN, inf and ties;
+- the derived naive paths equal a full simulation (losses.naive_softmax on every row) in
+  which rows fail, overflow, underflow or leave p_y subnormal, on rows built to sit on each
+  dtype's thresholds, and their losses are within a few ulp of it elsewhere;
+- float16 and bfloat16 storage read natively equal the same values widened in numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from logitcheck import kernel
+from logitcheck.dtypes import facts, round_bfloat16
+from logitcheck.losses import naive_softmax, naive_softmax_derived, softmax_loss
+from logitcheck.mergeable import ExactSum, _exact_int_sum
+from logitcheck.numerics import naive_dtypes
+from tests.reference import exact_loss_shifted, simulate_naive
+
+COMPILED = kernel._COMPILED
+needs_compiled = pytest.mark.skipif(COMPILED is None, reason="the compiled kernel is not built")
+NAIVE_PATHS = ("softmax_then_log", "no_max_shift")
+
+
+@needs_compiled
+def test_compiled_exp_is_within_one_ulp_of_libm():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([
+        -rng.random(400_000) * 746, -rng.random(100_000) * 2, -np.logspace(-300, 2.87, 5000),
+        np.nextafter(-745.1332191019411, [-np.inf, 0]), [0.0, -0.0, -708.4, -709.1, -745.2],
+    ])
+    ours = kernel.exp_nonpositive(x)
+    ref = np.exp(x)
+    spacing = np.where(ref > 0, np.spacing(ref), 5e-324)
+    assert np.max(np.abs(ours - ref) / spacing) <= 1.0
+    assert kernel.exp_nonpositive(np.array([-np.inf, -800.0]))[0] == 0.0
+
+
+def _blocks():
+    rng = np.random.default_rng(1)
+    for c in (1, 2, 3, 7, 8, 9, 15, 16, 17, 40, 333):
+        z = rng.normal(0, 1, (64, c)) * rng.choice([0.1, 3, 30, 300], (64, 1))
+        z[0] = 0.5  # ties: the first index wins
+        if c > 2:
+            z[1, 2] = np.nan
+            z[2, 1] = np.inf
+            z[3, :] = -np.inf
+            z[4, 0] = -np.inf
+            z[5, c // 2] = 1e-30  # z - max not exact in float64 for float32 storage
+        for dtype in ("float64", "float32", "float16"):
+            with np.errstate(over="ignore"):
+                yield z.astype(dtype)
+
+
+@needs_compiled
+@pytest.mark.parametrize("z", list(_blocks()), ids=lambda z: f"{z.dtype}-{z.shape[1]}")
+def test_compiled_and_numpy_row_statistics_agree(z):
+    ours, ref = kernel.row_stats(z), kernel._numpy_row_stats(z)
+    for name in ("max", "min", "top", "amin"):
+        np.testing.assert_array_equal(getattr(ours, name), getattr(ref, name), err_msg=name)
+    finite = np.isfinite(ref.rest)
+    assert (np.isfinite(ours.rest) == finite).all()
+    np.testing.assert_allclose(ours.rest[finite], ref.rest[finite], rtol=2e-15, atol=0)
+    clean = ~np.isnan(z).any(axis=1)
+    np.testing.assert_array_equal(ours.min_abs[clean], ref.min_abs[clean])
+
+
+@pytest.mark.parametrize("stats", [kernel.row_stats, kernel._numpy_row_stats],
+                         ids=["configured", "numpy"])
+def test_stable_loss_of_either_kernel_is_within_a_few_ulp(stats):
+    rng = np.random.default_rng(2)
+    z = rng.normal(0, 1, (300, 11)) * rng.choice([1, 20, 200, 2000], (300, 1))
+    z[:50, 3] = 1e-12  # tiny values next to a large max: z - max rounds
+    y = rng.integers(0, 11, 300)
+    for dtype in ("float64", "float32", "float16"):
+        zs = z.astype(dtype)
+        zs = np.where(np.isfinite(zs), zs, 0).astype(dtype)
+        loss = softmax_loss(zs, stats(zs), y)[0]
+        for i in range(0, 300, 7):
+            want = float(exact_loss_shifted(zs[i], int(y[i])))
+            assert abs(loss[i] - want) <= 4 * np.spacing(want) + 11 * 5e-324, (dtype, i)
+
+
+@needs_compiled
+def test_compiled_exact_sum_is_the_same_integer():
+    rng = np.random.default_rng(3)
+    for v in (rng.normal(size=5000) * 10.0 ** rng.integers(-300, 300, 5000),
+              np.array([5e-324, -5e-324, 1.7e308, 1.7e308, -1.7e308, -0.0]), rng.random(70000)):
+        assert COMPILED.exact_sum(np.ascontiguousarray(v)) == _exact_int_sum(v)
+    with pytest.raises(ValueError):
+        ExactSum.of(np.array([1.0, np.nan]))
+
+
+def _threshold_rows(storage: str, dtype: str, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose naive sum, max or p_y sits on (and just beside) each threshold of dtype."""
+    f = facts(dtype)
+    c = 9
+    rows, labels = [], []
+    log_max, zero_at = np.log(f.max), -f.zero_range
+    for k in range(400):
+        jitter = rng.choice([0, 1, -1]) * rng.choice([0, f.eps, 4 * f.eps, 1e-3, 0.05])
+        kind = k % 5
+        base = rng.normal(0, 1, c) * rng.choice([0.1, 1, 3])
+        if kind == 0:  # the sum at the overflow threshold
+            lse = np.log(np.exp(base - base.max()).sum()) + base.max()
+            z = base + (log_max - lse) * (1 + jitter)
+        elif kind == 1:  # the max at exp's zero threshold
+            z = base - base.max() + zero_at * (1 + jitter)
+        elif kind == 2:  # p_y at the smallest subnormal / 2
+            z = base.copy()
+            z[0] = z[1:].max() - f.zero_range * (1 + jitter)
+        elif kind == 3:  # p_y at the smallest normal
+            z = base.copy()
+            z[0] = z[1:].max() + np.log(f.tiny) * (1 + jitter)
+        else:  # ordinary rows, some confident
+            z = base * rng.choice([1, 10, 100])
+        rows.append(z)
+        labels.append(0 if kind in (2, 3) else int(rng.integers(0, c)))
+    z = np.array(rows)
+    with np.errstate(over="ignore"):
+        zs = z.astype(np.float32 if storage == "bfloat16" else storage)
+    if storage == "bfloat16":
+        zs = round_bfloat16(zs)
+    zs = np.where(np.isfinite(zs), zs, 0).astype(zs.dtype)
+    return zs, np.array(labels)
+
+
+CASES = [(s, d) for s in ("float16", "float32", "float64") for d in naive_dtypes(s)] + [
+    ("bfloat16", "bfloat16"), ("bfloat16", "float32"), ("float32", "float16")]
+
+
+@pytest.mark.parametrize("storage,dtype", CASES)
+@pytest.mark.parametrize("stats", [kernel.row_stats, kernel._numpy_row_stats],
+                         ids=["configured", "numpy"])
+def test_derived_naive_paths_equal_a_full_simulation(storage, dtype, stats):
+    rng = np.random.default_rng(abs(hash((storage, dtype))) % 2**32)
+    z, y = _threshold_rows(storage, dtype, rng)
+    r = stats(z)
+    loss, lse = softmax_loss(z, r, y)
+    derived = naive_softmax_derived(z, r, lse, loss, y, dtype, storage)
+    full = naive_softmax(z, dtype, y)
+    np.testing.assert_array_equal(derived.subnormal, full.subnormal)
+    for path in NAIVE_PATHS:
+        d, s = derived.losses[path], full.losses[path]
+        np.testing.assert_array_equal(np.isfinite(d), np.isfinite(s), err_msg=path)
+        np.testing.assert_array_equal(derived.overflowed[path], full.overflowed[path])
+        both = np.isfinite(d) & np.isfinite(s)
+        eps = facts(dtype).eps
+        tol = 8 * eps * np.maximum(np.abs(s[both]), 1.0)
+        if path == "no_max_shift":  # log(s) rounds at the scale of lse: an ulp either way
+            tol += 2 * eps * np.abs(lse[both])
+        assert (np.abs(d[both] - s[both]) <= tol).all(), path
+    # and the full simulation is the row-by-row one of tests/reference.py
+    if storage != "bfloat16" and dtype != "bfloat16":
+        simulated = simulate_naive(z, y, dtype)
+        for path in NAIVE_PATHS:
+            assert np.flatnonzero(~np.isfinite(full.losses[path])).tolist() == simulated[path]
+
+
+def test_threshold_rows_do_reach_every_outcome():
+    z, y = _threshold_rows("float32", "float32", np.random.default_rng(5))
+    full = naive_softmax(z, "float32", y)
+    a = full.losses["softmax_then_log"]
+    assert full.overflowed["softmax_then_log"].any() and (~np.isfinite(a)
+                                                          & ~full.overflowed["no_max_shift"]).any()
+    assert full.subnormal.any() and np.isfinite(a).any()
+
+
+@needs_compiled
+@pytest.mark.parametrize("storage", ["float16", "bfloat16"])
+def test_narrow_storage_read_natively_equals_widened(storage):
+    """The kernel reads float16 itself; bfloat16 arrives widened to float32 (exact)."""
+    rng = np.random.default_rng(6)
+    z = rng.normal(0, 4, (200, 37)).astype(np.float32)
+    narrow = z.astype(np.float16) if storage == "float16" else round_bfloat16(z)
+    wide = narrow.astype(np.float32)
+    a, b = kernel.row_stats(narrow), kernel.row_stats(wide)
+    for name in ("max", "min", "top", "amin", "rest", "min_abs"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@needs_compiled
+def test_compiled_histogram_counts_equal_searchsorted():
+    from logitcheck.mergeable import log_edges
+
+    edges = np.array(log_edges(-8, 3, 5))
+    rng = np.random.default_rng(8)
+    v = np.concatenate([10.0 ** rng.uniform(-10, 5, 20000), edges, np.nextafter(edges, 0),
+                        [np.nan, np.inf, -np.inf, -1.0, 0.0]])
+    counts = np.zeros(edges.size + 1, dtype=np.int64)
+    COMPILED.bin_counts(v, edges, counts)
+    finite = v[np.isfinite(v)]
+    want = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
+    np.testing.assert_array_equal(counts, want)
