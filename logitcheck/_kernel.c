@@ -257,6 +257,33 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
         out->rest = rest + comp;                                                           \
     } while (0)
 
+/* The largest / smallest lane (NaN lanes aside: rows with a NaN have their own flag). */
+AVX static inline double lanes_max_pd(__m256d v) {
+    double l[4], m;
+    _mm256_storeu_pd(l, v);
+    m = l[0];
+    for (int i = 1; i < 4; i++) m = l[i] > m ? l[i] : m;
+    return m;
+}
+
+AVX static inline double lanes_min_pd(__m256d v) {
+    double l[4], m;
+    _mm256_storeu_pd(l, v);
+    m = l[0];
+    for (int i = 1; i < 4; i++) m = l[i] < m ? l[i] : m;
+    return m;
+}
+
+AVX static inline double lanes_min_ps(__m256 v) {
+    return lanes_min_pd(_mm256_min_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                      _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
+}
+
+AVX static inline double lanes_max_ps(__m256 v) {
+    return lanes_max_pd(_mm256_max_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                                      _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
+}
+
 /* float32 / float16 / bfloat16 rows: pass 1 on 8 floats at a time. */
 AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) {
     const __m256 ninf = _mm256_set1_ps(-INFINITY), pinf = _mm256_set1_ps(INFINITY);
@@ -274,23 +301,10 @@ AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) 
         big = _mm256_max_ps(big, a); /* masked lanes are 0 */
         tiny = _mm256_min_ps(tiny, _mm256_blendv_ps(a, pinf, _mm256_cmp_ps(a, zero, _CMP_EQ_OQ)));
     }
-    float l[8];
-    int anynan = 0;
-    _mm256_storeu_ps(l, nan);
-    for (int i = 0; i < 8; i++) anynan |= l[i] != 0;
-    _mm256_storeu_ps(l, mx);
-    double m = l[0];
-    for (int i = 1; i < 8; i++) m = l[i] > m ? l[i] : m;
-    _mm256_storeu_ps(l, mn);
-    double mnv = l[0];
-    for (int i = 1; i < 8; i++) mnv = l[i] < mnv ? l[i] : mnv;
-    _mm256_storeu_ps(l, tiny);
-    double lo = l[0];
-    for (int i = 1; i < 8; i++) lo = l[i] < lo ? l[i] : lo;
+    int anynan = _mm256_movemask_ps(nan) != 0;
+    double m = lanes_max_ps(mx), mnv = lanes_min_ps(mn);
+    double lo = lanes_min_ps(tiny), hi = lanes_max_ps(big);
     out->min_abs = lo;
-    _mm256_storeu_ps(l, big);
-    double hi = l[0];
-    for (int i = 1; i < 8; i++) hi = l[i] > hi ? l[i] : hi;
     double (*load)(const void *, Py_ssize_t) =
         kind == KIND_F32 ? load_f32 : kind == KIND_F16 ? load_f16 : load_bf16;
     /* z - max is exact in float64 when the exponents of the row's nonzero values are
@@ -325,19 +339,9 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, RowOut *out) {
         a = _mm256_blendv_pd(a, pinf, _mm256_cmp_pd(a, zero, _CMP_EQ_OQ));
         tiny = _mm256_min_pd(tiny, _mm256_blendv_pd(pinf, a, keep));
     }
-    double l[4];
-    _mm256_storeu_pd(l, tiny);
-    out->min_abs = l[0];
-    for (int i = 1; i < 4; i++) out->min_abs = l[i] < out->min_abs ? l[i] : out->min_abs;
-    int anynan = 0;
-    _mm256_storeu_pd(l, nan);
-    for (int i = 0; i < 4; i++) anynan |= l[i] != 0;
-    _mm256_storeu_pd(l, mx);
-    double m = l[0];
-    for (int i = 1; i < 4; i++) m = l[i] > m ? l[i] : m;
-    _mm256_storeu_pd(l, mn);
-    double mnv = l[0];
-    for (int i = 1; i < 4; i++) mnv = l[i] < mnv ? l[i] : mnv;
+    int anynan = _mm256_movemask_pd(nan) != 0;
+    double m = lanes_max_pd(mx), mnv = lanes_min_pd(mn);
+    out->min_abs = lanes_min_pd(tiny);
     double (*load)(const void *, Py_ssize_t) = load_f64;
 #define LOAD2(jj, cnt)                                                                \
     do {                                                                               \
