@@ -356,6 +356,115 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, RowOut *out) {
 #undef LOAD2
 }
 
+/* Blocks of few columns (float32, float16, bfloat16; c <= SMALL_C): eight rows at once,
+ * one row per lane, column by column, since a row is too short to fill the vectors. A row's
+ * arithmetic is its own (the lanes never mix), and depends only on c, so every row of a
+ * block with c columns is computed the same way whatever the chunking; each row's exp sum
+ * runs over its columns in order (row_float sums eight lanes, then the lanes). Rows with a
+ * NaN or an infinite max go to row_float, whose answer for them (NaN or inf, the first
+ * index, no sum) is the same either way. */
+#define SMALL_C 16
+
+AVX static inline __m256 gather8(const void *base, Py_ssize_t j, int kind, __m256i idx) {
+    if (kind == KIND_F32) return _mm256_i32gather_ps((const float *)base + j, idx, 4);
+    /* 32 bits at each 16-bit value (the caller pads the block's end), low half kept */
+    __m256i w = _mm256_i32gather_epi32((const int *)((const uint16_t *)base + j), idx, 2);
+    w = _mm256_and_si256(w, _mm256_set1_epi32(0xffff));
+    if (kind == KIND_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    __m256i h = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0x08);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+}
+
+/* rows 0..7 of base (c columns each) into out[0..7] */
+AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *out) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                           _mm256_set1_epi32((int)c));
+    const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
+    const __m256 pinf = _mm256_set1_ps(INFINITY);
+    __m256 v[SMALL_C];
+    for (Py_ssize_t j = 0; j < c; j++) v[j] = gather8(base, j, kind, idx);
+    __m256 mx = v[0], mn = v[0], nan = _mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q);
+    __m256i top = _mm256_setzero_si256(), amin = top;
+    __m256 a0 = _mm256_andnot_ps(sign, v[0]);
+    __m256 tiny = _mm256_blendv_ps(a0, pinf, _mm256_cmp_ps(a0, zero, _CMP_EQ_OQ));
+    for (Py_ssize_t j = 1; j < c; j++) {
+        __m256 x = v[j];
+        __m256i jj = _mm256_set1_epi32((int)j);
+        __m256 gt = _mm256_cmp_ps(x, mx, _CMP_GT_OQ), lt = _mm256_cmp_ps(x, mn, _CMP_LT_OQ);
+        mx = _mm256_blendv_ps(mx, x, gt);
+        top = _mm256_blendv_epi8(top, jj, _mm256_castps_si256(gt));
+        mn = _mm256_blendv_ps(mn, x, lt);
+        amin = _mm256_blendv_epi8(amin, jj, _mm256_castps_si256(lt));
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+        __m256 a = _mm256_andnot_ps(sign, x);
+        tiny = _mm256_min_ps(tiny, _mm256_blendv_ps(a, pinf, _mm256_cmp_ps(a, zero, _CMP_EQ_OQ)));
+    }
+    /* lanes left to row_float: a NaN, or a max of +-inf */
+    __m256 odd = _mm256_or_ps(nan, _mm256_cmp_ps(_mm256_andnot_ps(sign, mx), pinf, _CMP_EQ_OQ));
+    int slow = _mm256_movemask_ps(odd);
+    float mxs[8], mns[8], tinys[8];
+    int32_t tops[8], amins[8];
+    _mm256_storeu_ps(mxs, mx); _mm256_storeu_ps(mns, mn); _mm256_storeu_ps(tinys, tiny);
+    _mm256_storeu_si256((__m256i *)tops, top); _mm256_storeu_si256((__m256i *)amins, amin);
+    const __m256d floor = _mm256_set1_pd(-746.0);
+    for (int h = 0; h < 2; h++) {
+        __m256d m = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(mx, 1) : _mm256_castps256_ps128(mx));
+        m = _mm256_andnot_pd(_mm256_cmp_pd(m, m, _CMP_UNORD_Q), m); /* NaN lanes: 0, unused */
+        __m256d tp = _mm256_cvtepi32_pd(h ? _mm256_extracti128_si256(top, 1)
+                                          : _mm256_castsi256_si128(top));
+        __m256d rs = _mm256_setzero_pd(), rc = rs;
+        for (Py_ssize_t j = 0; j < c; j++) {
+            __m256d x = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(v[j], 1)
+                                          : _mm256_castps256_ps128(v[j]));
+            __m256d d = _mm256_sub_pd(x, m);
+            __m256d t = exp4(d);
+            __m256d bb = _mm256_sub_pd(d, x);
+            __m256d e = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_sub_pd(d, bb)), _mm256_add_pd(m, bb));
+            e = _mm256_and_pd(e, _mm256_cmp_pd(d, floor, _CMP_GT_OQ));
+            t = _mm256_fmadd_pd(t, e, t);
+            t = _mm256_andnot_pd(_mm256_cmp_pd(tp, _mm256_set1_pd((double)j), _CMP_EQ_OQ), t);
+            __m256d u = _mm256_add_pd(rs, t), w = _mm256_sub_pd(u, rs);
+            rc = _mm256_add_pd(rc, _mm256_add_pd(_mm256_sub_pd(rs, _mm256_sub_pd(u, w)),
+                                                 _mm256_sub_pd(t, w)));
+            rs = u;
+        }
+        double rest[4];
+        _mm256_storeu_pd(rest, _mm256_add_pd(rs, rc));
+        for (int l = 0; l < 4; l++) out[4 * h + l].rest = rest[l];
+    }
+    for (int l = 0; l < 8; l++) {
+        if (slow >> l & 1) {
+            row_float((const char *)base + l * c * (kind == KIND_F32 ? 4 : 2), c, kind, &out[l]);
+            continue;
+        }
+        out[l].m = mxs[l]; out[l].mn = mns[l]; out[l].top = tops[l]; out[l].amin = amins[l];
+        out[l].min_abs = tinys[l]; out[l].nan = 0;
+    }
+}
+
+AVX static void rows_small(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
+                           double *m, int64_t *top, double *mn, int64_t *amin, double *rest,
+                           double *min_abs) {
+    const Py_ssize_t size = kind == KIND_F32 ? 4 : 2;
+    char pad[8 * SMALL_C * 4 + 16];
+    for (Py_ssize_t i = 0; i < n; i += 8) {
+        RowOut r[8];
+        const char *rows = base + i * c * size;
+        int count = n - i < 8 ? (int)(n - i) : 8;
+        if (i + 8 >= n) { /* the last rows: copied, so that no gather reads past the block */
+            memset(pad, 0, sizeof pad);
+            for (int l = 0; l < 8; l++)
+                memcpy(pad + l * c * size, rows + (l < count ? l : count - 1) * c * size, c * size);
+            rows = pad;
+        }
+        rows8_small(rows, c, kind, r);
+        for (int l = 0; l < count; l++) {
+            m[i + l] = r[l].m; mn[i + l] = r[l].mn; top[i + l] = r[l].top; amin[i + l] = r[l].amin;
+            rest[i + l] = r[l].rest; min_abs[i + l] = r[l].min_abs;
+        }
+    }
+}
+
 static int have_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -402,6 +511,9 @@ static PyObject *row_stats(PyObject *self, PyObject *args) {
     int64_t *top = out[1].buf, *amin = out[3].buf;
     const char *base = z.buf;
     Py_BEGIN_ALLOW_THREADS
+    if (kind != KIND_F64 && c <= SMALL_C)
+        rows_small(base, n, c, kind, m, top, mn, amin, rest, min_abs);
+    else
     for (Py_ssize_t i = 0; i < n; i++) {
         RowOut r;
         if (kind == KIND_F64) row_f64(base + i * c * size[kind], c, kind, &r);
@@ -535,6 +647,472 @@ static PyObject *exp_values(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+
+/* ---- log and log1p, 4 doubles a step: fdlibm's (musl's) algorithm, under 1 ulp -------- */
+
+static const double LG1 = 6.666666666666735130e-01, LG2 = 3.999999999940941908e-01,
+                    LG3 = 2.857142874366239149e-01, LG4 = 2.222219843214978396e-01,
+                    LG5 = 1.818357216161805012e-01, LG6 = 1.531383769920937332e-01,
+                    LG7 = 1.479819860511658591e-01, LN2_HI = 6.93147180369123816490e-01,
+                    LN2_LO = 1.90821492927058770002e-10;
+
+/* small integers (|k| < 2**51) held in int64 lanes, as doubles */
+AVX static inline __m256d small_int_pd(__m256i k) {
+    const __m256d magic = _mm256_set1_pd(0x1.8p52);
+    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_add_epi64(k, _mm256_castpd_si256(magic))),
+                         magic);
+}
+
+/* log(1 + f) - f + hfsq's remainder, and the result, for f in [sqrt(2)/2 - 1, sqrt(2) - 1] */
+AVX static inline __m256d log_tail(__m256d f, __m256d dk, __m256d c) {
+    const __m256d half = _mm256_set1_pd(0.5), two = _mm256_set1_pd(2.0);
+    __m256d hfsq = _mm256_mul_pd(_mm256_mul_pd(half, f), f);
+    __m256d s = _mm256_div_pd(f, _mm256_add_pd(two, f));
+    __m256d z = _mm256_mul_pd(s, s), w = _mm256_mul_pd(z, z);
+    __m256d t1 = _mm256_fmadd_pd(w, _mm256_set1_pd(LG6), _mm256_set1_pd(LG4));
+    t1 = _mm256_mul_pd(w, _mm256_fmadd_pd(w, t1, _mm256_set1_pd(LG2)));
+    __m256d t2 = _mm256_fmadd_pd(w, _mm256_set1_pd(LG7), _mm256_set1_pd(LG5));
+    t2 = _mm256_fmadd_pd(w, t2, _mm256_set1_pd(LG3));
+    t2 = _mm256_mul_pd(z, _mm256_fmadd_pd(w, t2, _mm256_set1_pd(LG1)));
+    __m256d r = _mm256_add_pd(t2, t1);
+    /* s*(hfsq+R) + (dk*ln2_lo + c) - hfsq + f + dk*ln2_hi, in musl's order */
+    __m256d y = _mm256_mul_pd(s, _mm256_add_pd(hfsq, r));
+    y = _mm256_add_pd(y, _mm256_add_pd(_mm256_mul_pd(dk, _mm256_set1_pd(LN2_LO)), c));
+    y = _mm256_sub_pd(y, hfsq);
+    y = _mm256_add_pd(y, f);
+    return _mm256_add_pd(y, _mm256_mul_pd(dk, _mm256_set1_pd(LN2_HI)));
+}
+
+/* u in [sqrt(2)/2, sqrt(2)) times 2**k: (u - 1, k) from the bits of x > 0 normal */
+#define LOG_REDUCE(x, f, k)                                                               \
+    do {                                                                                  \
+        __m256i b_ = _mm256_add_epi64(_mm256_castpd_si256(x),                              \
+                                      _mm256_set1_epi64x((int64_t)(0x3ff00000 - 0x3fe6a09e) << 32)); \
+        k = _mm256_sub_epi64(_mm256_srli_epi64(b_, 52), _mm256_set1_epi64x(0x3ff));         \
+        b_ = _mm256_add_epi64(_mm256_and_si256(b_, _mm256_set1_epi64x(0x000fffffffffffffLL)), \
+                              _mm256_set1_epi64x((int64_t)0x3fe6a09e << 32));             \
+        f = _mm256_sub_pd(_mm256_castsi256_pd(b_), _mm256_set1_pd(1.0));                 \
+    } while (0)
+
+/* log(x) for x > 0 finite (subnormals included); other lanes: unspecified */
+AVX static inline __m256d log4(__m256d x) {
+    __m256d sub = _mm256_cmp_pd(x, _mm256_set1_pd(0x1p-1022), _CMP_LT_OQ);
+    x = _mm256_blendv_pd(x, _mm256_mul_pd(x, _mm256_set1_pd(0x1p54)), sub);
+    __m256d f;
+    __m256i k;
+    LOG_REDUCE(x, f, k);
+    k = _mm256_sub_epi64(k, _mm256_and_si256(_mm256_castpd_si256(sub), _mm256_set1_epi64x(54)));
+    return log_tail(f, small_int_pd(k), _mm256_setzero_pd());
+}
+
+/* log1p(x) for x >= 0 finite */
+AVX static inline __m256d log1p4(__m256d x) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d u = _mm256_add_pd(one, x);
+    __m256d f;
+    __m256i k;
+    LOG_REDUCE(u, f, k);
+    /* the rounding error of 1 + x, relative to u: log(1 + x) = log(u) + c */
+    __m256d c = _mm256_blendv_pd(_mm256_sub_pd(x, _mm256_sub_pd(u, one)),
+                                 _mm256_sub_pd(one, _mm256_sub_pd(u, x)),
+                                 _mm256_castsi256_pd(_mm256_cmpgt_epi64(k, _mm256_set1_epi64x(1))));
+    c = _mm256_div_pd(c, u);
+    c = _mm256_andnot_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(k, _mm256_set1_epi64x(53))), c);
+    /* 1 + x < sqrt(2): f = x exactly, k = 0, no correction */
+    __m256d near1 = _mm256_cmp_pd(x, _mm256_set1_pd(0x1.a827ap-2 /* ~sqrt2-1 */), _CMP_LT_OQ);
+    f = _mm256_blendv_pd(f, x, near1);
+    c = _mm256_andnot_pd(near1, c);
+    __m256d dk = _mm256_andnot_pd(near1, small_int_pd(k));
+    return log_tail(f, dk, c);
+}
+
+/* log4 / log1p4 over float64 buffers (tests) */
+AVX static void log_many(const double *xs, double *os, Py_ssize_t n, int one_plus) {
+    for (Py_ssize_t i = 0; i < n; i += 4) {
+        double in[4] = {1, 1, 1, 1}, res[4];
+        int count = n - i < 4 ? (int)(n - i) : 4;
+        memcpy(in, xs + i, count * 8);
+        __m256d v = _mm256_loadu_pd(in);
+        _mm256_storeu_pd(res, one_plus ? log1p4(v) : log4(v));
+        memcpy(os + i, res, count * 8);
+    }
+}
+
+static PyObject *log_values(PyObject *self, PyObject *args) {
+    PyObject *xobj, *oobj;
+    int one_plus;
+    if (!PyArg_ParseTuple(args, "OOp", &xobj, &oobj, &one_plus)) return NULL;
+    Py_buffer x, o;
+    if (get(xobj, &x, 0, 0, "x") < 0) return NULL;
+    if (get(oobj, &o, 1, x.len, "out") < 0) { PyBuffer_Release(&x); return NULL; }
+    Py_BEGIN_ALLOW_THREADS
+    log_many(x.buf, o.buf, x.len / 8, one_plus);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&o);
+    PyBuffer_Release(&x);
+    Py_RETURN_NONE;
+}
+
+
+/* ---- the per-row stage of a softmax block: losses, naive paths, evidence, aggregates --
+
+ * softmax_rows(z, kind, c, target, m, top, mn, amin, rest, params, loss_edges, logit_edges,
+ *              loss, flags, F, I, loss_hist, max_hist, range_hist, label_counts)
+ *
+ * From a block's row statistics (row_stats) and each row's target (None: the least
+ * likely class), for rows whose max and min are finite (else it returns None and
+ * numerics.py takes the numpy path for the block):
+ *   loss = (max - z_y) + log1p(rest), lse = max + log1p(rest), as losses.softmax_loss;
+ *   per naive dtype, what losses.naive_softmax_derived derives (rows near a threshold
+ *   are only flagged NEAR: numerics.py simulates them);
+ *   flags per row (bits below), counts per bit, extremes and their first rows, the
+ *   histograms, label counts, the KEEP worst rows, and three exact sums (returned).
+ * params: [saturation eps, number of dtypes, the loss edges' and the logit edges' guess
+ * (scale, offset: bin_guess), then per dtype: kind, log(max), exp's zero threshold,
+ * log(tiny), tiny, margin]. */
+#define F_LOSS_NONFINITE 0
+#define F_SATURATED 1
+#define F_CONSTANT 2
+#define F_ZERO_LABEL 3
+#define F_CORRECT 4
+#define F_DTYPE 8 /* + 6 * dtype index: */
+#define F_NEAR 0
+#define F_FAIL_A 1
+#define F_FAIL_B 2
+#define F_OVERFLOW 3
+#define F_SUBNORMAL 4
+#define MAX_DTYPES 4
+#define KEEP 10
+/* slots of F (float64) and I (int64) */
+#define S_WORST 0
+#define S_RANGE 1
+#define S_LSE 2
+#define S_GAP 8 /* + 2 * dtype + path; I holds each one's row */
+#define I_CORRECT 3
+#define I_NLOSS 4
+#define I_NPROB 5
+#define I_NLOGPROB 6
+#define I_NTOP 7
+#define I_COUNTS 16 /* + bit */
+#define I_TOP 48    /* + k: the worst rows, worst first */
+
+typedef struct { int64_t d[DIGITS]; } Acc;
+
+static inline void acc_add(Acc *a, double x) { /* x finite; no branch on its sign */
+    uint64_t b = as_bits(x);
+    int e = (int)((b >> 52) & 0x7ff);
+    uint64_t mant = (b & ((1ULL << 52) - 1)) | ((uint64_t)(e != 0) << 52);
+    e += e == 0;
+    int pos = e + 51;
+    unsigned __int128 v = (unsigned __int128)mant << (pos & 31);
+    int k = pos >> 5;
+    int64_t neg = -(int64_t)(b >> 63); /* 0 or -1: (p ^ neg) - neg is p or -p */
+    a->d[k] += ((int64_t)(uint32_t)v ^ neg) - neg;
+    a->d[k + 1] += ((int64_t)(uint32_t)(v >> 32) ^ neg) - neg;
+    a->d[k + 2] += ((int64_t)(uint32_t)(v >> 64) ^ neg) - neg;
+}
+
+static PyObject *acc_long(Acc *a) {
+    settle(a->d);
+    PyObject *total = PyLong_FromLongLong(0), *shift = PyLong_FromLong(32);
+    for (int i = DIGITS - 1; i >= 0 && total; i--) {
+        PyObject *t = PyNumber_Lshift(total, shift);
+        Py_DECREF(total);
+        if (!t) { total = NULL; break; }
+        PyObject *digit = PyLong_FromLongLong(a->d[i]);
+        total = PyNumber_Add(t, digit);
+        Py_DECREF(t);
+        Py_DECREF(digit);
+    }
+    Py_DECREF(shift);
+    return total;
+}
+
+/* the number of edges <= t, from a guess g of it (any double): the edges are those of
+ * mergeable.log_edges, so a log of t puts the guess within one of the answer and the two
+ * loops below each run at most once or twice (they are what makes it right) */
+static inline Py_ssize_t bin_of(const double *edges, Py_ssize_t ne, double t, double g) {
+    Py_ssize_t i = g <= 0 ? 0 : g >= (double)ne ? ne : (Py_ssize_t)g;
+    while (i < ne && edges[i] <= t) i++;
+    while (i > 0 && edges[i - 1] > t) i--;
+    return i;
+}
+
+/* guesses for bin_of: floor(ln(t) * scale + offset) + 1, 0 where t <= 0 */
+AVX static inline __m256d bin_guess(__m256d t, double scale, double offset) {
+    __m256d pos = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_GT_OQ);
+    __m256d x = log4(_mm256_blendv_pd(_mm256_set1_pd(1.0), t, pos));
+    x = _mm256_fmadd_pd(x, _mm256_set1_pd(scale), _mm256_set1_pd(offset + 1.0));
+    return _mm256_and_pd(_mm256_floor_pd(x), pos);
+}
+
+static inline float round_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffff) > 0x7f800000) return f; /* NaN */
+    u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* x rounded to storage kind k (as numpy casts float64 to it; bfloat16 via float32) */
+static inline double round_to(int k, double x) {
+    switch (k) {
+    case KIND_F32: return (float)x;
+    case KIND_F16: return (double)(_Float16)x;
+    case KIND_BF16: return round_bf16((float)x);
+    default: return x;
+    }
+}
+
+/* the result of a float32 operation (exact value x) in kind k: float32, then k */
+static inline double finish_op(int k, double x) {
+    if (k == KIND_F64) return x;
+    float f = (float)x;
+    if (k == KIND_F16) return (double)(_Float16)f;
+    if (k == KIND_BF16) return round_bf16(f);
+    return f;
+}
+
+typedef struct {
+    int kind;
+    double log_max, zero_at, log_tiny, tiny, margin, m_tol, m_cut, zy_cut;
+} Dtype;
+
+typedef struct {
+    Py_ssize_t n, c;
+    int kind, ndt, labelled;
+    const char *z;
+    const int64_t *target;
+    const double *m, *mn, *rest;
+    const int64_t *top, *amin;
+    double sat_eps, loss_scale, loss_offset, logit_scale, logit_offset;
+    Dtype dt[MAX_DTYPES];
+    const double *loss_edges, *logit_edges;
+    Py_ssize_t nle, nge;
+    double *loss;
+    uint32_t *flags;
+    double *F;
+    int64_t *I, *loss_hist, *max_hist, *range_hist, *label_counts;
+    Acc sums[3];
+} Rows;
+
+static inline double value_at(const Rows *R, Py_ssize_t i, int64_t j) {
+    const char *row = R->z + (i * R->c + j) * (R->kind == KIND_F64 ? 8 : R->kind == KIND_F32 ? 4 : 2);
+    switch (R->kind) {
+    case KIND_F64: return load_f64(row, 0);
+    case KIND_F32: return load_f32(row, 0);
+    case KIND_F16: return load_f16(row, 0);
+    default: return load_bf16(row, 0);
+    }
+}
+
+static inline void keep_largest(double *F, int64_t *I, int slot, double v, Py_ssize_t i) {
+    if (I[slot] < 0 || v > F[slot]) { F[slot] = v; I[slot] = i; }
+}
+
+/* the KEEP largest losses, worst first, ties to the lower row */
+static inline void keep_top(Rows *R, double v, Py_ssize_t i) {
+    int64_t *n = &R->I[I_NTOP], *rows = R->I + I_TOP;
+    if (*n == KEEP && !(v > R->loss[rows[KEEP - 1]])) return;
+    int at = *n < KEEP ? (int)(*n)++ : KEEP - 1;
+    while (at > 0 && v > R->loss[rows[at - 1]]) { rows[at] = rows[at - 1]; at--; }
+    rows[at] = i;
+}
+
+/* rows [i, i + count) (count <= 4): 0 if a row's max or min is not finite */
+AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
+    double mv[4] = {0, 0, 0, 0}, mnv[4] = {0, 0, 0, 0}, rv[4] = {0, 0, 0, 0}, zy[4] = {1, 1, 1, 1};
+    int64_t ty[4];
+    for (int l = 0; l < count; l++) {
+        mv[l] = R->m[i + l]; mnv[l] = R->mn[i + l]; rv[l] = R->rest[i + l];
+        if (!isfinite(mv[l]) || !isfinite(mnv[l]) || !isfinite(rv[l])) return 0;
+        int64_t t = R->target ? R->target[i + l] : R->amin[i + l];
+        if (t < 0 || t >= R->c) return 0;
+        ty[l] = t;
+        zy[l] = value_at(R, i + l, t);
+    }
+    __m256d m = _mm256_loadu_pd(mv), y = _mm256_loadu_pd(zy);
+    __m256d lr = log1p4(_mm256_loadu_pd(rv));
+    __m256d loss = _mm256_add_pd(_mm256_sub_pd(m, y), lr), lse = _mm256_add_pd(m, lr);
+    /* -log(p_y), reading the values as probabilities (lanes with z_y <= 0 unused) */
+    __m256d pos = _mm256_cmp_pd(y, _mm256_setzero_pd(), _CMP_GT_OQ);
+    __m256d nlp = _mm256_sub_pd(_mm256_setzero_pd(),
+                                log4(_mm256_blendv_pd(_mm256_set1_pd(1.0), y, pos)));
+    double lossv[4], lsev[4], nlpv[4], gl[4], gm[4], gs[4];
+    _mm256_storeu_pd(lossv, loss); _mm256_storeu_pd(lsev, lse); _mm256_storeu_pd(nlpv, nlp);
+    _mm256_storeu_pd(gl, bin_guess(loss, R->loss_scale, R->loss_offset));
+    _mm256_storeu_pd(gm, bin_guess(m, R->logit_scale, R->logit_offset));
+    _mm256_storeu_pd(gs, bin_guess(_mm256_sub_pd(m, _mm256_loadu_pd(mnv)), R->logit_scale,
+                                   R->logit_offset));
+    /* per dtype: p = exp(min(-loss, 0)), then -log(p rounded) */
+    double pe[MAX_DTYPES][4], la[MAX_DTYPES][4], pr[MAX_DTYPES][4];
+    for (int d = 0; d < R->ndt; d++) {
+        __m256d q = _mm256_min_pd(_mm256_sub_pd(_mm256_setzero_pd(), loss), _mm256_setzero_pd());
+        _mm256_storeu_pd(pe[d], exp4(q));
+        for (int l = 0; l < 4; l++) {
+            double p = round_to(R->dt[d].kind, pe[d][l]);
+            if (lsev[l] > R->dt[d].log_max) p = 0; /* the sum overflowed: p = x / inf */
+            pr[d][l] = p;
+        }
+        __m256d pv = _mm256_loadu_pd(pr[d]);
+        __m256d ok = _mm256_cmp_pd(pv, _mm256_setzero_pd(), _CMP_GT_OQ);
+        __m256d lg = log4(_mm256_blendv_pd(_mm256_set1_pd(1.0), pv, ok));
+        lg = _mm256_blendv_pd(_mm256_set1_pd(-INFINITY), lg, ok);
+        _mm256_storeu_pd(la[d], _mm256_sub_pd(_mm256_setzero_pd(), lg));
+    }
+    for (int l = 0; l < count; l++) {
+        Py_ssize_t row = i + l;
+        double L = lossv[l], S = lsev[l], M = mv[l], Y = zy[l], span = M - mnv[l];
+        uint32_t f = 0;
+        R->loss[row] = L;
+        int finite = isfinite(L);
+        if (!finite) f |= 1u << F_LOSS_NONFINITE;
+        else {
+            acc_add(&R->sums[0], L);
+            R->I[I_NLOSS]++;
+            R->loss_hist[bin_of(R->loss_edges, R->nle, L, gl[l])]++;
+            keep_largest(R->F, R->I, S_WORST, L, row);
+            if (R->labelled) keep_top(R, L, row);
+            if (L < R->sat_eps) f |= 1u << F_SATURATED;
+            f |= (uint32_t)(R->top[row] == ty[l]) << F_CORRECT;
+        }
+        if (span == 0) f |= 1u << F_CONSTANT;
+        keep_largest(R->F, R->I, S_RANGE, span, row);
+        R->max_hist[bin_of(R->logit_edges, R->nge, M, gm[l])]++;
+        R->range_hist[bin_of(R->logit_edges, R->nge, span, gs[l])]++;
+        if (isfinite(S)) keep_largest(R->F, R->I, S_LSE, fabs(S), row);
+        if (R->labelled) {
+            R->label_counts[ty[l]]++;
+            acc_add(&R->sums[1], Y > 0 ? nlpv[l] : 0.0); /* + 0 changes nothing */
+            R->I[I_NPROB] += Y > 0;
+            f |= (uint32_t)(Y == 0) << F_ZERO_LABEL;
+            acc_add(&R->sums[2], -Y);
+            R->I[I_NLOGPROB]++;
+        }
+        for (int d = 0; d < R->ndt; d++) {
+            const Dtype *D = &R->dt[d];
+            int base = F_DTYPE + 6 * d;
+            double q = -L;
+            int over = S > D->log_max, s_zero = M < D->zero_at;
+            int near = !isfinite(S) || fabs(S - D->log_max) <= D->margin ||
+                       fabs(M - D->zero_at) <= D->m_tol || fabs(q - D->zero_at) <= D->margin ||
+                       fabs(q - D->log_tiny) <= D->margin || Y < D->zy_cut || M < D->m_cut;
+            if (near) { f |= 1u << (base + F_NEAR); continue; }
+            double p = pr[d][l];
+            double a = round_to(D->kind, la[d][l]);
+            double b = finish_op(D->kind, round_to(D->kind, S) - Y);
+            if (s_zero) a = NAN;
+            if (s_zero || over) b = INFINITY;
+            if (over) f |= 1u << (base + F_OVERFLOW);
+            int ok_a = isfinite(a), ok_b = isfinite(b);
+            if (ok_a && p > 0 && p < D->tiny) f |= 1u << (base + F_SUBNORMAL);
+            if (!finite) continue;
+            double scale = fabs(L) > 0x1p-52 ? fabs(L) : 0x1p-52;
+            if (ok_a) keep_largest(R->F, R->I, S_GAP + 2 * d, fabs(a - L) / scale, row);
+            else f |= 1u << (base + F_FAIL_A);
+            if (ok_b) keep_largest(R->F, R->I, S_GAP + 2 * d + 1, fabs(b - L) / scale, row);
+            else f |= 1u << (base + F_FAIL_B);
+        }
+        R->flags[row] = f;
+    }
+    return 1;
+}
+
+/* I[I_COUNTS + bit] = the rows with flag `bit`, for the bits in use */
+static void count_flags(Rows *R) {
+    int used = F_DTYPE + 6 * R->ndt;
+    for (int bit = 0; bit < used; bit++) {
+        int64_t n = 0;
+        for (Py_ssize_t i = 0; i < R->n; i++) n += (R->flags[i] >> bit) & 1;
+        R->I[I_COUNTS + bit] = n;
+    }
+}
+
+AVX static int all_rows(Rows *R) {
+    for (Py_ssize_t i = 0; i < R->n; i += 4) {
+        int count = R->n - i < 4 ? (int)(R->n - i) : 4;
+        if (!rows4(R, i, count)) return 0;
+        if ((i & ((1 << 28) - 1)) == 0 && i) /* carries, long before an int64 digit fills */
+            for (int s = 0; s < 3; s++) settle(R->sums[s].d);
+    }
+    return 1;
+}
+
+static PyObject *softmax_rows(PyObject *self, PyObject *args) {
+    PyObject *o[18];
+    int kind;
+    Py_ssize_t c;
+    if (!PyArg_ParseTuple(args, "OinOOOOOOOOOOOOOOOOO", &o[0], &kind, &c, &o[1], &o[2], &o[3],
+                          &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12],
+                          &o[13], &o[14], &o[15], &o[16], &o[17]))
+        return NULL;
+    /* o: z, target, m, top, mn, amin, rest, params, loss_edges, logit_edges, loss, flags,
+     * F, I, loss_hist, max_hist, range_hist, label_counts */
+    Py_buffer v[18];
+    int got = 0, ok = 1;
+    for (; got < 18; got++) {
+        if (got == 1 && o[1] == Py_None) { v[1].obj = NULL; continue; }
+        int writable = got >= 10;
+        if (got == 17 && o[1] == Py_None) { v[17].obj = NULL; continue; }
+        if (PyObject_GetBuffer(o[got], &v[got], (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0) {
+            ok = 0;
+            break;
+        }
+    }
+    PyObject *result = NULL;
+    Rows *r = PyMem_Calloc(1, sizeof(Rows)); /* zeroed: the accumulators start at 0 */
+    if (!ok || !r) goto done;
+    r->kind = kind; r->c = c;
+    r->n = v[2].len / 8;
+    r->z = v[0].buf;
+    r->target = o[1] == Py_None ? NULL : v[1].buf;
+    r->labelled = o[1] != Py_None;
+    r->m = v[2].buf; r->top = v[3].buf; r->mn = v[4].buf; r->amin = v[5].buf; r->rest = v[6].buf;
+    const double *P = v[7].buf;
+    r->sat_eps = P[0];
+    r->ndt = (int)P[1];
+    r->loss_scale = P[2]; r->loss_offset = P[3]; r->logit_scale = P[4]; r->logit_offset = P[5];
+    if (r->ndt > MAX_DTYPES || v[0].len < r->n * c * (kind == 0 ? 8 : kind == 1 ? 4 : 2)) {
+        PyErr_SetString(PyExc_ValueError, "softmax_rows: bad shape or dtypes");
+        goto done;
+    }
+    for (int d = 0; d < r->ndt; d++) {
+        const double *p = P + 6 + 6 * d;
+        Dtype *D = &r->dt[d];
+        D->kind = (int)p[0]; D->log_max = p[1]; D->zero_at = p[2]; D->log_tiny = p[3];
+        D->tiny = p[4]; D->margin = p[5];
+        D->m_tol = 0.01 + 1e-3 * fabs(D->zero_at);
+        D->zy_cut = D->log_tiny + 1.0;
+        D->m_cut = D->log_tiny + log((double)c) + 1.0;
+    }
+    r->loss_edges = v[8].buf; r->nle = v[8].len / 8;
+    r->logit_edges = v[9].buf; r->nge = v[9].len / 8;
+    r->loss = v[10].buf; r->flags = v[11].buf; r->F = v[12].buf; r->I = v[13].buf;
+    r->loss_hist = v[14].buf; r->max_hist = v[15].buf; r->range_hist = v[16].buf;
+    r->label_counts = r->labelled ? v[17].buf : NULL;
+    for (int s = 0; s < 64; s++) r->I[s] = 0;
+    r->I[S_WORST] = r->I[S_RANGE] = r->I[S_LSE] = -1;
+    for (int s = S_GAP; s < S_GAP + 2 * MAX_DTYPES; s++) r->I[s] = -1;
+    int all;
+    Py_BEGIN_ALLOW_THREADS
+    all = all_rows(r);
+    if (all) count_flags(r);
+    Py_END_ALLOW_THREADS
+    if (!all) { result = Py_None; Py_INCREF(result); goto done; }
+    result = PyTuple_New(3);
+    for (int s = 0; s < 3 && result; s++) {
+        PyObject *t = acc_long(&r->sums[s]);
+        if (!t) { Py_CLEAR(result); break; }
+        PyTuple_SET_ITEM(result, s, t);
+    }
+done:
+    for (int i = 0; i < got; i++)
+        if (!(i == 1 && o[1] == Py_None) && !(i == 17 && o[1] == Py_None)) PyBuffer_Release(&v[i]);
+    PyMem_Free(r);
+    return result;
+}
+
 static PyObject *available(PyObject *self, PyObject *args) {
     return PyBool_FromLong(have_avx2());
 }
@@ -545,6 +1123,8 @@ static PyMethodDef methods[] = {
     {"bin_counts", bin_counts, METH_VARARGS, "Histogram counts over ascending edges."},
     {"exact_sum", exact_sum, METH_VARARGS, "Exact sum of float64 values, times 2**1126."},
     {"exp_values", exp_values, METH_VARARGS, "exp of values <= 0, as the kernel computes it."},
+    {"softmax_rows", softmax_rows, METH_VARARGS, "The per-row stage of a softmax block (see _kernel.c)."},
+    {"log_values", log_values, METH_VARARGS, "log (or log1p) of values, as the kernel computes it."},
     {NULL, NULL, 0, NULL},
 };
 

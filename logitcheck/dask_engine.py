@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .backends.compute import BackendStats, Job, merge_runs
-from .engine import chunk_bounds, chunk_part, chunk_rows, plan_for
+from .engine import chunk_bounds, chunk_part, chunk_rows, plan_for, row_reader
 from .errors import InputError, LogitcheckError, UsageError
 from .io import Labels, Ref, Source, reopen
-from .numerics import Plan, Stats
+from .numerics import Plan, Stats, fill_table_cells
 from .settings import Settings
 
 #: How long to wait for --scheduler's scheduler to answer, and for a worker to join it.
@@ -199,7 +199,9 @@ def compute_all_dask(
             parts = client.map(chunk_task, [task] * len(bounds), [b[0] for b in bounds],
                                [b[1] for b in bounds],
                                key=[f"logitcheck-chunk-{run}-{i}" for i in range(len(bounds))])
-            return _result(_tree(client, parts, run))
+            stats, backends = _result(_tree(client, parts, run))
+            # the tables' few rows are simulated here, as the local engine does
+            return fill_table_cells(stats, task.plan, row_reader(source, labels)), backends
         finally:
             with contextlib.suppress(Exception):  # best effort: the run's result is in
                 client.run(forget, run)

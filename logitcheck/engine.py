@@ -19,7 +19,7 @@ from .backends.compute import BackendStats, Job, chunk_backend_stats, merge_runs
 from .inference import row_sum_tolerance
 from .io import Labels, Source
 from .mergeable import RowIds
-from .numerics import Plan, Stats, chunk_stats, naive_dtypes
+from .numerics import Plan, Stats, chunk_stats, fill_table_cells, naive_dtypes
 from .settings import Settings
 
 #: Rows per chunk at most: every row carries some fifty float64 temporaries, so narrow
@@ -157,4 +157,16 @@ def compute_all(
         stats, backends = stats.merge(part), merge_runs(backends, backend)
         if progress is not None:
             progress((stats.rows + stats.ignored) * row_bytes, rows * row_bytes, "analysing")
-    return stats, backends
+    return fill_table_cells(stats, plan, row_reader(source, labels)), backends
+
+
+def row_reader(source: Source, labels: Labels | None
+               ) -> Callable[[list[int]], tuple[np.ndarray, np.ndarray | None]]:
+    """read(rows): those rows' values and labels (a few rows: numerics.fill_table_cells)."""
+
+    def read(rows: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        z = np.concatenate([np.array(source.read(r, r + 1)) for r in rows])
+        y = None if labels is None else np.concatenate([labels.read(r, r + 1) for r in rows])
+        return z, y
+
+    return read

@@ -113,6 +113,31 @@ def row_sums(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return zf.sum(axis=1), clipped.sum(axis=1)
 
 
+def _compiled_log(x: np.ndarray, one_plus: bool, domain: np.ndarray) -> np.ndarray:
+    out = np.log1p(x) if one_plus else np.log(x)  # NaN, inf and out-of-domain values
+    if _COMPILED is not None and domain.any():
+        inside = np.ascontiguousarray(x[domain], dtype=np.float64)
+        got = np.empty_like(inside)
+        _COMPILED.log_values(inside, got, one_plus)
+        out[domain] = got
+    return out
+
+
+def log1p_nonnegative(x: np.ndarray) -> np.ndarray:
+    """log1p(x) for float64 x (the kernel's where compiled, for finite x >= 0: within an
+    ulp, and what softmax_rows computes, so that both paths give the same bits)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _compiled_log(x, True, np.isfinite(x) & (x >= 0))
+
+
+def log_positive(x: np.ndarray) -> np.ndarray:
+    """log(x) for float64 x (the kernel's where compiled, for finite x > 0)."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _compiled_log(x, False, np.isfinite(x) & (x > 0))
+
+
 def exp_nonpositive(x: np.ndarray) -> np.ndarray:
     """exp(x) for float64 x <= 0 (the kernel's exp where compiled: 1 ulp, vectorised)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
@@ -121,3 +146,95 @@ def exp_nonpositive(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     _COMPILED.exp_values(x, out)
     return out
+
+
+# --- the per-row stage of a softmax block (compiled only; numerics.py's numpy code is the
+# reference and takes every block this does not) ---------------------------------------
+
+#: flag bits of SoftmaxRows.flags (_kernel.c)
+LOSS_NONFINITE, SATURATED, CONSTANT, ZERO_LABEL, CORRECT = (1 << k for k in range(5))
+#: per naive dtype (dtype_bits): the row is near a threshold (simulate it), path (a)
+#: fails, path (b) fails, the naive sum overflowed, p_y survived only as a subnormal
+NEAR, FAIL_A, FAIL_B, OVERFLOW, SUBNORMAL = range(5)
+_KIND_CODES = {"float64": 0, "float32": 1, "float16": 2, "bfloat16": 3}
+_I_COUNTS, _I_TOP = 16, 48
+
+
+def dtype_bits(index: int) -> tuple[int, ...]:
+    """The flag bits (NEAR, FAIL_A, FAIL_B, OVERFLOW, SUBNORMAL) of the index-th dtype."""
+    return tuple(1 << (8 + 6 * index + k) for k in range(5))
+
+
+@dataclass(frozen=True)
+class SoftmaxRows:
+    """What softmax_rows computed for a block: per-row loss and flags, and aggregates."""
+
+    loss: np.ndarray  # float64, the stable loss
+    flags: np.ndarray  # uint32, bits above
+    floats: np.ndarray  # extremes: [worst loss, max range, max |lse|, ..., gaps from 8]
+    ints: np.ndarray  # their rows, counts (see _kernel.c's slots)
+    loss_counts: np.ndarray  # histogram counts over the loss edges
+    max_counts: np.ndarray  # ... of each row's max over the logit edges
+    range_counts: np.ndarray  # ... of each row's max - min
+    label_counts: np.ndarray | None
+    sums: tuple[int, int, int]  # exact sums * 2**1126: loss, -log(z_y > 0), -z_y
+
+    def count(self, bit: int) -> int:
+        """How many rows have flag `bit` (a power of two)."""
+        return int(self.ints[_I_COUNTS + bit.bit_length() - 1])
+
+    def extreme(self, slot: int) -> tuple[float, int] | None:
+        """(value, block row) of extreme `slot`, None where no row had one."""
+        row = int(self.ints[slot])
+        return None if row < 0 else (float(self.floats[slot]), row)
+
+    @property
+    def counted(self) -> tuple[int, int, int]:  # the number of terms of each sum
+        return int(self.ints[4]), int(self.ints[5]), int(self.ints[6])
+
+    @property
+    def worst(self) -> list[int]:
+        """The block rows of the KEEP_TABLE_ROWS largest losses, worst first."""
+        return self.ints[_I_TOP:_I_TOP + int(self.ints[7])].tolist()
+
+
+def _edges_guess(edges) -> tuple[float, float]:
+    """(scale, offset) with ln(edges[j]) * scale + offset close to j: log-spaced edges
+    (mergeable.log_edges); the kernel only starts its search there."""
+    lo, hi = np.log(edges[0]), np.log(edges[-1])
+    scale = (len(edges) - 1) / (hi - lo) if len(edges) > 1 and hi > lo else 0.0
+    return scale, -lo * scale
+
+
+def softmax_rows(z: np.ndarray, r: RowStats, target: np.ndarray | None,
+                 sat_eps: float, dtypes: list[tuple], loss_edges, logit_edges
+                 ) -> SoftmaxRows | None:
+    """The per-row stage of a softmax block with class-id targets (None: the least likely
+    class), from its row statistics; None where the compiled kernel is absent or a row is
+    not finite. `dtypes`: (name, log max, exp's zero threshold, log tiny, tiny, margin)
+    per naive dtype derived (losses.naive_softmax_derived's thresholds)."""
+    if _COMPILED is None or z.dtype.name not in _KINDS or len(dtypes) > 4:
+        return None
+    n, c = z.shape
+    params = [sat_eps, len(dtypes), *_edges_guess(loss_edges), *_edges_guess(logit_edges)]
+    for name, *values in dtypes:
+        params += [_KIND_CODES[name], *values]
+    loss_edges = np.asarray(loss_edges, dtype=np.float64)
+    logit_edges = np.asarray(logit_edges, dtype=np.float64)
+    out = SoftmaxRows(
+        np.empty(n), np.zeros(n, np.uint32), np.zeros(16), np.zeros(64, np.int64),
+        np.zeros(loss_edges.size + 1, np.int64), np.zeros(logit_edges.size + 1, np.int64),
+        np.zeros(logit_edges.size + 1, np.int64),
+        None if target is None else np.zeros(c, np.int64), (0, 0, 0),
+    )
+    sums = _COMPILED.softmax_rows(
+        np.ascontiguousarray(z), _KINDS[z.dtype.name], c,
+        None if target is None else np.ascontiguousarray(target, dtype=np.int64),
+        r.max, r.top.astype(np.int64, copy=False), r.min, r.amin.astype(np.int64, copy=False),
+        r.rest, np.asarray(params, dtype=np.float64), loss_edges, logit_edges,
+        out.loss, out.flags, out.floats, out.ints, out.loss_counts, out.max_counts,
+        out.range_counts, out.label_counts,
+    )
+    if sums is None:
+        return None
+    return SoftmaxRows(**{**out.__dict__, "sums": tuple(sums)})

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dtypes import cast, facts, finish
-from .kernel import RowStats, exp_nonpositive
+from .kernel import RowStats, exp_nonpositive, log1p_nonnegative, log_positive
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def softmax_loss(z: np.ndarray, r: RowStats, target: np.ndarray, dense=None
     zmax = r.max
     good = np.isfinite(zmax)
     with np.errstate(invalid="ignore", over="ignore"):
-        rest = np.log1p(r.rest)
+        rest = log1p_nonnegative(r.rest)
         if dense is None:
             head = zmax - np.asarray(z[rows, target], dtype=np.float64)
             loss = head + rest
@@ -105,6 +105,23 @@ _HOLDS = {"float64": {"float64", "float32", "float16", "bfloat16"},
 _EXP_ULPS = 8
 
 
+def holds(storage: str, dtype: str) -> bool:
+    """Whether `dtype` holds every value of `storage` (the naive paths can be derived)."""
+    return storage in _HOLDS[dtype]
+
+
+def derived_thresholds(dtype: str, c: int) -> tuple[float, float, float, float, float]:
+    """(log(max), exp's zero threshold, log(tiny), tiny, margin) of `dtype` for rows of
+    c classes: what naive_softmax_derived compares each row against (and _kernel.c)."""
+    f = facts(dtype)
+    acc_eps = facts("float64" if dtype == "float64" else "float32").eps
+    # the relative error bound of the naive sum, and its margin in log space (plus room for
+    # the float64 rounding of lse itself, |lse| eps: |lse| < 1e6 wherever it matters)
+    rho = (_EXP_ULPS + 1) * f.eps + c * acc_eps
+    return (float(np.log(f.max)), -f.zero_range, float(np.log(f.tiny)), f.tiny,
+            2.0 * rho + 1e-9)
+
+
 def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, loss: np.ndarray,
                           target: np.ndarray, dtype: str, storage: str) -> Naive:
     """Both naive softmax paths in `dtype`, derived per row rather than simulated, and
@@ -127,14 +144,7 @@ def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, loss: np.
         return naive_softmax(z, dtype, target)  # the cast itself moves values: simulate
     f = facts(dtype)
     n, c = z.shape
-    acc_eps = facts("float64" if dtype == "float64" else "float32").eps
-    zero_at = -f.zero_range  # exp(x) rounds to 0 below this
-    # the relative error bound of the naive sum, and its margin in log space (plus room for
-    # the float64 rounding of lse itself, |lse| eps: |lse| < 1e6 wherever it matters)
-    rho = (_EXP_ULPS + 1) * f.eps + c * acc_eps
-    margin = 2.0 * rho + 1e-9
-    log_max = float(np.log(f.max))
-    log_tiny = float(np.log(f.tiny))
+    log_max, zero_at, log_tiny, _, margin = derived_thresholds(dtype, c)
     holder = np.float32 if dtype == "bfloat16" else np.dtype(dtype).type
     with np.errstate(all="ignore"):
         m = r.max
@@ -153,7 +163,9 @@ def naive_softmax_derived(z: np.ndarray, r: RowStats, lse: np.ndarray, loss: np.
         near |= (zt_y < log_tiny + 1.0) | (m < log_tiny + np.log(c) + 1.0)
         p = exp_nonpositive(np.minimum(q, 0.0)).astype(holder)
         p = finish(np.where(overflowed, 0, p).astype(holder), dtype)
-        a = finish(-np.log(p), dtype).astype(np.float64)
+        # -log(p) in float64, rounded once to `dtype`: as _kernel.c's softmax_rows
+        a = cast(-log_positive(p.astype(np.float64)), dtype).astype(np.float64)
+        a[p == 0] = np.inf
         b = finish(finish(lse.astype(holder), dtype) - zt_y, dtype).astype(np.float64)
         a[s_zero] = np.nan  # 0 / 0
         b[s_zero | overflowed] = np.inf

@@ -17,6 +17,7 @@ log-softmax of a row has a non-finite entry exactly when that one is non-finite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -24,9 +25,23 @@ import numpy as np
 from .dtypes import FLOATS, facts
 from .frameworks import BINARY, SOFTMAX
 from .frameworks import Rows as FrameworkRows
-from .kernel import RowStats, row_stats, row_sums
+from .kernel import (
+    CONSTANT,
+    CORRECT,
+    LOSS_NONFINITE,
+    SATURATED,
+    ZERO_LABEL,
+    RowStats,
+    dtype_bits,
+    log_positive,
+    row_stats,
+    row_sums,
+    softmax_rows,
+)
 from .losses import (
     Naive,
+    derived_thresholds,
+    holds,
     naive_sigmoid,
     naive_softmax,
     naive_softmax_derived,
@@ -330,6 +345,12 @@ def chunk_stats(
     in_unit = bool(lo >= 0 and hi <= 1)
     # the smallest nonzero |value|, when every value is finite: it spares decimals() a scan
     min_abs = float(rows.min_abs.min()) if rows is not None and all_finite else None
+    if not sigmoid and all_finite and lo < 0 and labels_are_ids(plan, labels):
+        # logits with class ids: the compiled per-row stage does the rest (None: a row it
+        # does not take, e.g. a huge logsumexp; the numpy code below is the reference)
+        fast = _softmax_compiled(z, rows, labels, offset, plan, health, min_abs)
+        if fast is not None:
+            return fast
     out = _value_evidence(z, rows, binary, offset, positive, in_unit, min_abs)
     out.update(health)
     if sigmoid:
@@ -353,6 +374,113 @@ def chunk_stats(
         saturated=RowSet.from_mask(saturated, offset) if labels is not None else RowSet(),
         **out,
         **report_part,
+    )
+
+
+def labels_are_ids(plan: Plan, labels) -> bool:
+    """Hard class-id targets (or none), the values read as logits only."""
+    return plan.targets == "ids" and not plan.smoothing and not plan.frameworks
+
+
+def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
+                      min_abs: float | None) -> Stats | None:
+    """chunk_stats for a block of finite logits with a negative value (so neither
+    probabilities nor log-ratios), from kernel.softmax_rows: the same Stats as the numpy
+    code, the losses to an ulp or two (their log1p and log are the kernel's own)."""
+    n, c = z.shape
+    labelled = labels is not None
+    target = np.asarray(labels, dtype=np.intp) if labelled else None
+    derived = [d for d in plan.dtypes if holds(plan.storage, d)]
+    out = softmax_rows(z, r, target, facts(plan.storage).eps / 2,
+                       [(d, *derived_thresholds(d, c)) for d in derived],
+                       LOSS_EDGES, LOGIT_EDGES)
+    if out is None:
+        return None
+    if target is None:
+        target = r.amin
+    loss, flags = out.loss, out.flags
+
+    def rows_with(bits: int, want: int | None = None, maybe: bool = True) -> RowSet:
+        if not maybe:
+            return RowSet()
+        hit = flags & bits
+        return RowSet.from_mask(hit == (bits if want is None else want), offset)
+
+    def extreme(slot: int) -> Extreme | None:
+        got = out.extreme(slot)
+        return None if got is None else Extreme(got[0], row_id(offset, got[1]))
+
+    naive: dict[str, dict[str, PathStats]] = {}
+    for d in plan.dtypes:
+        if d not in derived:  # the cast moves values: simulated on every row
+            naive[d] = naive_stats(naive_softmax(z, d, target), loss, offset)
+            continue
+        k = derived.index(d)
+        near, fail_a, fail_b, over, sub = dtype_bits(k)
+        gaps = [extreme(8 + 2 * k), extreme(8 + 2 * k + 1)]
+        near_rows = np.flatnonzero(flags & near) if out.count(near) else None
+        if near_rows is not None:  # simulated; their flags and gaps join the others
+            ex = naive_softmax(z[near_rows], d, target[near_rows])
+            ok_loss = np.isfinite(loss[near_rows])
+            a_ok, b_ok = (np.isfinite(ex.losses[p]) for p in PATHS)
+            bits = (np.where(ok_loss & ~a_ok, fail_a, 0) | np.where(ok_loss & ~b_ok, fail_b, 0)
+                    | np.where(ex.overflowed[PATHS[0]], over, 0)
+                    | np.where(a_ok & ex.subnormal, sub, 0))
+            flags[near_rows] |= bits.astype(np.uint32)
+            ids = near_rows + offset if isinstance(offset, int) else offset[near_rows]
+            sim = naive_stats(ex, loss[near_rows], ids)
+            gaps = [merge_largest(g, sim[p].max_rel_gap) for g, p in zip(gaps, PATHS)]
+        extra = near_rows is not None
+
+        def path(fail: int, gap: Extreme | None, subnormal: int | None) -> PathStats:
+            maybe = extra or out.count(fail) > 0
+            return PathStats(
+                failed=rows_with(fail, maybe=maybe),
+                overflow=rows_with(fail | over, maybe=maybe),
+                underflow=rows_with(fail | over, fail, maybe=maybe),
+                subnormal=RowSet() if subnormal is None else rows_with(
+                    subnormal, maybe=extra or out.count(subnormal) > 0),
+                max_rel_gap=gap,
+            )
+
+        naive[d] = {PATHS[0]: path(fail_a, gaps[0], sub), PATHS[1]: path(fail_b, gaps[1], None)}
+
+    k = derived.index(plan.storage)
+    fails = dtype_bits(k)[1] | dtype_bits(k)[2]
+    first = np.flatnonzero(flags & fails)[:KEEP_TABLE_ROWS].tolist() if any(
+        naive[plan.storage][p].failed for p in PATHS) else []
+
+    fields: dict = {}
+    if labelled:
+        fields.update(
+            frameworks={},
+            loss_as_probabilities=ExactSum(out.sums[1], out.counted[1]),
+            zero_label_value=rows_with(ZERO_LABEL, maybe=out.count(ZERO_LABEL) > 0),
+            loss_as_log_probabilities=ExactSum(out.sums[2], out.counted[2]),
+            label_counts=LabelCounts(out.label_counts),
+            correct=out.count(CORRECT),
+            saturated=rows_with(SATURATED, maybe=out.count(SATURATED) > 0),
+        )
+    worst = out.worst if labelled else []
+    return Stats(
+        rows=n,
+        classes=c,
+        labelled=labelled,
+        targets=plan.targets if labelled else "ids",
+        loss=ExactSum(out.sums[0], out.counted[0]),
+        nonfinite_loss=rows_with(LOSS_NONFINITE, maybe=out.count(LOSS_NONFINITE) > 0),
+        worst_loss=extreme(0),
+        max_range=extreme(1),
+        constant_rows=rows_with(CONSTANT, maybe=out.count(CONSTANT) > 0),
+        lse_dev=extreme(2),
+        decimals=decimals(z, z.dtype, min_abs),
+        naive=naive,
+        loss_hist=Histogram(LOSS_EDGES, tuple(out.loss_counts.tolist())),
+        max_logit_hist=Histogram(LOGIT_EDGES, tuple(out.max_counts.tolist())),
+        range_hist=Histogram(LOGIT_EDGES, tuple(out.range_counts.tolist())),
+        **health,
+        **fields,
+        **_tables(worst, first, loss, target, True, None, offset),
     )
 
 
@@ -402,12 +530,9 @@ def _softmax_part(z, r: RowStats, labels, offset, plan: Plan, positive: bool,
     # for _report_part: p_y = exp(-loss) only for a single hard target
     hard = labels is None or (plan.targets == "ids" and not plan.smoothing)
 
-    def exact(idx: np.ndarray) -> dict[str, Naive]:
-        """The table rows' naive losses, simulated (the derived ones are within rho)."""
-        d_idx = None if dense is None else dense[idx]
-        return {d: naive_softmax(z[idx], d, target[idx], d_idx) for d in plan.dtypes}
-
-    out.update(_naive=naive, _exact=exact, _target=target, _hard=hard, _zmax=zmax,
+    # the tables' naive losses are simulated once, for the rows that make the final
+    # tables (fill_table_cells): not for every chunk's candidates
+    out.update(_naive=naive, _exact=None, _target=target, _hard=hard, _zmax=zmax,
                _span=span)
     if positive:  # the same ratio as _value_evidence's log_ratio
         out["_log_ratio"] = np.log(zmax) - np.log(r.min)
@@ -461,17 +586,28 @@ def _report_part(loss, extra: dict, offset: RowIds, plan: Plan, labelled: bool) 
     naive, target, hard = extra["_naive"], extra["_target"], extra["_hard"]
     worst = _top_k(loss, finite) if labelled and finite.any() else []
     storage = naive.get(plan.storage)
-    first: list[int] = []
+    first: list[int] | None = None
     if storage is not None:
         failed = finite & ~np.logical_and.reduce([np.isfinite(storage.losses[p]) for p in PATHS])
         first = np.flatnonzero(failed)[:KEEP_TABLE_ROWS].tolist()
-    picked = sorted(set(worst) | set(first))
-    exact = extra["_exact"](np.asarray(picked, dtype=np.intp)) if picked else {}
+    out.update(_tables(worst, first, loss, target, hard, extra["_exact"], offset))
+    return out
+
+
+def _tables(worst: list[int], first: list[int] | None, loss, target, hard: bool, exact,
+            offset: RowIds) -> dict:
+    """The worst rows and the first rows whose naive path fails in the storage dtype (None:
+    not computed), with every naive loss of theirs from exact(rows) (None: left for
+    fill_table_cells)."""
+    out: dict = {}
+    picked = sorted(set(worst) | set(first or ()))
+    losses = exact(np.asarray(picked, dtype=np.intp)) if picked and exact else {}
     where = {row: k for k, row in enumerate(picked)}
+    finite = np.isfinite(loss)
 
     def row_values(i: int) -> RowValues:
         k = where[i]
-        cells = tuple((d, p, float(exact[d].losses[p][k])) for d in naive for p in PATHS)
+        cells = tuple((d, p, float(losses[d].losses[p][k])) for d in losses for p in PATHS)
         return RowValues(
             row_id(offset, i),
             None if target is None else int(target[i]),
@@ -482,9 +618,48 @@ def _report_part(loss, extra: dict, offset: RowIds, plan: Plan, labelled: bool) 
 
     if worst:
         out["worst_rows"] = TopRows(tuple(row_values(i) for i in worst))
-    if storage is not None:
+    if first is not None:
         out["naive_failure_rows"] = FirstRows(tuple(row_values(i) for i in first))
     return out
+
+
+def fill_table_cells(stats: Stats, plan: Plan,
+                     read: Callable[[list[int]], tuple[np.ndarray, np.ndarray | None]]
+                     ) -> Stats:
+    """The merged Stats with the naive losses of its table rows (worst rows, first naive
+    failures) simulated: softmax chunks leave them out, since only the rows that make the
+    final tables need them. read(rows) gives those rows' values (as stored) and labels."""
+    if stats.rows == 0 or stats.binary or stats.targets == "multilabel":
+        return stats  # sigmoid tables are filled in their chunks, from arrays at hand
+    tables = (stats.worst_rows, stats.naive_failure_rows)
+    rows = sorted({r.row for t in tables for r in t.rows if not r.naive})
+    if not rows:
+        return stats
+    z, labels = read(rows)
+    target = np.asarray([next(r.target for t in tables for r in t.rows if r.row == i)
+                         for i in rows], dtype=np.intp)
+    dense = None
+    if labels is not None and plan.targets == "dense":
+        dense = np.asarray(labels, dtype=np.float64)
+    if labels is not None and plan.smoothing:
+        c = z.shape[1]
+        if dense is None:
+            dense = np.zeros((len(rows), c))
+            dense[np.arange(len(rows)), target] = 1.0
+        dense = (1.0 - plan.smoothing) * dense + plan.smoothing / c
+    sims = {d: naive_softmax(z, d, target, dense) for d in plan.dtypes}
+    at = {row: k for k, row in enumerate(rows)}
+
+    def filled(r: RowValues) -> RowValues:
+        if r.naive:
+            return r
+        k = at[r.row]
+        return replace(r, naive=tuple((d, p, float(sims[d].losses[p][k]))
+                                      for d in plan.dtypes for p in PATHS))
+
+    return replace(stats, worst_rows=TopRows(tuple(map(filled, stats.worst_rows.rows))),
+                   naive_failure_rows=FirstRows(tuple(map(filled,
+                                                          stats.naive_failure_rows.rows))))
 
 
 def _top_k(loss: np.ndarray, finite: np.ndarray) -> list[int]:
@@ -615,7 +790,7 @@ def _readings(values, r: RowStats | None, binary, target, z_target, offset, posi
             ok = (first_y > 0) & (first_y <= 1)
         out["loss_undone"] = ExactSum.of(-np.log(first_y[ok]))
     return out | {
-        "loss_as_probabilities": ExactSum.of(-np.log(p_y[usable])),
+        "loss_as_probabilities": ExactSum.of(-log_positive(p_y[usable])),
         "zero_label_value": RowSet.from_mask(p_y == 0, offset),
         "loss_as_log_probabilities": ExactSum.of(-lp_y[ok_lp]),
     }
