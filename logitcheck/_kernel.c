@@ -838,41 +838,6 @@ static inline Py_ssize_t bin_of(const double *edges, Py_ssize_t ne, double t, do
     return i;
 }
 
-/* guesses for bin_of: floor(ln(t) * scale + offset) + 1, 0 where t <= 0 */
-AVX static inline __m256d bin_guess(__m256d t, double scale, double offset) {
-    __m256d pos = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_GT_OQ);
-    __m256d x = log4(_mm256_blendv_pd(_mm256_set1_pd(1.0), t, pos));
-    x = _mm256_fmadd_pd(x, _mm256_set1_pd(scale), _mm256_set1_pd(offset + 1.0));
-    return _mm256_and_pd(_mm256_floor_pd(x), pos);
-}
-
-static inline float round_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffff) > 0x7f800000) return f; /* NaN */
-    u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* x rounded to storage kind k (as numpy casts float64 to it; bfloat16 via float32) */
-static inline double round_to(int k, double x) {
-    switch (k) {
-    case KIND_F32: return (float)x;
-    case KIND_F16: return (double)(_Float16)x;
-    case KIND_BF16: return round_bf16((float)x);
-    default: return x;
-    }
-}
-
-/* the result of a float32 operation (exact value x) in kind k: float32, then k */
-static inline double finish_op(int k, double x) {
-    if (k == KIND_F64) return x;
-    float f = (float)x;
-    if (k == KIND_F16) return (double)(_Float16)f;
-    if (k == KIND_BF16) return round_bf16(f);
-    return f;
-}
 
 typedef struct {
     int kind;
@@ -920,102 +885,196 @@ static inline void keep_top(Rows *R, double v, Py_ssize_t i) {
     rows[at] = i;
 }
 
-/* rows [i, i + count) (count <= 4): 0 if a row's max or min is not finite */
+/* the lanes of a compare as 0 / 1 << bit, in int64 lanes */
+AVX static inline __m256i bit_if(__m256d mask, int bit) {
+    return _mm256_and_si256(_mm256_castpd_si256(mask), _mm256_set1_epi64x(1LL << bit));
+}
+
+AVX static inline __m256d finite_pd(__m256d x) {
+    return _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), x), _mm256_set1_pd(INFINITY),
+                         _CMP_LT_OQ);
+}
+
+
+AVX static inline __m256d abs_pd(__m256d x) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), x); }
+
+/* x rounded to kind k, as numpy casts float64 to it (bfloat16: via float32, as dtypes.cast) */
+AVX static inline __m256d round_to4(int k, __m256d x) {
+    if (k == KIND_F64) return x;
+    __m128 f = _mm256_cvtpd_ps(x);
+    if (k == KIND_F32) return _mm256_cvtps_pd(f);
+    if (k == KIND_BF16) {
+        __m128i u = _mm_castps_si128(f);
+        __m128i r = _mm_and_si128(
+            _mm_add_epi32(_mm_add_epi32(u, _mm_set1_epi32(0x7fff)),
+                          _mm_and_si128(_mm_srli_epi32(u, 16), _mm_set1_epi32(1))),
+            _mm_set1_epi32((int)0xffff0000u));
+        __m128 nan = _mm_cmpunord_ps(f, f);
+        return _mm256_cvtps_pd(_mm_blendv_ps(_mm_castsi128_ps(r), f, nan));
+    }
+    /* float16: to float32 rounded to odd (truncated, last bit set if inexact), then to
+     * float16: two roundings that give the one correct rounding (float32 has 13 more bits) */
+    __m256d back = _mm256_cvtps_pd(f);
+    __m256d inexact = _mm256_cmp_pd(back, x, _CMP_NEQ_OQ);
+    __m256d away = _mm256_and_pd(inexact, _mm256_cmp_pd(abs_pd(back), abs_pd(x), _CMP_GT_OQ));
+    const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7); /* 64-bit masks to 32 */
+    __m128i in32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(inexact), pick));
+    __m128i aw32 = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(away), pick));
+    __m128i u = _mm_add_epi32(_mm_castps_si128(f), aw32); /* - 1 ulp where rounded away */
+    u = _mm_or_si128(u, _mm_and_si128(in32, _mm_set1_epi32(1)));
+    __m128i h = _mm_cvtps_ph(_mm_castsi128_ps(u), _MM_FROUND_TO_NEAREST_INT);
+    return _mm256_cvtps_pd(_mm_cvtph_ps(h));
+}
+
+/* the result of a float32 operation with exact value x, in kind k (finish_op) */
+AVX static inline __m256d finish4(int k, __m256d x) {
+    if (k == KIND_F64) return x;
+    if (k == KIND_F16) {
+        __m128i h = _mm_cvtps_ph(_mm256_cvtpd_ps(x), _MM_FROUND_TO_NEAREST_INT);
+        return _mm256_cvtps_pd(_mm_cvtph_ps(h));
+    }
+    return round_to4(k, _mm256_cvtps_pd(_mm256_cvtpd_ps(x)));
+}
+
+/* floor(log2(x)) + the mantissa's fraction, roughly log2(x) (within 0.09), for x > 0 */
+AVX static inline __m256d rough_log2(__m256d x) {
+    __m256i b = _mm256_srli_epi64(_mm256_castpd_si256(x), 20);
+    return _mm256_fmadd_pd(small_int_pd(b), _mm256_set1_pd(0x1p-32), _mm256_set1_pd(-1023.0));
+}
+
+/* a guess for bin_of: within one bin of the answer for log_edges' edges (at least a few
+ * bins a factor of 2); 0 where t <= 0 */
+AVX static inline __m256d bin_guess(__m256d t, double scale, double offset) {
+    __m256d pos = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_GT_OQ);
+    __m256d x = _mm256_fmadd_pd(rough_log2(t), _mm256_set1_pd(scale * 0.6931471805599453),
+                                _mm256_set1_pd(offset + 1.0));
+    return _mm256_and_pd(_mm256_floor_pd(x), pos);
+}
+
+/* extreme `slot` over the lanes where `ok`: the first lane of a larger value wins */
+AVX static inline void keep_largest4(Rows *R, int slot, __m256d v, __m256d ok, Py_ssize_t i,
+                                     int count) {
+    __m256d bar = _mm256_set1_pd(R->I[slot] < 0 ? -INFINITY : R->F[slot]);
+    int hit = _mm256_movemask_pd(_mm256_and_pd(ok, _mm256_cmp_pd(v, bar, _CMP_GT_OQ)));
+    if (R->I[slot] < 0) hit |= _mm256_movemask_pd(ok); /* the first value counts even if -inf */
+    hit &= (1 << count) - 1;
+    if (!hit) return;
+    double x[4];
+    _mm256_storeu_pd(x, v);
+    for (int l = 0; l < count; l++)
+        if (hit >> l & 1) keep_largest(R->F, R->I, slot, x[l], i + l);
+}
+
+/* rows [i, i + count) (count <= 4): 0 if a row's max, min or exp sum is not finite, or
+ * its target is not a class */
 AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
     double mv[4] = {0, 0, 0, 0}, mnv[4] = {0, 0, 0, 0}, rv[4] = {0, 0, 0, 0}, zy[4] = {1, 1, 1, 1};
-    int64_t ty[4];
+    int64_t ty[4] = {0, 0, 0, 0}, tp[4] = {0, 0, 0, 0};
     for (int l = 0; l < count; l++) {
         mv[l] = R->m[i + l]; mnv[l] = R->mn[i + l]; rv[l] = R->rest[i + l];
-        if (!isfinite(mv[l]) || !isfinite(mnv[l]) || !isfinite(rv[l])) return 0;
         int64_t t = R->target ? R->target[i + l] : R->amin[i + l];
         if (t < 0 || t >= R->c) return 0;
         ty[l] = t;
+        tp[l] = R->top[i + l];
         zy[l] = value_at(R, i + l, t);
     }
-    __m256d m = _mm256_loadu_pd(mv), y = _mm256_loadu_pd(zy);
-    __m256d lr = log1p4(_mm256_loadu_pd(rv));
+    const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
+    __m256d m = _mm256_loadu_pd(mv), mn = _mm256_loadu_pd(mnv), rest = _mm256_loadu_pd(rv);
+    __m256d y = _mm256_loadu_pd(zy);
+    __m256d good = _mm256_and_pd(_mm256_and_pd(finite_pd(m), finite_pd(mn)),
+                                 _mm256_and_pd(finite_pd(rest), finite_pd(y)));
+    if ((_mm256_movemask_pd(good) & ((1 << count) - 1)) != (1 << count) - 1) return 0;
+    __m256d lr = log1p4(rest);
     __m256d loss = _mm256_add_pd(_mm256_sub_pd(m, y), lr), lse = _mm256_add_pd(m, lr);
-    /* -log(p_y), reading the values as probabilities (lanes with z_y <= 0 unused) */
-    __m256d pos = _mm256_cmp_pd(y, _mm256_setzero_pd(), _CMP_GT_OQ);
-    __m256d nlp = _mm256_sub_pd(_mm256_setzero_pd(),
-                                log4(_mm256_blendv_pd(_mm256_set1_pd(1.0), y, pos)));
-    double lossv[4], lsev[4], nlpv[4], gl[4], gm[4], gs[4];
-    _mm256_storeu_pd(lossv, loss); _mm256_storeu_pd(lsev, lse); _mm256_storeu_pd(nlpv, nlp);
+    __m256d span = _mm256_sub_pd(m, mn);
+    __m256d fin = finite_pd(loss);
+    __m256i f = _mm256_andnot_si256(_mm256_castpd_si256(fin),
+                                    _mm256_set1_epi64x(1LL << F_LOSS_NONFINITE));
+    f = _mm256_or_si256(f, bit_if(_mm256_and_pd(fin, _mm256_cmp_pd(loss, _mm256_set1_pd(R->sat_eps),
+                                                                   _CMP_LT_OQ)), F_SATURATED));
+    f = _mm256_or_si256(f, bit_if(_mm256_cmp_pd(span, zero, _CMP_EQ_OQ), F_CONSTANT));
+    __m256i same = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)tp),
+                                      _mm256_loadu_si256((const __m256i *)ty));
+    f = _mm256_or_si256(f, bit_if(_mm256_and_pd(fin, _mm256_castsi256_pd(same)), F_CORRECT));
+    double lossv[4], nlpv[4], gl[4], gm[4], gs[4];
+    _mm256_storeu_pd(lossv, loss);
+    for (int l = 0; l < count; l++) R->loss[i + l] = lossv[l];
+    __m256d pos = _mm256_cmp_pd(y, zero, _CMP_GT_OQ);
+    if (R->labelled) {
+        f = _mm256_or_si256(f, bit_if(_mm256_cmp_pd(y, zero, _CMP_EQ_OQ), F_ZERO_LABEL));
+        /* -log(p_y), reading the values as probabilities: 0 (adds nothing) where z_y <= 0 */
+        __m256d nlp = _mm256_sub_pd(zero, log4(_mm256_blendv_pd(one, y, pos)));
+        _mm256_storeu_pd(nlpv, _mm256_and_pd(nlp, pos));
+    }
     _mm256_storeu_pd(gl, bin_guess(loss, R->loss_scale, R->loss_offset));
     _mm256_storeu_pd(gm, bin_guess(m, R->logit_scale, R->logit_offset));
-    _mm256_storeu_pd(gs, bin_guess(_mm256_sub_pd(m, _mm256_loadu_pd(mnv)), R->logit_scale,
-                                   R->logit_offset));
-    /* per dtype: p = exp(min(-loss, 0)), then -log(p rounded) */
-    double pe[MAX_DTYPES][4], la[MAX_DTYPES][4], pr[MAX_DTYPES][4];
+    _mm256_storeu_pd(gs, bin_guess(span, R->logit_scale, R->logit_offset));
+    keep_largest4(R, S_WORST, loss, fin, i, count);
+    keep_largest4(R, S_RANGE, span, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), i, count);
+    keep_largest4(R, S_LSE, abs_pd(lse), finite_pd(lse), i, count);
+    const __m256d scale = _mm256_max_pd(abs_pd(loss), _mm256_set1_pd(0x1p-52));
     for (int d = 0; d < R->ndt; d++) {
-        __m256d q = _mm256_min_pd(_mm256_sub_pd(_mm256_setzero_pd(), loss), _mm256_setzero_pd());
-        _mm256_storeu_pd(pe[d], exp4(q));
-        for (int l = 0; l < 4; l++) {
-            double p = round_to(R->dt[d].kind, pe[d][l]);
-            if (lsev[l] > R->dt[d].log_max) p = 0; /* the sum overflowed: p = x / inf */
-            pr[d][l] = p;
-        }
-        __m256d pv = _mm256_loadu_pd(pr[d]);
-        __m256d ok = _mm256_cmp_pd(pv, _mm256_setzero_pd(), _CMP_GT_OQ);
-        __m256d lg = log4(_mm256_blendv_pd(_mm256_set1_pd(1.0), pv, ok));
-        lg = _mm256_blendv_pd(_mm256_set1_pd(-INFINITY), lg, ok);
-        _mm256_storeu_pd(la[d], _mm256_sub_pd(_mm256_setzero_pd(), lg));
+        const Dtype *D = &R->dt[d];
+        const int k = D->kind, base = F_DTYPE + 6 * d;
+        __m256d q = _mm256_sub_pd(zero, loss);
+        __m256d over = _mm256_cmp_pd(lse, _mm256_set1_pd(D->log_max), _CMP_GT_OQ);
+        __m256d s_zero = _mm256_cmp_pd(m, _mm256_set1_pd(D->zero_at), _CMP_LT_OQ);
+        const __m256d margin = _mm256_set1_pd(D->margin);
+#define WITHIN(x, edge, tol) _mm256_cmp_pd(abs_pd(_mm256_sub_pd(x, _mm256_set1_pd(edge))), tol, _CMP_LE_OQ)
+        __m256d near = _mm256_andnot_pd(finite_pd(lse), _mm256_castsi256_pd(_mm256_set1_epi64x(-1)));
+        near = _mm256_or_pd(near, WITHIN(lse, D->log_max, margin));
+        near = _mm256_or_pd(near, WITHIN(m, D->zero_at, _mm256_set1_pd(D->m_tol)));
+        near = _mm256_or_pd(near, WITHIN(q, D->zero_at, margin));
+        near = _mm256_or_pd(near, WITHIN(q, D->log_tiny, margin));
+        near = _mm256_or_pd(near, _mm256_cmp_pd(y, _mm256_set1_pd(D->zy_cut), _CMP_LT_OQ));
+        near = _mm256_or_pd(near, _mm256_cmp_pd(m, _mm256_set1_pd(D->m_cut), _CMP_LT_OQ));
+#undef WITHIN
+        __m256d p = round_to4(k, exp4(_mm256_min_pd(q, zero)));
+        p = _mm256_andnot_pd(over, p); /* the sum overflowed: p = x / inf = 0 */
+        __m256d p_pos = _mm256_cmp_pd(p, zero, _CMP_GT_OQ);
+        __m256d a = _mm256_sub_pd(zero, log4(_mm256_blendv_pd(one, p, p_pos)));
+        a = round_to4(k, _mm256_blendv_pd(_mm256_set1_pd(INFINITY), a, p_pos));
+        a = _mm256_blendv_pd(a, _mm256_set1_pd(NAN), s_zero); /* 0 / 0 */
+        __m256d b = finish4(k, _mm256_sub_pd(round_to4(k, lse), y));
+        b = _mm256_blendv_pd(b, _mm256_set1_pd(INFINITY), _mm256_or_pd(s_zero, over));
+        __m256d ok_a = finite_pd(a), ok_b = finite_pd(b);
+        __m256d far = _mm256_andnot_pd(near, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)));
+        __m256d sub = _mm256_and_pd(_mm256_and_pd(ok_a, p_pos),
+                                    _mm256_cmp_pd(p, _mm256_set1_pd(D->tiny), _CMP_LT_OQ));
+        f = _mm256_or_si256(f, bit_if(near, base + F_NEAR));
+        f = _mm256_or_si256(f, bit_if(_mm256_and_pd(far, over), base + F_OVERFLOW));
+        f = _mm256_or_si256(f, bit_if(_mm256_and_pd(far, sub), base + F_SUBNORMAL));
+        __m256d counted = _mm256_and_pd(far, fin);
+        f = _mm256_or_si256(f, bit_if(_mm256_andnot_pd(ok_a, counted), base + F_FAIL_A));
+        f = _mm256_or_si256(f, bit_if(_mm256_andnot_pd(ok_b, counted), base + F_FAIL_B));
+        keep_largest4(R, S_GAP + 2 * d, _mm256_div_pd(abs_pd(_mm256_sub_pd(a, loss)), scale),
+                      _mm256_and_pd(counted, ok_a), i, count);
+        keep_largest4(R, S_GAP + 2 * d + 1, _mm256_div_pd(abs_pd(_mm256_sub_pd(b, loss)), scale),
+                      _mm256_and_pd(counted, ok_b), i, count);
     }
+    int64_t fl[4];
+    _mm256_storeu_si256((__m256i *)fl, f);
     for (int l = 0; l < count; l++) {
         Py_ssize_t row = i + l;
-        double L = lossv[l], S = lsev[l], M = mv[l], Y = zy[l], span = M - mnv[l];
-        uint32_t f = 0;
-        R->loss[row] = L;
-        int finite = isfinite(L);
-        if (!finite) f |= 1u << F_LOSS_NONFINITE;
-        else {
+        double L = lossv[l];
+        R->flags[row] = (uint32_t)fl[l];
+        if (!(fl[l] >> F_LOSS_NONFINITE & 1)) {
             acc_add(&R->sums[0], L);
-            R->I[I_NLOSS]++;
             R->loss_hist[bin_of(R->loss_edges, R->nle, L, gl[l])]++;
-            keep_largest(R->F, R->I, S_WORST, L, row);
-            if (R->labelled) keep_top(R, L, row);
-            if (L < R->sat_eps) f |= 1u << F_SATURATED;
-            f |= (uint32_t)(R->top[row] == ty[l]) << F_CORRECT;
+            if (R->labelled && (R->I[I_NTOP] < KEEP || L > R->loss[R->I[I_TOP + KEEP - 1]]))
+                keep_top(R, L, row);
         }
-        if (span == 0) f |= 1u << F_CONSTANT;
-        keep_largest(R->F, R->I, S_RANGE, span, row);
-        R->max_hist[bin_of(R->logit_edges, R->nge, M, gm[l])]++;
-        R->range_hist[bin_of(R->logit_edges, R->nge, span, gs[l])]++;
-        if (isfinite(S)) keep_largest(R->F, R->I, S_LSE, fabs(S), row);
+        R->max_hist[bin_of(R->logit_edges, R->nge, mv[l], gm[l])]++;
+        R->range_hist[bin_of(R->logit_edges, R->nge, mv[l] - mnv[l], gs[l])]++;
         if (R->labelled) {
             R->label_counts[ty[l]]++;
-            acc_add(&R->sums[1], Y > 0 ? nlpv[l] : 0.0); /* + 0 changes nothing */
-            R->I[I_NPROB] += Y > 0;
-            f |= (uint32_t)(Y == 0) << F_ZERO_LABEL;
-            acc_add(&R->sums[2], -Y);
-            R->I[I_NLOGPROB]++;
+            acc_add(&R->sums[1], nlpv[l]); /* + 0 where z_y <= 0 changes nothing */
+            acc_add(&R->sums[2], -zy[l]);
         }
-        for (int d = 0; d < R->ndt; d++) {
-            const Dtype *D = &R->dt[d];
-            int base = F_DTYPE + 6 * d;
-            double q = -L;
-            int over = S > D->log_max, s_zero = M < D->zero_at;
-            int near = !isfinite(S) || fabs(S - D->log_max) <= D->margin ||
-                       fabs(M - D->zero_at) <= D->m_tol || fabs(q - D->zero_at) <= D->margin ||
-                       fabs(q - D->log_tiny) <= D->margin || Y < D->zy_cut || M < D->m_cut;
-            if (near) { f |= 1u << (base + F_NEAR); continue; }
-            double p = pr[d][l];
-            double a = round_to(D->kind, la[d][l]);
-            double b = finish_op(D->kind, round_to(D->kind, S) - Y);
-            if (s_zero) a = NAN;
-            if (s_zero || over) b = INFINITY;
-            if (over) f |= 1u << (base + F_OVERFLOW);
-            int ok_a = isfinite(a), ok_b = isfinite(b);
-            if (ok_a && p > 0 && p < D->tiny) f |= 1u << (base + F_SUBNORMAL);
-            if (!finite) continue;
-            double scale = fabs(L) > 0x1p-52 ? fabs(L) : 0x1p-52;
-            if (ok_a) keep_largest(R->F, R->I, S_GAP + 2 * d, fabs(a - L) / scale, row);
-            else f |= 1u << (base + F_FAIL_A);
-            if (ok_b) keep_largest(R->F, R->I, S_GAP + 2 * d + 1, fabs(b - L) / scale, row);
-            else f |= 1u << (base + F_FAIL_B);
-        }
-        R->flags[row] = f;
     }
+    int npos = _mm256_movemask_pd(pos) & ((1 << count) - 1);
+    R->I[I_NLOSS] += __builtin_popcount(_mm256_movemask_pd(fin) & ((1 << count) - 1));
+    if (R->labelled) { R->I[I_NPROB] += __builtin_popcount(npos); R->I[I_NLOGPROB] += count; }
     return 1;
 }
 

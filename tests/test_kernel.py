@@ -196,3 +196,54 @@ def test_compiled_histogram_counts_equal_searchsorted():
     finite = v[np.isfinite(v)]
     want = np.bincount(np.searchsorted(edges, finite, side="right"), minlength=edges.size + 1)
     np.testing.assert_array_equal(counts, want)
+
+
+@needs_compiled
+def test_compiled_log_and_log1p_are_within_one_ulp_of_libm():
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.random(200_000) * 10, np.exp(rng.uniform(-745, 709, 200_000)),
+                        [5e-324, 1e-310, 2.2250738585072014e-308, 0.5, 1.0, 2.0, 1.7e308]])
+    for one_plus, ref in ((False, np.log), (True, np.log1p)):
+        ours = kernel.log1p_nonnegative(x) if one_plus else kernel.log_positive(x)
+        want = ref(x)
+        spacing = np.where(want != 0, np.spacing(np.abs(want)), 5e-324)
+        assert np.max(np.abs(ours - want) / spacing) <= 1.0, ref.__name__
+    assert kernel.log1p_nonnegative(np.array([0.0]))[0] == 0.0
+    assert np.isnan(kernel.log_positive(np.array([np.nan, -1.0]))).all()
+
+
+def _compiled_stage_blocks():
+    """Blocks softmax_rows takes: finite logits with a negative value, labelled or not."""
+    rng = np.random.default_rng(11)
+    for storage in ("float16", "float32", "float64"):
+        for extra in ((), ("bfloat16",), ("float16",)):
+            dtypes = naive_dtypes(storage, extra)
+            z, y = _threshold_rows(storage, dtypes[0], rng)  # every threshold of one dtype
+            yield storage, dtypes, z, y
+            for c in (2, 10, 16, 17, 300):
+                with np.errstate(over="ignore"):
+                    z = (rng.normal(0, 3, (500, c)) * rng.choice([1, 10, 40], (500, 1)))
+                    z = np.clip(z, -6e4, 6e4).astype(storage)
+                z[7] = z[7, 0]  # a constant row
+                yield storage, dtypes, z, rng.integers(0, c, 500)
+
+
+@needs_compiled
+@pytest.mark.parametrize("labelled", [True, False])
+@pytest.mark.parametrize("case", list(_compiled_stage_blocks()),
+                         ids=lambda c: f"{c[0]}-{'+'.join(c[1])}-{c[2].shape[1]}")
+def test_compiled_row_stage_gives_the_numpy_codes_stats_bit_for_bit(case, labelled, monkeypatch):
+    from logitcheck import numerics
+
+    storage, dtypes, z, y = case
+    y = y if labelled else None
+    plan = numerics.Plan(dtypes, storage)
+    for offset in (40, np.arange(z.shape[0]) * 3 + 1):  # consecutive rows, or row numbers
+        fast = numerics.chunk_stats(z, y, offset, plan)
+        r = kernel.row_stats(z)
+        health = {"finite_min": float(r.min.min()), "finite_max": float(r.max.max())}
+        assert numerics._softmax_compiled(z, r, y, offset, plan, health, None) is not None
+        with monkeypatch.context() as m:
+            m.setattr(numerics, "_softmax_compiled", lambda *a: None)
+            reference = numerics.chunk_stats(z, y, offset, plan)
+        assert fast == reference
