@@ -14,6 +14,10 @@ the same quantities in float64. Both are accurate to an ulp or two; they agree w
 other to that tolerance, not bit for bit (their exp differ in the last bit), so one run
 uses one of them throughout: `KERNEL` says which.
 
+Where compiled, softmax_rows then does the per-row stage of a block of finite logits with
+class ids (numerics._softmax_compiled), and log1p_nonnegative / log_positive give the
+numpy code the same log1p and log, so that both stages give the same bits.
+
 LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both).
 """
 
