@@ -21,7 +21,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifndef PREFETCH
 #define PREFETCH 2048
+#endif
 
 typedef struct {
     double m, mn, rest, min_abs; /* min_abs: smallest nonzero |z| (inf: none) */
@@ -385,7 +387,8 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
     const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
     const __m256 pinf = _mm256_set1_ps(INFINITY);
     __m256 v[SMALL_C];
-    for (Py_ssize_t j = 0; j < c; j++) v[j] = gather8(base, j, kind, idx);
+    v[0] = gather8(base, 0, kind, idx); /* c >= 1 */
+    for (Py_ssize_t j = 1; j < c; j++) v[j] = gather8(base, j, kind, idx);
     __m256 mx = v[0], mn = v[0], nan = _mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q);
     __m256i top = _mm256_setzero_si256(), amin = top;
     __m256 a0 = _mm256_andnot_ps(sign, v[0]);
@@ -555,49 +558,58 @@ static void settle(int64_t *d) {
     }
 }
 
-static PyObject *exact_sum(PyObject *self, PyObject *args) {
-    PyObject *xobj;
-    if (!PyArg_ParseTuple(args, "O", &xobj)) return NULL;
-    Py_buffer x;
-    if (get(xobj, &x, 0, 0, "values") < 0) return NULL;
-    const uint64_t *bits = x.buf;
-    Py_ssize_t n = x.len / 8;
-    int64_t d[DIGITS];
-    memset(d, 0, sizeof d);
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        uint64_t b = bits[i];
-        int e = (int)((b >> 52) & 0x7ff);
-        if (e == 0x7ff) { bad = 1; break; }
-        uint64_t mant = b & ((1ULL << 52) - 1);
-        if (e) mant |= 1ULL << 52; else e = 1;
-        int pos = e + 51; /* (e - 1075) + 1126 */
-        unsigned __int128 v = (unsigned __int128)mant << (pos & 31);
-        int k = pos >> 5;
-        int64_t p0 = (int64_t)(uint32_t)v, p1 = (int64_t)(uint32_t)(v >> 32),
-                p2 = (int64_t)(uint32_t)(v >> 64);
-        if (b >> 63) { d[k] -= p0; d[k + 1] -= p1; d[k + 2] -= p2; }
-        else { d[k] += p0; d[k + 1] += p1; d[k + 2] += p2; }
-        if ((i & ((1 << 30) - 1)) == (1 << 30) - 1) settle(d);
-    }
-    settle(d);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&x);
-    if (bad) Py_RETURN_NONE;
-    /* sum of d[i] * 2**(32 i), the top digit holding the sign */
+typedef struct { int64_t d[DIGITS]; } Acc;
+
+static inline void acc_add(Acc *a, double x) { /* x finite; no branch on its sign */
+    uint64_t b = as_bits(x);
+    int e = (int)((b >> 52) & 0x7ff);
+    uint64_t mant = (b & ((1ULL << 52) - 1)) | ((uint64_t)(e != 0) << 52);
+    e += e == 0;
+    int pos = e + 51;
+    unsigned __int128 v = (unsigned __int128)mant << (pos & 31);
+    int k = pos >> 5;
+    int64_t neg = -(int64_t)(b >> 63); /* 0 or -1: (p ^ neg) - neg is p or -p */
+    a->d[k] += ((int64_t)(uint32_t)v ^ neg) - neg;
+    a->d[k + 1] += ((int64_t)(uint32_t)(v >> 32) ^ neg) - neg;
+    a->d[k + 2] += ((int64_t)(uint32_t)(v >> 64) ^ neg) - neg;
+}
+
+static PyObject *acc_long(Acc *a) {
+    settle(a->d);
     PyObject *total = PyLong_FromLongLong(0), *shift = PyLong_FromLong(32);
     for (int i = DIGITS - 1; i >= 0 && total; i--) {
         PyObject *t = PyNumber_Lshift(total, shift);
         Py_DECREF(total);
         if (!t) { total = NULL; break; }
-        PyObject *digit = PyLong_FromLongLong(d[i]);
+        PyObject *digit = PyLong_FromLongLong(a->d[i]);
         total = PyNumber_Add(t, digit);
         Py_DECREF(t);
         Py_DECREF(digit);
     }
     Py_DECREF(shift);
     return total;
+}
+
+static PyObject *exact_sum(PyObject *self, PyObject *args) {
+    PyObject *xobj;
+    if (!PyArg_ParseTuple(args, "O", &xobj)) return NULL;
+    Py_buffer x;
+    if (get(xobj, &x, 0, 0, "values") < 0) return NULL;
+    const double *values = x.buf;
+    Py_ssize_t n = x.len / 8;
+    Acc acc;
+    memset(&acc, 0, sizeof acc);
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!isfinite(values[i])) { bad = 1; break; }
+        acc_add(&acc, values[i]);
+        if ((i & ((1 << 30) - 1)) == (1 << 30) - 1) settle(acc.d);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&x);
+    if (bad) Py_RETURN_NONE;
+    return acc_long(&acc);
 }
 
 /* bin_counts(values, edges, counts): counts[k] += 1 for each finite value with exactly k
@@ -798,38 +810,6 @@ static PyObject *log_values(PyObject *self, PyObject *args) {
 #define I_NTOP 7
 #define I_COUNTS 16 /* + bit */
 #define I_TOP 48    /* + k: the worst rows, worst first */
-
-typedef struct { int64_t d[DIGITS]; } Acc;
-
-static inline void acc_add(Acc *a, double x) { /* x finite; no branch on its sign */
-    uint64_t b = as_bits(x);
-    int e = (int)((b >> 52) & 0x7ff);
-    uint64_t mant = (b & ((1ULL << 52) - 1)) | ((uint64_t)(e != 0) << 52);
-    e += e == 0;
-    int pos = e + 51;
-    unsigned __int128 v = (unsigned __int128)mant << (pos & 31);
-    int k = pos >> 5;
-    int64_t neg = -(int64_t)(b >> 63); /* 0 or -1: (p ^ neg) - neg is p or -p */
-    a->d[k] += ((int64_t)(uint32_t)v ^ neg) - neg;
-    a->d[k + 1] += ((int64_t)(uint32_t)(v >> 32) ^ neg) - neg;
-    a->d[k + 2] += ((int64_t)(uint32_t)(v >> 64) ^ neg) - neg;
-}
-
-static PyObject *acc_long(Acc *a) {
-    settle(a->d);
-    PyObject *total = PyLong_FromLongLong(0), *shift = PyLong_FromLong(32);
-    for (int i = DIGITS - 1; i >= 0 && total; i--) {
-        PyObject *t = PyNumber_Lshift(total, shift);
-        Py_DECREF(total);
-        if (!t) { total = NULL; break; }
-        PyObject *digit = PyLong_FromLongLong(a->d[i]);
-        total = PyNumber_Add(t, digit);
-        Py_DECREF(t);
-        Py_DECREF(digit);
-    }
-    Py_DECREF(shift);
-    return total;
-}
 
 /* the number of edges <= t, from a guess g of it (any double): the edges are those of
  * mergeable.log_edges, so a log of t puts the guess within one of the answer and the two
