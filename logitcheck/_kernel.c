@@ -171,7 +171,7 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
 /* Pass 2 over eight columns (a: j..j+3, b: j+4..j+7): t = exp(z - max) (times 1 + the
  * rounding error of z - max, unless that is known to be exact), a + b added with TwoSum
  * into (rs, rc). EXP is exp4, or exp4_narrow when the row's range is below 708. */
-#define PASS2(a, b, j0, ka, kb, EXACT, EXP)                                        \
+#define PASS2(a, b, j0, MASKED, ka, kb, EXACT, EXP)                                      \
     do {                                                                           \
         __m256d da_ = _mm256_sub_pd(a, mv), db_ = _mm256_sub_pd(b, mv);            \
         __m256d ta_ = EXP(da_), tb_ = EXP(db_);                                    \
@@ -190,7 +190,11 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
             ta_ = _mm256_andnot_pd(drop_a, ta_);                                   \
             tb_ = _mm256_andnot_pd(drop_b, tb_);                                   \
         }                                                                          \
-        __m256d t_ = _mm256_add_pd(_mm256_and_pd(ta_, ka), _mm256_and_pd(tb_, kb)); \
+        if (MASKED) {                                                              \
+            ta_ = _mm256_and_pd(ta_, ka);                                          \
+            tb_ = _mm256_and_pd(tb_, kb);                                          \
+        }                                                                          \
+        __m256d t_ = _mm256_add_pd(ta_, tb_);                                      \
         __m256d u_ = _mm256_add_pd(rs, t_);                                        \
         __m256d w_ = _mm256_sub_pd(u_, rs);                                        \
         rc = _mm256_add_pd(rc, _mm256_add_pd(_mm256_sub_pd(rs, _mm256_sub_pd(u_, w_)), \
@@ -206,14 +210,14 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
         for (; j + 8 <= c; j += 8) {                                               \
             __m256d a, b;                                                          \
             LOAD2(j, 8);                                                           \
-            PASS2(a, b, j, all, all, EXACT, EXP);                                  \
+            PASS2(a, b, j, 0, all, all, EXACT, EXP);                               \
         }                                                                          \
         if (j < c) {                                                               \
             int na = c - j < 4 ? (int)(c - j) : 4, nb = (int)(c - j) - na;         \
             __m256d a, b;                                                          \
             LOAD2(j, (int)(c - j));                                                \
             __m256d ka = lane_mask(na), kb = lane_mask(nb);                        \
-            PASS2(a, b, j, ka, kb, EXACT, EXP);                                    \
+            PASS2(a, b, j, 1, ka, kb, EXACT, EXP);                                 \
         }                                                                          \
     } while (0)
 
@@ -285,30 +289,54 @@ AVX static inline double lanes_max_ps(__m256 v) {
                                       _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))));
 }
 
+/* the smallest nonzero |z| from the lanes of PASS1's unsigned min of |z| - 1 (inf: none) */
+AVX static inline double tiny_of(__m256i t) {
+    uint32_t l[8], m = 0xffffffffu;
+    _mm256_storeu_si256((__m256i *)l, t);
+    for (int i = 0; i < 8; i++) m = l[i] < m ? l[i] : m;
+    if (m == 0xffffffffu) return INFINITY;
+    m += 1;
+    float f;
+    memcpy(&f, &m, 4);
+    return f;
+}
+
 /* float32 / float16 / bfloat16 rows: pass 1 on 8 floats at a time. */
 AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) {
     const __m256 ninf = _mm256_set1_ps(-INFINITY), pinf = _mm256_set1_ps(INFINITY);
     const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
-    __m256 mx = ninf, mn = pinf, tiny = pinf, big = zero, nan = zero;
-    Py_ssize_t j = 0;
+    const __m256i one = _mm256_set1_epi32(1);
+    __m256 mx = ninf, mn = pinf, big = zero, nan = zero;
+    /* |z| - 1 as unsigned bits: 0 becomes the largest, so an unsigned min skips zeros */
+    __m256i tiny = _mm256_set1_epi32(-1);
     const int size = kind == KIND_F32 ? 4 : 2;
-    for (; j < c; j += 8) {
-        int count = c - j < 8 ? (int)(c - j) : 8;
+#define PASS1(v)                                                                   \
+    do {                                                                           \
+        mx = _mm256_max_ps(mx, v);                                                 \
+        mn = _mm256_min_ps(mn, v);                                                 \
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));                \
+        __m256 a_ = _mm256_andnot_ps(sign, v);                                     \
+        big = _mm256_max_ps(big, a_);                                              \
+        tiny = _mm256_min_epu32(tiny, _mm256_sub_epi32(_mm256_castps_si256(a_), one)); \
+    } while (0)
+    Py_ssize_t j = 0;
+    for (; j + 8 <= c; j += 8) {
         /* the bytes PREFETCH ahead (into the next row, across pages, where the hardware's
          * prefetcher stops), while this row's arithmetic runs */
         _mm_prefetch((const char *)row + j * size + PREFETCH, _MM_HINT_T0);
-        __m256 v = load8(row, j, kind, count);
-        __m256 keep = count < 8 ? mask8(count) : _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-        mx = _mm256_max_ps(mx, _mm256_blendv_ps(ninf, v, keep));
-        mn = _mm256_min_ps(mn, _mm256_blendv_ps(pinf, v, keep));
-        nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
-        __m256 a = _mm256_andnot_ps(sign, v);
-        big = _mm256_max_ps(big, a); /* masked lanes are 0 */
-        tiny = _mm256_min_ps(tiny, _mm256_blendv_ps(a, pinf, _mm256_cmp_ps(a, zero, _CMP_EQ_OQ)));
+        __m256 v = load8(row, j, kind, 8);
+        PASS1(v);
     }
+    if (j < c) { /* the last columns, the lanes past the row filled with its column j */
+        __m256 v = load8(row, j, kind, (int)(c - j));
+        __m256 first = _mm256_permutevar8x32_ps(v, _mm256_setzero_si256());
+        v = _mm256_blendv_ps(first, v, mask8((int)(c - j)));
+        PASS1(v);
+    }
+#undef PASS1
     int anynan = _mm256_movemask_ps(nan) != 0;
     double m = lanes_max_ps(mx), mnv = lanes_min_ps(mn);
-    double lo = lanes_min_ps(tiny), hi = lanes_max_ps(big);
+    double lo = tiny_of(tiny), hi = lanes_max_ps(big);
     out->min_abs = lo;
     double (*load)(const void *, Py_ssize_t) =
         kind == KIND_F32 ? load_f32 : kind == KIND_F16 ? load_f16 : load_bf16;
