@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import os
 import sys
 from collections.abc import Callable
@@ -267,4 +269,10 @@ def __getattr__(name: str) -> Any:
 
 
 def main() -> None:
+    # At exit, after the handlers registered during the run (a dask cluster's): move every
+    # object out of the collector's reach. The interpreter's shutdown otherwise runs full
+    # collections over all of numpy's, rich's and logitcheck's objects, about 80 ms of a
+    # 0.7 s tiny run, after its output is written, to free memory the OS takes back anyway.
+    # Nothing changes before the exit handlers run.
+    atexit.register(gc.freeze)
     cli(prog_name="logitcheck")
