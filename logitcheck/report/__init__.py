@@ -74,11 +74,18 @@ RENDERERS = Renderers(_WHERE)
 _RENDER_FUNCTIONS = {name: (module, name) for module, name in _WHERE.values()}
 
 
+_SUBMODULES = ("batch", "common", "github", "html", "json_format", "junit", "markdown",
+               "pictures", "tables", "terminal", "textplot")
+
+
 def __getattr__(name: str) -> Any:
-    """`from logitcheck.report import render_html` still works, importing it then."""
+    """`from logitcheck.report import render_html`, and `logitcheck.report.html` after
+    `import logitcheck.report`, still work: the module is imported then."""
     if name in _RENDER_FUNCTIONS:
         module, attr = _RENDER_FUNCTIONS[name]
         return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
