@@ -16,7 +16,6 @@ shards, a zarr store) hashes every file under it, each by its path and fingerpri
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -66,6 +65,8 @@ def inputs_fingerprint(paths: list[str]) -> str:
 
 
 def finding_key(finding: Finding, fingerprint: str) -> str:
+    import json  # here, not at the top: a run with no findings never needs it
+
     doc = {"code": finding.code, "input": fingerprint, "evidence": finding.evidence}
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -73,6 +74,8 @@ def finding_key(finding: Finding, fingerprint: str) -> str:
 
 def dumps(report: Report) -> str:
     """The baseline file for a report's findings (sorted, so it diffs well)."""
+    import json
+
     entries = sorted(
         (
             {
@@ -92,6 +95,8 @@ def dumps(report: Report) -> str:
 
 def load_keys(path: str) -> frozenset[str]:
     """The accepted keys in a baseline file; InputError (exit 2) if it is not one."""
+    import json
+
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

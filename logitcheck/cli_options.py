@@ -7,16 +7,16 @@ Kept apart from cli.py so the command definitions stay short: `@input_options` a
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import DownloadColumn, Progress, TaskID
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "kib": 2**10, "m": 10**6, "mb": 10**6,
           "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12,
@@ -127,6 +127,9 @@ class StderrProgress:
         if self._bar is None:
             if time.monotonic() - self._started < self.DELAY_S:
                 return
+            from rich.console import Console  # only a run that lasts: a fast start
+            from rich.progress import DownloadColumn, Progress
+
             self._bar = Progress(*Progress.get_default_columns(), DownloadColumn(),
                                  console=Console(stderr=True), transient=True)
             self._bar.start()
@@ -145,6 +148,8 @@ class StderrProgress:
 
 def render_inspect(docs: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
+        import json
+
         return json.dumps({"schema_version": "1", "files": docs}, indent=2) + "\n"
     lines = []
     for d in docs:

@@ -5,7 +5,6 @@ report on stderr when the chosen format is machine-readable. Returns text; never
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +74,8 @@ def write_atomic(path: str, text: str) -> None:
         except OSError as exc:
             raise InputError(path, f"cannot write ({exc.strerror or exc})") from None
         return
+    import tempfile  # only when a file is written: a fast start
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:

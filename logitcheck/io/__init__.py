@@ -20,7 +20,6 @@ from ..dtypes import FLOATS
 from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings
-from . import delimited, npz, safetensors, shards, zarr_store
 from .keys import labels_key, logits_key
 from .layout import LazyArray, LazyRowView, RowView, axis_names, release_rows
 from .npy import open_npy
@@ -31,11 +30,27 @@ SUPPORTED = (".npy", ".npz", ".safetensors", ".csv", ".tsv", ".csv.gz", ".tsv.gz
 KEYED = ("npz", "safetensors", "zarr")  # formats holding several arrays, chosen by key
 Progress = Callable[..., None]  # (done, total[, stage]), in bytes
 
+# The format modules (delimited, npz, safetensors, shards, zarr_store) are imported by the
+# functions that read their format, not here: a run on a .npy file loads none of them (the
+# CSV reader alone pulls in csv, gzip, tempfile and, for big files, pyarrow).
+_FORMAT_MODULES = ("delimited", "npz", "safetensors", "shards", "zarr_store")
+
+
+def __getattr__(name: str) -> object:
+    """`logitcheck.io.npz` and the other format modules, imported on first use."""
+    if name in _FORMAT_MODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def file_format(path: Path) -> str:
     """npy | npz | safetensors | csv | tsv, from the file name; for a directory, zarr (a
     zarr store) or shards (.npy shards)."""
     if path.is_dir():
+        from . import zarr_store
+
         return "zarr" if zarr_store.is_store(path) else "shards"
     name = path.name.lower()
     for suffix in SUPPORTED:
@@ -48,7 +63,11 @@ def file_format(path: Path) -> str:
 
 def is_array_dir(path: Path) -> bool:
     """A directory logitcheck reads as one array: a zarr store, or one holding .npy shards."""
-    return path.is_dir() and (zarr_store.is_store(path) or bool(shards.shard_files(path)))
+    if not path.is_dir():
+        return False
+    from . import shards, zarr_store
+
+    return zarr_store.is_store(path) or bool(shards.shard_files(path))
 
 
 def _check_is_file(path: Path) -> None:
@@ -62,9 +81,15 @@ def _check_is_file(path: Path) -> None:
 
 def _load_keyed(path: Path, fmt: str, key: str, max_bytes: int | None) -> Stored:
     if fmt == "npz":
+        from . import npz
+
         return Stored(path, npz.load(path, key, max_bytes), fmt, key)
     if fmt == "zarr":
+        from . import zarr_store
+
         return Stored(path, zarr_store.load(path, key, max_bytes), fmt, key)
+    from . import safetensors
+
     tensor = next(t for t in safetensors.header(path) if t.key == key)
     return Stored(path, safetensors.load(path, tensor, max_bytes), fmt, key,
                   bfloat16=tensor.dtype == "BF16")
@@ -72,8 +97,16 @@ def _load_keyed(path: Path, fmt: str, key: str, max_bytes: int | None) -> Stored
 
 def _keys(path: Path, fmt: str) -> list[str]:
     if fmt == "zarr":
+        from . import zarr_store
+
         return zarr_store.keys(zarr_store.open_node(path))
-    return npz.keys(path) if fmt == "npz" else [t.key for t in safetensors.header(path)]
+    if fmt == "npz":
+        from . import npz
+
+        return npz.keys(path)
+    from . import safetensors
+
+    return [t.key for t in safetensors.header(path)]
 
 
 def _unkeyed(path: Path, fmt: str, settings: Settings, option: str, key: str | None
@@ -82,8 +115,14 @@ def _unkeyed(path: Path, fmt: str, settings: Settings, option: str, key: str | N
     if fmt == "npy":
         return Stored(path, open_npy(path, settings.max_bytes), fmt)
     if fmt == "shards":
+        from . import shards
+
         return Stored(path, shards.open_shards(path, settings.max_bytes), fmt)
-    if fmt == "zarr" and zarr_store.is_array(zarr_store.open_node(path)):
+    if fmt != "zarr":
+        return None
+    from . import zarr_store
+
+    if zarr_store.is_array(zarr_store.open_node(path)):
         if key is not None:
             raise InputError(path, f"is a zarr array, not a group: {option} {key!r} does not "
                              "apply")
@@ -113,6 +152,8 @@ def load_logits(
                           required=False) if with_labels else None
         labels = _load_keyed(path, fmt, lkey, settings.max_bytes) if lkey else None
         return logits, labels
+    from . import delimited
+
     column = settings.label_column or delimited.default_label_column(delimited.head(path))
     if settings.label_column is None and column and _named(column, settings.class_columns):
         column = None  # --class-columns chose it explicitly: it holds values, not labels
@@ -143,6 +184,8 @@ def load_labels(
         key = labels_key(path, _keys(path, fmt), settings.labels_key, required=True)
         assert key is not None
         return _load_keyed(path, fmt, key, settings.max_bytes)
+    from . import delimited
+
     column = settings.label_column
     if column is None:
         h = delimited.head(path)

@@ -8,7 +8,6 @@ per-dtype zone table.
 from __future__ import annotations
 
 import io
-import json
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -281,6 +280,8 @@ def _finding(finding: Finding, verbose: bool = False) -> Panel:
     body = Text()
     body.append(finding.message + "\n")
     if verbose and finding.evidence:
+        import json  # -v only
+
         body.append("evidence:\n", style="bold")
         for key, value in finding.evidence.items():
             body.append(f"  {key}: ", style="dim")
