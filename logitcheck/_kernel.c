@@ -419,7 +419,7 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
     for (Py_ssize_t j = 1; j < c; j++) v[j] = gather8(base, j, kind, idx);
     __m256 mx = v[0], mn = v[0], nan = _mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q);
     __m256i top = _mm256_setzero_si256(), amin = top;
-    __m256 a0 = _mm256_andnot_ps(sign, v[0]);
+    __m256 a0 = _mm256_andnot_ps(sign, v[0]), big = a0;
     __m256 tiny = _mm256_blendv_ps(a0, pinf, _mm256_cmp_ps(a0, zero, _CMP_EQ_OQ));
     for (Py_ssize_t j = 1; j < c; j++) {
         __m256 x = v[j];
@@ -431,6 +431,7 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
         amin = _mm256_blendv_epi8(amin, jj, _mm256_castps_si256(lt));
         nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
         __m256 a = _mm256_andnot_ps(sign, x);
+        big = _mm256_max_ps(big, a);
         tiny = _mm256_min_ps(tiny, _mm256_blendv_ps(a, pinf, _mm256_cmp_ps(a, zero, _CMP_EQ_OQ)));
     }
     /* lanes left to row_float: a NaN, or a max of +-inf */
@@ -441,27 +442,43 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
     _mm256_storeu_ps(mxs, mx); _mm256_storeu_ps(mns, mn); _mm256_storeu_ps(tinys, tiny);
     _mm256_storeu_si256((__m256i *)tops, top); _mm256_storeu_si256((__m256i *)amins, amin);
     const __m256d floor = _mm256_set1_pd(-746.0);
+    /* as row_float: where every (usable) row's z - max is exact, its rounding error is not
+     * computed (it is 0), and where every range is below 708, exp4_narrow does (the same
+     * bits); the choice is the eight rows', the arithmetic each row's own */
+    const float span = kind == KIND_F32 ? 0x1p28f : 0x1p44f;
+    int inexact = kind != KIND_F16 &&
+        (_mm256_movemask_ps(_mm256_cmp_ps(big, _mm256_mul_ps(tiny, _mm256_set1_ps(span)),
+                                          _CMP_GT_OQ)) & ~slow & 0xff);
+    int wide = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(mx, mn), _mm256_set1_ps(708.0f),
+                                                _CMP_GE_OQ)) & ~slow & 0xff;
     for (int h = 0; h < 2; h++) {
         __m256d m = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(mx, 1) : _mm256_castps256_ps128(mx));
         m = _mm256_andnot_pd(_mm256_cmp_pd(m, m, _CMP_UNORD_Q), m); /* NaN lanes: 0, unused */
         __m256d tp = _mm256_cvtepi32_pd(h ? _mm256_extracti128_si256(top, 1)
                                           : _mm256_castsi256_si128(top));
         __m256d rs = _mm256_setzero_pd(), rc = rs;
-        for (Py_ssize_t j = 0; j < c; j++) {
-            __m256d x = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(v[j], 1)
-                                          : _mm256_castps256_ps128(v[j]));
-            __m256d d = _mm256_sub_pd(x, m);
-            __m256d t = exp4(d);
-            __m256d bb = _mm256_sub_pd(d, x);
-            __m256d e = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_sub_pd(d, bb)), _mm256_add_pd(m, bb));
-            e = _mm256_and_pd(e, _mm256_cmp_pd(d, floor, _CMP_GT_OQ));
-            t = _mm256_fmadd_pd(t, e, t);
-            t = _mm256_andnot_pd(_mm256_cmp_pd(tp, _mm256_set1_pd((double)j), _CMP_EQ_OQ), t);
-            __m256d u = _mm256_add_pd(rs, t), w = _mm256_sub_pd(u, rs);
-            rc = _mm256_add_pd(rc, _mm256_add_pd(_mm256_sub_pd(rs, _mm256_sub_pd(u, w)),
-                                                 _mm256_sub_pd(t, w)));
-            rs = u;
+#define SMALL_PASS2(EXACT, EXP)                                                          \
+        for (Py_ssize_t j = 0; j < c; j++) {                                             \
+            __m256d x = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(v[j], 1)                \
+                                          : _mm256_castps256_ps128(v[j]));                \
+            __m256d d = _mm256_sub_pd(x, m);                                             \
+            __m256d t = EXP(d);                                                          \
+            if (!(EXACT)) {                                                              \
+                __m256d bb = _mm256_sub_pd(d, x);                                        \
+                __m256d e = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_sub_pd(d, bb)),         \
+                                          _mm256_add_pd(m, bb));                         \
+                e = _mm256_and_pd(e, _mm256_cmp_pd(d, floor, _CMP_GT_OQ));               \
+                t = _mm256_fmadd_pd(t, e, t);                                            \
+            }                                                                            \
+            t = _mm256_andnot_pd(_mm256_cmp_pd(tp, _mm256_set1_pd((double)j), _CMP_EQ_OQ), t); \
+            __m256d u = _mm256_add_pd(rs, t), w = _mm256_sub_pd(u, rs);                  \
+            rc = _mm256_add_pd(rc, _mm256_add_pd(_mm256_sub_pd(rs, _mm256_sub_pd(u, w)),  \
+                                                 _mm256_sub_pd(t, w)));                  \
+            rs = u;                                                                      \
         }
+        if (inexact) { if (wide) { SMALL_PASS2(0, exp4) } else { SMALL_PASS2(0, exp4_narrow) } }
+        else { if (wide) { SMALL_PASS2(1, exp4) } else { SMALL_PASS2(1, exp4_narrow) } }
+#undef SMALL_PASS2
         double rest[4];
         _mm256_storeu_pd(rest, _mm256_add_pd(rs, rc));
         for (int l = 0; l < 4; l++) out[4 * h + l].rest = rest[l];

@@ -10,7 +10,6 @@ import dataclasses
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -70,6 +69,8 @@ def _ordered(one: Callable[[tuple[int, int]], T], bounds: Iterator[tuple[int, in
              threads: int) -> Iterator[T]:
     """one() over bounds on `threads` threads, results in order, with at most 2 * threads
     chunks in flight: results are merged as they come, so memory stays bounded."""
+    from concurrent.futures import ThreadPoolExecutor  # not loaded by a one-chunk run
+
     with ThreadPoolExecutor(threads) as pool:
         pending: deque = deque()
         for b in bounds:
