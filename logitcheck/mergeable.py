@@ -103,6 +103,8 @@ class RowSet:
         return cls(int(rows.size), tuple(row_id(ids, r) for r in rows[:KEEP_ROWS]))
 
     def merge(self, other: RowSet) -> RowSet:
+        if not other.count or not self.count:  # most sets are empty: nothing to sort
+            return self if other.count == 0 else other
         first = tuple(sorted(set(self.first) | set(other.first))[:KEEP_ROWS])
         return RowSet(self.count + other.count, first)
 

@@ -331,6 +331,42 @@ def chunk_stats(
     n = z.shape[0]
     z = np.asarray(z).reshape(n, -1)
     rows = None if binary else row_stats(z)  # multi-label needs its row sums too
+    if rows is not None and not sigmoid and labels_are_ids(plan, labels):
+        lo, hi = rows.min.min(), rows.max.max()
+        if np.isfinite(lo) and np.isfinite(hi) and lo < 0:
+            # logits with class ids: the compiled per-row stage does the rest (None: a
+            # block it does not take; the numpy code is the reference)
+            health = {"finite_min": float(lo), "finite_max": float(hi)}
+            fast = _softmax_compiled(z, rows, labels, offset, plan, health,
+                                     float(rows.min_abs.min()))
+            if fast is not None:
+                return fast
+    # the numpy code holds several float64 copies of what it reads: it takes the block in
+    # parts of NUMPY_BLOCK_BYTES (the statistics do not depend on how rows are split)
+    step = max(1, NUMPY_BLOCK_BYTES // (8 * z.shape[1]))
+    if n <= step:
+        return _numpy_chunk_stats(z, labels, offset, plan, rows)
+    parts = []
+    for i in range(0, n, step):
+        j = min(n, i + step)
+        parts.append(_numpy_chunk_stats(
+            z[i:j], None if labels is None else labels[i:j],
+            offset + i if isinstance(offset, int) else offset[i:j], plan,
+            None if rows is None else RowStats(*(getattr(rows, f.name)[i:j]
+                                                 for f in fields(RowStats)))))
+    return merge_all(parts)
+
+
+#: The float64 bytes of one block of the numpy code (chunk_stats splits larger ones).
+NUMPY_BLOCK_BYTES = 8 * 1024 * 1024
+
+
+def _numpy_chunk_stats(z: np.ndarray, labels: np.ndarray | None, offset: RowIds,
+                       plan: Plan, rows: RowStats | None) -> Stats:
+    """chunk_stats in numpy, from the block's row statistics (softmax)."""
+    binary = z.shape[1] == 1
+    sigmoid = binary or plan.targets == "multilabel"
+    n = z.shape[0]
     if sigmoid:
         values = np.array(z, dtype=np.float64, order="C")
         lo, hi = values.min(), values.max()  # NaN if any NaN
@@ -345,12 +381,6 @@ def chunk_stats(
     in_unit = bool(lo >= 0 and hi <= 1)
     # the smallest nonzero |value|, when every value is finite: it spares decimals() a scan
     min_abs = float(rows.min_abs.min()) if rows is not None and all_finite else None
-    if not sigmoid and all_finite and lo < 0 and labels_are_ids(plan, labels):
-        # logits with class ids: the compiled per-row stage does the rest (None: a row it
-        # does not take, e.g. a huge logsumexp; the numpy code below is the reference)
-        fast = _softmax_compiled(z, rows, labels, offset, plan, health, min_abs)
-        if fast is not None:
-            return fast
     out = _value_evidence(z, rows, binary, offset, positive, in_unit, min_abs)
     out.update(health)
     if sigmoid:
