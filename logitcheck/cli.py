@@ -100,7 +100,7 @@ def _compute_options(f: Callable) -> Callable:
     """How the work is split, the extra dtypes, and which rules count."""
     options = [
         click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
-                     help="Rows per chunk (default: about 32 MiB of float64 work, at most "
+                     help="Rows per chunk (default: about 32 MiB of the file, at most "
                      "65,536 rows)."),
         click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Chunks computed in parallel (0: one per core)."),

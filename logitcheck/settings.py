@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from .report.model import Severity
 
-#: Bytes of float64 working set per chunk: large enough to amortise numpy's per-call
-#: overhead, small enough that memory stays bounded whatever the file size.
+#: Bytes of the file per chunk: large enough to amortise the per-chunk Python work, small
+#: enough that memory stays bounded whatever the file size (two chunks are read at once).
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 
 

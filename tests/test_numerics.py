@@ -224,3 +224,29 @@ def test_mergeable_histogram_and_row_tables():
     assert top == TopRows(tuple(rows[8:])).merge(TopRows(tuple(rows[:8])))  # NaN == NaN here
     first = FirstRows(tuple(rows[11:])).merge(FirstRows(tuple(rows[:3])))
     assert [r.row for r in first.rows] == [0, 1, 2, 11, 12, 13, 14, 15, 16, 17]
+
+
+@pytest.mark.parametrize("kind", ["probabilities", "nonfinite", "binary", "dense"])
+def test_the_numpy_code_takes_a_large_block_in_parts_with_the_same_result(kind, monkeypatch):
+    from logitcheck import numerics
+
+    rng = np.random.default_rng(9)
+    n, c = 200, 6
+    z = rng.normal(0, 2, (n, c))
+    labels = rng.integers(0, c, n)
+    plan = Plan(naive_dtypes("float32"), "float32")
+    if kind == "probabilities":
+        z = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    elif kind == "nonfinite":
+        z[[3, 50, 190], [0, 2, 5]] = [np.nan, np.inf, -np.inf]
+    elif kind == "binary":
+        z, labels = z[:, :1], labels % 2
+    else:
+        labels = np.eye(c)[labels] * 0.9 + 0.1 / c
+        plan = Plan(naive_dtypes("float32"), "float32", targets="dense")
+    z = z.astype(np.float32)
+    whole = chunk_stats(z, labels, 7, plan)
+    monkeypatch.setattr(numerics, "NUMPY_BLOCK_BYTES", 8 * c * 9)  # parts of 9 rows
+    parts = chunk_stats(z, labels, 7, plan)
+    assert parts == whole
+    assert parts.rows == n and parts.loss.count == whole.loss.count > 0
