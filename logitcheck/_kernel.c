@@ -81,15 +81,20 @@ AVX static inline __m256d poly11(__m256d r) {
     return p;
 }
 
-AVX static inline __m256d exp4(__m256d x) {
+/* exp(x) = 2^k p: k = round(x / ln 2) (into *ki), p = poly11(x - k ln 2), ln 2 in two parts */
+AVX static inline __m256d exp_reduced(__m256d x, __m256i *ki) {
     const __m256d shift = _mm256_set1_pd(0x1.8p52);
-    x = _mm256_max_pd(x, _mm256_set1_pd(-746.0));
     __m256d kd = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep0), shift);
     __m256d k = _mm256_sub_pd(kd, shift);
-    __m256i ki = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_castpd_si256(shift));
+    *ki = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_castpd_si256(shift));
     __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), x);
     r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.ef35793c7673p-45), r);
-    __m256d p = poly11(r);
+    return poly11(r);
+}
+
+AVX static inline __m256d exp4(__m256d x) {
+    __m256i ki;
+    __m256d p = exp_reduced(_mm256_max_pd(x, _mm256_set1_pd(-746.0)), &ki);
     /* 2^k in two normal factors (k in [-1076, 0]): k1 = -((-k) >> 1), k2 = k - k1 */
     __m256i k1 = _mm256_sub_epi64(_mm256_setzero_si256(),
                           _mm256_srli_epi64(_mm256_sub_epi64(_mm256_setzero_si256(), ki), 1));
@@ -102,13 +107,8 @@ AVX static inline __m256d exp4(__m256d x) {
 
 /* exp4 for x in [-708, 0]: the result is normal, so 2^k is one factor and no clamp. */
 AVX static inline __m256d exp4_narrow(__m256d x) {
-    const __m256d shift = _mm256_set1_pd(0x1.8p52);
-    __m256d kd = _mm256_fmadd_pd(x, _mm256_set1_pd(0x1.71547652b82fep0), shift);
-    __m256d k = _mm256_sub_pd(kd, shift);
-    __m256i ki = _mm256_sub_epi64(_mm256_castpd_si256(kd), _mm256_castpd_si256(shift));
-    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), x);
-    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.ef35793c7673p-45), r);
-    __m256d p = poly11(r);
+    __m256i ki;
+    __m256d p = exp_reduced(x, &ki);
     __m256d s = _mm256_castsi256_pd(_mm256_slli_epi64(
         _mm256_add_epi64(ki, _mm256_set1_epi64x(1023)), 52));
     return _mm256_mul_pd(p, s);
@@ -848,7 +848,6 @@ static PyObject *log_values(PyObject *self, PyObject *args) {
 #define S_RANGE 1
 #define S_LSE 2
 #define S_GAP 8 /* + 2 * dtype + path; I holds each one's row */
-#define I_CORRECT 3
 #define I_NLOSS 4
 #define I_NPROB 5
 #define I_NLOGPROB 6

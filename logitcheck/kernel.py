@@ -28,7 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_KINDS = {"float64": 0, "float32": 1, "float16": 2}
+#: the kernel's codes of the floating formats (_kernel.c's KIND_*)
+_KIND_CODES = {"float64": 0, "float32": 1, "float16": 2, "bfloat16": 3}
+#: the storage dtypes it reads natively (bfloat16 arrives widened to float32)
+_KINDS = {k: v for k, v in _KIND_CODES.items() if k != "bfloat16"}
 
 
 def _compiled():
@@ -160,7 +163,6 @@ LOSS_NONFINITE, SATURATED, CONSTANT, ZERO_LABEL, CORRECT = (1 << k for k in rang
 #: per naive dtype (dtype_bits): the row is near a threshold (simulate it), path (a)
 #: fails, path (b) fails, the naive sum overflowed, p_y survived only as a subnormal
 NEAR, FAIL_A, FAIL_B, OVERFLOW, SUBNORMAL = range(5)
-_KIND_CODES = {"float64": 0, "float32": 1, "float16": 2, "bfloat16": 3}
 _I_COUNTS, _I_TOP = 16, 48
 
 
