@@ -440,6 +440,19 @@ def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
         got = out.extreme(slot)
         return None if got is None else Extreme(got[0], row_id(offset, got[1]))
 
+    def path(fail: int, over: int, gap: Extreme | None, subnormal: int | None,
+             extra: bool) -> PathStats:
+        """A path's stats from its flag bits (`extra`: simulated rows set some too)."""
+        maybe = extra or out.count(fail) > 0
+        return PathStats(
+            failed=rows_with(fail, maybe=maybe),
+            overflow=rows_with(fail | over, maybe=maybe),
+            underflow=rows_with(fail | over, fail, maybe=maybe),
+            subnormal=RowSet() if subnormal is None else rows_with(
+                subnormal, maybe=extra or out.count(subnormal) > 0),
+            max_rel_gap=gap,
+        )
+
     naive: dict[str, dict[str, PathStats]] = {}
     for d in plan.dtypes:
         if d not in derived:  # the cast moves values: simulated on every row
@@ -459,21 +472,11 @@ def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
             flags[near_rows] |= bits.astype(np.uint32)
             ids = near_rows + offset if isinstance(offset, int) else offset[near_rows]
             sim = naive_stats(ex, loss[near_rows], ids)
-            gaps = [merge_largest(g, sim[p].max_rel_gap) for g, p in zip(gaps, PATHS)]
+            gaps = [merge_largest(g, sim[p].max_rel_gap)
+                    for g, p in zip(gaps, PATHS, strict=True)]
         extra = near_rows is not None
-
-        def path(fail: int, gap: Extreme | None, subnormal: int | None) -> PathStats:
-            maybe = extra or out.count(fail) > 0
-            return PathStats(
-                failed=rows_with(fail, maybe=maybe),
-                overflow=rows_with(fail | over, maybe=maybe),
-                underflow=rows_with(fail | over, fail, maybe=maybe),
-                subnormal=RowSet() if subnormal is None else rows_with(
-                    subnormal, maybe=extra or out.count(subnormal) > 0),
-                max_rel_gap=gap,
-            )
-
-        naive[d] = {PATHS[0]: path(fail_a, gaps[0], sub), PATHS[1]: path(fail_b, gaps[1], None)}
+        naive[d] = {PATHS[0]: path(fail_a, over, gaps[0], sub, extra),
+                    PATHS[1]: path(fail_b, over, gaps[1], None, extra)}
 
     k = derived.index(plan.storage)
     fails = dtype_bits(k)[1] | dtype_bits(k)[2]
