@@ -164,6 +164,9 @@ LOSS_NONFINITE, SATURATED, CONSTANT, ZERO_LABEL, CORRECT = (1 << k for k in rang
 #: fails, path (b) fails, the naive sum overflowed, p_y survived only as a subnormal
 NEAR, FAIL_A, FAIL_B, OVERFLOW, SUBNORMAL = range(5)
 _I_COUNTS, _I_TOP = 16, 48
+#: SoftmaxRows.extreme slots: the worst loss, the largest range, the largest |logsumexp|,
+#: and from GAPS on, 2 * dtype index + path (0: softmax then log, 1: no max shift)
+WORST, RANGE, LSE, GAPS = 0, 1, 2, 8
 
 
 def dtype_bits(index: int) -> tuple[int, ...]:

@@ -28,8 +28,12 @@ from .frameworks import Rows as FrameworkRows
 from .kernel import (
     CONSTANT,
     CORRECT,
+    GAPS,
     LOSS_NONFINITE,
+    LSE,
+    RANGE,
     SATURATED,
+    WORST,
     ZERO_LABEL,
     RowStats,
     dtype_bits,
@@ -415,8 +419,8 @@ def labels_are_ids(plan: Plan, labels) -> bool:
 def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
                       min_abs: float | None) -> Stats | None:
     """chunk_stats for a block of finite logits with a negative value (so neither
-    probabilities nor log-ratios), from kernel.softmax_rows: the same Stats as the numpy
-    code, the losses to an ulp or two (their log1p and log are the kernel's own)."""
+    probabilities nor log-ratios), from kernel.softmax_rows: the numpy code's Stats bit for
+    bit (both take log and log1p from the kernel); None where the kernel declines."""
     n, c = z.shape
     labelled = labels is not None
     target = np.asarray(labels, dtype=np.intp) if labelled else None
@@ -460,7 +464,7 @@ def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
             continue
         k = derived.index(d)
         near, fail_a, fail_b, over, sub = dtype_bits(k)
-        gaps = [extreme(8 + 2 * k), extreme(8 + 2 * k + 1)]
+        gaps = [extreme(GAPS + 2 * k), extreme(GAPS + 2 * k + 1)]
         near_rows = np.flatnonzero(flags & near) if out.count(near) else None
         if near_rows is not None:  # simulated; their flags and gaps join the others
             ex = naive_softmax(z[near_rows], d, target[near_rows])
@@ -502,10 +506,10 @@ def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
         targets=plan.targets if labelled else "ids",
         loss=ExactSum(out.sums[0], out.counted[0]),
         nonfinite_loss=rows_with(LOSS_NONFINITE, maybe=out.count(LOSS_NONFINITE) > 0),
-        worst_loss=extreme(0),
-        max_range=extreme(1),
+        worst_loss=extreme(WORST),
+        max_range=extreme(RANGE),
         constant_rows=rows_with(CONSTANT, maybe=out.count(CONSTANT) > 0),
-        lse_dev=extreme(2),
+        lse_dev=extreme(LSE),
         decimals=decimals(z, z.dtype, min_abs),
         naive=naive,
         loss_hist=Histogram(LOSS_EDGES, tuple(out.loss_counts.tolist())),
