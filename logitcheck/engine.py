@@ -29,8 +29,8 @@ MAX_CHUNK_ROWS = 65536
 def chunk_rows(source: Source, settings: Settings) -> int:
     if settings.chunk_rows is not None:
         return max(1, settings.chunk_rows)
-    # chunk_bytes of the file a chunk (numerics.chunk_stats takes a chunk the numpy code
-    # reads in smaller parts, NUMPY_BLOCK_BYTES of float64 each)
+    # a chunk is chunk_bytes of the file (the numpy code takes it in smaller parts:
+    # numerics.NUMPY_BLOCK_BYTES of float64 each)
     row_bytes = max(1, source.stored.nbytes // max(1, source.shape[0]))
     return max(1, min(MAX_CHUNK_ROWS, settings.chunk_bytes // row_bytes))
 
