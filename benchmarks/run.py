@@ -2,7 +2,7 @@
 
 Generates seeded logits and labels (.npy, written block by block into a temporary
 directory that is removed at the end, also on Ctrl-C), then measures, each run in a fresh
-subprocess so that its peak RSS (``ru_maxrss`` from ``os.wait4``) is its own, with the
+subprocess whose peak RSS is its own (GNU time's ``%M``; see run_measured), with the
 tools interleaved rep by rep so that machine noise hits them alike:
 
 - ``read``: the file's raw read speed (``readinto`` a 16 MiB buffer; warm page cache);
@@ -272,10 +272,22 @@ class ToolFailed(RuntimeError):
     pass
 
 
+#: GNU time, which reports its child's own peak RSS (see run_measured), where installed
+GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None
+
+
 def run_measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,),
                  stdout: Any = subprocess.DEVNULL) -> tuple[float, float]:
-    """Run cmd; (wall seconds, peak RSS in MiB of that process). Raises ToolFailed."""
+    """Run cmd; (wall seconds, peak RSS in MiB of that process). Raises ToolFailed.
+
+    A child forked from this script inherits its resident size in ``ru_maxrss`` (Linux
+    keeps the larger of the image it leaves at exec and the one it runs), so the peak is
+    taken by GNU time (``%M``), a small process the command is forked from; without it,
+    ``ru_maxrss`` from ``os.wait4``: an upper bound."""
     err = cwd / "stderr.txt"
+    rss_file = cwd / "rss.txt"
+    if GNU_TIME:
+        cmd = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd]
     with open(err, "wb") as ferr:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=ferr)
@@ -290,6 +302,8 @@ def run_measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,),
     if rc not in ok:
         tail = err.read_text(errors="replace")[-2000:]
         raise ToolFailed(f"{' '.join(cmd)} exited {rc}:\n{tail}")
+    if GNU_TIME:  # its last line; a first one says when the command exited non-zero
+        return wall, int(rss_file.read_text().split()[-1]) / 1024  # KiB
     return wall, usage.ru_maxrss / 1024  # Linux: KiB
 
 
@@ -474,6 +488,7 @@ def environment(threads: int | None) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {ram / 2**30:.1f} GiB RAM",
         "logitcheck_command": " ".join(logitcheck_command()),
         "threads": threads or "logitcheck's default",
+        "peak_rss": "GNU time %M" if GNU_TIME else "ru_maxrss from os.wait4 (an upper bound)",
     }
     for mod in ("torch", "scipy"):
         try:
@@ -562,7 +577,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"`{env['package_commit']}`"
         + (", **with uncommitted changes**" if env.get("package_dirty") else
            ", no uncommitted changes")
-        + f"; run as `{env['logitcheck_command']}`, threads: {env['threads']}",
+        + f"; run as `{env['logitcheck_command']}`, threads: {env['threads']}; "
+        f"peak RSS: {env.get('peak_rss', 'ru_maxrss')}",
         f"- machine: {env['machine']}; Python {env['python']}, numpy {env['numpy']}, "
         f"torch {env['torch']}, scipy {env['scipy']}",
         f"- reps per tool and shape: {res['reps']} (median), warm page cache"
