@@ -190,6 +190,7 @@ class UnitEvidence:
 NOT_ROUNDED = 99
 MAX_DECIMALS = 8
 _SAMPLE = 4096  # values decimals() looks at before it scans a block
+_SCAN_VALUES = 1 << 20  # values it converts to float64 at once when it does
 
 
 @dataclass(frozen=True)
@@ -778,8 +779,14 @@ def decimals(values: np.ndarray, dtype: np.dtype, min_abs: float | None = None) 
         sure = 0.5 / (2 * eps * 10.0**k) * (1 + 1e-9)  # |v| at or above this is on the grid
         if min_abs is not None and min_abs >= sure:
             return True
-        flat = finite(values)
-        return on_grid(flat[np.abs(flat) < sure], k)
+        # a slice at a time: a whole chunk in float64 would be several times its size
+        rows = values.reshape(values.shape[0], -1) if values.ndim > 1 else values.reshape(-1, 1)
+        step = max(1, _SCAN_VALUES // max(1, rows.shape[1]))
+        for start in range(0, rows.shape[0], step):
+            flat = finite(rows[start:start + step])
+            if not on_grid(flat[np.abs(flat) < sure], k):
+                return False
+        return True
 
     while k <= MAX_DECIMALS and not block_on_grid(k):
         k += 1
