@@ -30,3 +30,33 @@ def labels() -> np.ndarray:
 def save(path: Path, array: np.ndarray) -> str:
     np.save(path, array, allow_pickle=False)
     return str(path)
+
+
+def assert_clean_error(result, *fragments: str) -> str:
+    """Bad input: exit 2, nothing on stdout, one `logitcheck: error:` line on stderr naming
+    every fragment, no traceback. Returns that line."""
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("logitcheck: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def analyze_json(*args: str) -> tuple[int, dict]:
+    """`analyze ARGS --format json` through click: (exit code 0 or 1, report without timings)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from logitcheck.cli import cli
+
+    result = CliRunner().invoke(cli, ["analyze", *args, "--format", "json"],
+                                catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    doc = json.loads(result.stdout)
+    doc.pop("timings")
+    return result.exit_code, doc

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from logitcheck.cli import cli
 
-from .conftest import SAMPLES, save
+from .conftest import SAMPLES, assert_clean_error, save
 from .reference import exact_losses
 
 LABELS = str(SAMPLES / "labels.npy")
@@ -157,17 +157,6 @@ def _bad(tmp_path, name: str, array) -> str:
     path = tmp_path / name
     np.save(path, array, allow_pickle=True)
     return str(path)
-
-
-def assert_clean_error(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("logitcheck: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output
 
 
 def test_missing_file(tmp_path):

@@ -21,7 +21,8 @@ from logitcheck.io import Ref
 from logitcheck.numerics import Plan
 from logitcheck.settings import Settings
 
-from .conftest import SAMPLES, save
+from .conftest import SAMPLES, assert_clean_error, save
+from .conftest import analyze_json as analyze
 
 distributed = pytest.importorskip("distributed")
 zarr = pytest.importorskip("zarr")
@@ -45,15 +46,6 @@ def client(cluster):
         yield c
 
 
-def analyze(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["analyze", *args, "--format", "json"],
-                                catch_exceptions=False)
-    assert result.exit_code in (0, 1), result.output
-    doc = json.loads(result.stdout)
-    doc.pop("timings")
-    return result.exit_code, doc
-
-
 def on_cluster(cluster, *args: str) -> tuple[int, dict]:
     return analyze(*args, "--engine", "dask", "--scheduler", cluster.scheduler_address)
 
@@ -61,17 +53,6 @@ def on_cluster(cluster, *args: str) -> tuple[int, dict]:
 def tasks(stream: list[dict], kind: str) -> list[dict]:
     return [t for t in stream if str(t["key"]).startswith(f"('logitcheck-{kind}-")
             or str(t["key"]).startswith(f"logitcheck-{kind}-")]
-
-
-def clean_error(result, *fragments: str) -> str:
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("logitcheck: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 # --- the same report as the local engine ------------------------------------------------------
@@ -238,17 +219,19 @@ def test_an_unreachable_scheduler_is_exit_2_naming_it(monkeypatch):
     monkeypatch.setattr(dask_engine, "CONNECT_TIMEOUT_S", 1.0)
     args = ["analyze", str(SAMPLES / "healthy_logits.npy"), "--engine", "dask"]
     result = CliRunner().invoke(cli, [*args, "--scheduler", "tcp://127.0.0.1:9"])
-    assert clean_error(result) == ("logitcheck: error: --scheduler tcp://127.0.0.1:9: no dask "
-                                   "scheduler answered within 1 s")
+    line = assert_clean_error(result)
+    assert line == ("logitcheck: error: --scheduler tcp://127.0.0.1:9: no dask "
+                    "scheduler answered within 1 s")
     result = CliRunner().invoke(cli, [*args, "--scheduler", "nonsense"])
-    clean_error(result, "--scheduler nonsense: not a scheduler address")
+    assert_clean_error(result, "--scheduler nonsense: not a scheduler address")
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None,
                                   scheduler_kwargs={"dashboard_address": ":0"},
                                   silence_logs=logging.CRITICAL) as empty:
         address = empty.scheduler_address
         result = CliRunner().invoke(cli, [*args, "--scheduler", address])
-    assert clean_error(result) == (f"logitcheck: error: --scheduler {address}: the cluster has "
-                                   "no workers (none joined within 1 s)")
+    line = assert_clean_error(result)
+    assert line == (f"logitcheck: error: --scheduler {address}: the cluster has "
+                    "no workers (none joined within 1 s)")
 
 
 def test_shard_errors_name_the_shard(cluster, tmp_path):
@@ -259,7 +242,8 @@ def test_shard_errors_name_the_shard(cluster, tmp_path):
     save(d / "a-2.npy", z.astype(np.float16))
     dask = ["--engine", "dask", "--scheduler", cluster.scheduler_address]
     result = CliRunner().invoke(cli, ["analyze", str(d), *dask])
-    assert clean_error(result) == (
+    line = assert_clean_error(result)
+    assert line == (
         f"logitcheck: error: {d / 'a-2.npy'}: dtype float16 differs from float32 in a-1.npy "
         "(every shard must have the same dtype)")
     d = tmp_path / "shape"
@@ -268,11 +252,12 @@ def test_shard_errors_name_the_shard(cluster, tmp_path):
     save(d / "a-10.npy", z)
     save(d / "a-2.npy", z[:, :3])
     result = CliRunner().invoke(cli, ["analyze", str(d), *dask])
-    clean_error(result, f"{d / 'a-2.npy'}: shape (10, 3) does not match (10, 4) in a-1.npy")
+    assert_clean_error(result, f"{d / 'a-2.npy'}: shape (10, 3) does not match (10, 4) in a-1.npy")
     (tmp_path / "empty").mkdir()
     result = CliRunner().invoke(cli, ["analyze", str(tmp_path / "empty"), *dask])
-    assert clean_error(result) == (f"logitcheck: error: {tmp_path / 'empty'}: is a directory "
-                                   "with no .npy shards in it (and not a zarr store)")
+    line = assert_clean_error(result)
+    assert line == (f"logitcheck: error: {tmp_path / 'empty'}: is a directory "
+                    "with no .npy shards in it (and not a zarr store)")
 
 
 def test_options_dask_cannot_honour_are_refused(tmp_path):
@@ -282,13 +267,13 @@ def test_options_dask_cannot_honour_are_refused(tmp_path):
         (["--cross-check"], "--cross-check: runs with --engine local only"),
     ):
         result = CliRunner().invoke(cli, ["analyze", logits, "--engine", "dask", *extra])
-        clean_error(result, message)
+        assert_clean_error(result, message)
     result = CliRunner().invoke(cli, ["analyze", logits, "--scheduler", "tcp://x:1"])
-    clean_error(result, "--scheduler tcp://x:1: applies to --engine dask only")
+    assert_clean_error(result, "--scheduler tcp://x:1: applies to --engine dask only")
     csv = tmp_path / "z.csv"
     csv.write_text("a,b\n0.5,1.5\n2.0,-1.0\n")
     result = CliRunner().invoke(cli, ["analyze", str(csv), "--engine", "dask"])
-    clean_error(result, f"--engine dask: {csv} is CSV", "save it as .npy")
+    assert_clean_error(result, f"--engine dask: {csv} is CSV", "save it as .npy")
     with pytest.raises(UsageError, match="run with --engine local only"):
         dask_engine.compute_all_dask(None, None, Settings(engine="dask"), jobs=(object(),))
 

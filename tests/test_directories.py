@@ -19,19 +19,11 @@ from logitcheck.io.layout import LazyRowView, RowView
 from logitcheck.io.shards import ShardedArray, natural_key, open_shards
 from logitcheck.settings import Settings
 
-from .conftest import SAMPLES, save
+from .conftest import SAMPLES, assert_clean_error, save
+from .conftest import analyze_json as analyze
 
 RNG = np.random.default_rng(5)
 LABELS = str(SAMPLES / "labels.npy")
-
-
-def analyze(*args: str) -> tuple[int, dict]:
-    result = CliRunner().invoke(cli, ["analyze", *args, "--format", "json"],
-                                catch_exceptions=False)
-    assert result.exit_code in (0, 1), result.output
-    doc = json.loads(result.stdout)
-    doc.pop("timings")
-    return result.exit_code, doc
 
 
 def same_report(a: tuple[int, dict], b: tuple[int, dict]) -> None:
@@ -46,14 +38,7 @@ def same_report(a: tuple[int, dict], b: tuple[int, dict]) -> None:
 
 
 def fails(args: list[str], *fragments: str) -> str:
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
+    return assert_clean_error(CliRunner().invoke(cli, args, catch_exceptions=False), *fragments)
 
 
 def shard(directory: Path, array: np.ndarray, cuts: list[int], name: str = "s{}") -> str:

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from logitcheck.cli import cli
 
-from .conftest import save
+from .conftest import assert_clean_error, save
 from .writers import write_csv, write_safetensors
 
 Z = np.random.default_rng(2).normal(size=(20, 3)).astype(np.float32)
@@ -21,16 +21,7 @@ Y = np.arange(20) % 3
 
 
 def fails(args: list[str], *fragments: str) -> str:
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("logitcheck: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
+    return assert_clean_error(CliRunner().invoke(cli, args, catch_exceptions=False), *fragments)
 
 
 def analyze_fails(*args: str) -> list[str]:
