@@ -168,10 +168,10 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
     return c - 1; /* not reached: the row holds v */
 }
 
-/* Pass 2 over eight columns (a: j..j+3, b: j+4..j+7): t = exp(z - max) (times 1 + the
- * rounding error of z - max, unless that is known to be exact), a + b added with TwoSum
- * into (rs, rc). EXP is exp4, or exp4_narrow when the row's range is below 708. */
-#define PASS2(a, b, j0, MASKED, ka, kb, EXACT, EXP)                                      \
+/* Pass 2's terms for eight columns (a: j..j+3, b: j+4..j+7): t = exp(z - max) (times
+ * 1 + the rounding error of z - max, unless that is known to be exact), a's and b's added
+ * into T. EXP is exp4, or exp4_narrow when the row's range is below 708. */
+#define PASS2_TERMS(T, a, b, j0, MASKED, ka, kb, EXACT, EXP)                             \
     do {                                                                           \
         __m256d da_ = _mm256_sub_pd(a, mv), db_ = _mm256_sub_pd(b, mv);            \
         __m256d ta_ = EXP(da_), tb_ = EXP(db_);                                    \
@@ -194,33 +194,54 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
             ta_ = _mm256_and_pd(ta_, ka);                                          \
             tb_ = _mm256_and_pd(tb_, kb);                                          \
         }                                                                          \
-        __m256d t_ = _mm256_add_pd(ta_, tb_);                                      \
-        __m256d u_ = _mm256_add_pd(rs, t_);                                        \
+        T = _mm256_add_pd(ta_, tb_);                                               \
+    } while (0)
+
+/* T added into (rs, rc) with TwoSum */
+#define TWO_SUM(T)                                                                 \
+    do {                                                                           \
+        __m256d u_ = _mm256_add_pd(rs, T);                                         \
         __m256d w_ = _mm256_sub_pd(u_, rs);                                        \
         rc = _mm256_add_pd(rc, _mm256_add_pd(_mm256_sub_pd(rs, _mm256_sub_pd(u_, w_)), \
-                                             _mm256_sub_pd(t_, w_)));              \
+                                             _mm256_sub_pd(T, w_)));               \
         rs = u_;                                                                   \
     } while (0)
 
 /* Pass 2 over the whole row with one choice of EXACT and EXP (so that the loop has no
- * branch but the argmax block's). */
+ * branch but the argmax block's). Sixteen columns a step: the two groups' exps are
+ * independent, and written side by side they overlap (5 % faster); the sums run in
+ * column order as with eight a step. */
 #define PASS2_ROW(EXACT, EXP)                                                      \
     do {                                                                           \
         Py_ssize_t j = 0;                                                          \
-        for (; j + 8 <= c; j += 8) {                                               \
-            __m256d a, b;                                                          \
+        for (; j + 16 <= c; j += 16) {                                             \
+            __m256d a, b, a2, b2, t1, t2;                                          \
             /* the next row, into L2 while this row's exps run (pass 1 is memory-bound \
              * otherwise); a prefetch never faults, past the block's end too */    \
             _mm_prefetch(next + j * size, _MM_HINT_T1);                            \
+            _mm_prefetch(next + (j + 8) * size, _MM_HINT_T1);                      \
             LOAD2(j, 8);                                                           \
-            PASS2(a, b, j, 0, all, all, EXACT, EXP);                               \
+            a2 = a; b2 = b;                                                        \
+            LOAD2(j + 8, 8);                                                       \
+            PASS2_TERMS(t1, a2, b2, j, 0, all, all, EXACT, EXP);                   \
+            PASS2_TERMS(t2, a, b, j + 8, 0, all, all, EXACT, EXP);                 \
+            TWO_SUM(t1);                                                           \
+            TWO_SUM(t2);                                                           \
+        }                                                                          \
+        for (; j + 8 <= c; j += 8) {                                               \
+            __m256d a, b, t;                                                       \
+            _mm_prefetch(next + j * size, _MM_HINT_T1);                            \
+            LOAD2(j, 8);                                                           \
+            PASS2_TERMS(t, a, b, j, 0, all, all, EXACT, EXP);                      \
+            TWO_SUM(t);                                                            \
         }                                                                          \
         if (j < c) {                                                               \
             int na = c - j < 4 ? (int)(c - j) : 4, nb = (int)(c - j) - na;         \
-            __m256d a, b;                                                          \
+            __m256d a, b, t;                                                       \
             LOAD2(j, (int)(c - j));                                                \
             __m256d ka = lane_mask(na), kb = lane_mask(nb);                        \
-            PASS2(a, b, j, 1, ka, kb, EXACT, EXP);                                 \
+            PASS2_TERMS(t, a, b, j, 1, ka, kb, EXACT, EXP);                        \
+            TWO_SUM(t);                                                            \
         }                                                                          \
     } while (0)
 
@@ -1127,9 +1148,19 @@ static void count_flags(Rows *R) {
     }
 }
 
+/* the address of row i's target value (prefetched: with wide rows each one is a cache miss) */
+static inline const char *target_at(const Rows *R, Py_ssize_t i) {
+    int64_t t = R->target ? R->target[i] : R->amin[i];
+    t = t < 0 || t >= R->c ? 0 : t;
+    return R->z + (i * R->c + t) * (R->kind == KIND_F64 ? 8 : R->kind == KIND_F32 ? 4 : 2);
+}
+
 AVX static int all_rows(Rows *R) {
+    const Py_ssize_t ahead = 32;
     for (Py_ssize_t i = 0; i < R->n; i += 4) {
         int count = R->n - i < 4 ? (int)(R->n - i) : 4;
+        for (Py_ssize_t k = i + ahead; k < i + ahead + 4 && k < R->n; k++)
+            _mm_prefetch(target_at(R, k), _MM_HINT_T0);
         if (!rows4(R, i, count)) return 0;
         if ((i & ((1 << 28) - 1)) == 0 && i) /* carries, long before an int64 digit fills */
             for (int s = 0; s < 3; s++) settle(R->sums[s].d);
