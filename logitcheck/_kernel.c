@@ -652,6 +652,34 @@ static inline void acc_add(Acc *a, double x) { /* x finite; no branch on its sig
     a->d[k + 2] += ((int64_t)(uint32_t)(v >> 64) ^ neg) - neg;
 }
 
+/* Exact sums binned by exponent: bin[e] holds the signed significands of the terms with
+ * exponent field e (whose weight is 2**(max(e, 1) - 1075)), in 128 bits (2**74 terms), so
+ * that a term costs one add to one bin; bins_fold carries them into an Acc at the end. */
+typedef struct { __int128 bin[2048]; } Bins;
+
+static inline void bins_add(Bins *a, double x) { /* x finite */
+    uint64_t b = as_bits(x);
+    int e = (int)((b >> 52) & 0x7ff);
+    int64_t mant = (int64_t)((b & ((1ULL << 52) - 1)) | ((uint64_t)(e != 0) << 52));
+    int64_t neg = -(int64_t)(b >> 63);
+    a->bin[e] += (mant ^ neg) - neg;
+}
+
+static void bins_fold(const Bins *a, Acc *acc) {
+    for (int e = 0; e < 2048; e++) {
+        __int128 v = a->bin[e];
+        if (!v) continue;
+        int pos = (e ? e : 1) + 51; /* as acc_add: bit pos of the 2**1126-scaled sum */
+        int64_t neg = v < 0 ? -1 : 0;
+        unsigned __int128 mag = (unsigned __int128)(v < 0 ? -v : v) << (pos & 31); /* < 2**124 */
+        int k = pos >> 5;
+        for (int i = 0; i < 4; i++) {
+            int64_t digit = (int64_t)(uint32_t)(mag >> (32 * i));
+            acc->d[k + i] += (digit ^ neg) - neg;
+        }
+    }
+}
+
 static PyObject *acc_long(Acc *a) {
     settle(a->d);
     PyObject *total = PyLong_FromLongLong(0), *shift = PyLong_FromLong(32);
@@ -887,17 +915,7 @@ static PyObject *log_values(PyObject *self, PyObject *args) {
 #define I_NTOP 7
 #define I_COUNTS 16 /* + bit */
 #define I_TOP 48    /* + k: the worst rows, worst first */
-
-/* the number of edges <= t, from a guess g of it (any double): the edges are those of
- * mergeable.log_edges, so a log of t puts the guess within one of the answer and the two
- * loops below each run at most once or twice (they are what makes it right) */
-static inline Py_ssize_t bin_of(const double *edges, Py_ssize_t ne, double t, double g) {
-    Py_ssize_t i = g <= 0 ? 0 : g >= (double)ne ? ne : (Py_ssize_t)g;
-    while (i < ne && edges[i] <= t) i++;
-    while (i > 0 && edges[i - 1] > t) i--;
-    return i;
-}
-
+#define MAX_EDGES 256
 
 typedef struct {
     int kind;
@@ -919,7 +937,9 @@ typedef struct {
     uint32_t *flags;
     double *F;
     int64_t *I, *loss_hist, *max_hist, *range_hist, *label_counts;
-    Acc sums[3];
+    /* the edges padded for bins4: -inf, edges[0..ne), +inf, +inf */
+    double loss_pad[MAX_EDGES + 3], logit_pad[MAX_EDGES + 3];
+    Bins sums[3];
 } Rows;
 
 static inline double value_at(const Rows *R, Py_ssize_t i, int64_t j) {
@@ -1002,13 +1022,29 @@ AVX static inline __m256d rough_log2(__m256d x) {
     return _mm256_fmadd_pd(small_int_pd(b), _mm256_set1_pd(0x1p-32), _mm256_set1_pd(-1023.0));
 }
 
-/* a guess for bin_of: within one bin of the answer for log_edges' edges (at least a few
+/* a guess for bins4: within one bin of the answer for log_edges' edges (at least a few
  * bins a factor of 2); 0 where t <= 0 */
 AVX static inline __m256d bin_guess(__m256d t, double scale, double offset) {
     __m256d pos = _mm256_cmp_pd(t, _mm256_setzero_pd(), _CMP_GT_OQ);
     __m256d x = _mm256_fmadd_pd(rough_log2(t), _mm256_set1_pd(scale * 0.6931471805599453),
                                 _mm256_set1_pd(offset + 1.0));
     return _mm256_and_pd(_mm256_floor_pd(x), pos);
+}
+
+/* the number of edges <= t, for four values t, from bin_guess's guesses, which are within one bin of the
+ * answer: one step up, one step down, on the padded edges (P: -inf, the ne edges, +inf,
+ * +inf), branch-free */
+AVX static inline __m256i bins4(const double *P, Py_ssize_t ne, __m256d t, __m256d g) {
+    const __m256d magic = _mm256_set1_pd(0x1p52);
+    g = _mm256_min_pd(_mm256_max_pd(g, _mm256_setzero_pd()), _mm256_set1_pd((double)ne));
+    __m256i i = _mm256_sub_epi64(_mm256_castpd_si256(_mm256_add_pd(g, magic)),
+                                 _mm256_castpd_si256(magic));
+    __m256d up = _mm256_cmp_pd(_mm256_i64gather_pd(P + 1, i, 8), t, _CMP_LE_OQ);
+    i = _mm256_sub_epi64(i, _mm256_castpd_si256(up)); /* a true compare is -1 */
+    __m256d down = _mm256_cmp_pd(_mm256_i64gather_pd(P, i, 8), t, _CMP_GT_OQ);
+    i = _mm256_add_epi64(i, _mm256_castpd_si256(down));
+    const __m256i last = _mm256_set1_epi64x(ne); /* t = +inf steps past it */
+    return _mm256_blendv_epi8(i, last, _mm256_cmpgt_epi64(i, last));
 }
 
 /* extreme `slot` over the lanes where `ok`: the first lane of a larger value wins */
@@ -1056,7 +1092,7 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
     __m256i same = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)tp),
                                       _mm256_loadu_si256((const __m256i *)ty));
     f = _mm256_or_si256(f, bit_if(_mm256_and_pd(fin, _mm256_castsi256_pd(same)), F_CORRECT));
-    double lossv[4], nlpv[4], gl[4], gm[4], gs[4];
+    double lossv[4], nlpv[4];
     _mm256_storeu_pd(lossv, loss);
     for (int l = 0; l < count; l++) R->loss[i + l] = lossv[l];
     __m256d pos = _mm256_cmp_pd(y, zero, _CMP_GT_OQ);
@@ -1066,9 +1102,13 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
         __m256d nlp = _mm256_sub_pd(zero, log4(_mm256_blendv_pd(one, y, pos)));
         _mm256_storeu_pd(nlpv, _mm256_and_pd(nlp, pos));
     }
-    _mm256_storeu_pd(gl, bin_guess(loss, R->loss_scale, R->loss_offset));
-    _mm256_storeu_pd(gm, bin_guess(m, R->logit_scale, R->logit_offset));
-    _mm256_storeu_pd(gs, bin_guess(span, R->logit_scale, R->logit_offset));
+    int64_t bl[4], bm[4], bs[4];
+    _mm256_storeu_si256((__m256i *)bl, bins4(R->loss_pad, R->nle, loss,
+                                             bin_guess(loss, R->loss_scale, R->loss_offset)));
+    _mm256_storeu_si256((__m256i *)bm, bins4(R->logit_pad, R->nge, m,
+                                             bin_guess(m, R->logit_scale, R->logit_offset)));
+    _mm256_storeu_si256((__m256i *)bs, bins4(R->logit_pad, R->nge, span,
+                                             bin_guess(span, R->logit_scale, R->logit_offset)));
     keep_largest4(R, S_WORST, loss, fin, i, count);
     keep_largest4(R, S_RANGE, span, _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), i, count);
     keep_largest4(R, S_LSE, abs_pd(lse), finite_pd(lse), i, count);
@@ -1117,35 +1157,27 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
     for (int l = 0; l < count; l++) {
         Py_ssize_t row = i + l;
         double L = lossv[l];
-        R->flags[row] = (uint32_t)fl[l];
+        uint32_t bits = (uint32_t)fl[l];
+        R->flags[row] = bits;
+        for (; bits; bits &= bits - 1) R->I[I_COUNTS + __builtin_ctz(bits)]++;
         if (!(fl[l] >> F_LOSS_NONFINITE & 1)) {
-            acc_add(&R->sums[0], L);
-            R->loss_hist[bin_of(R->loss_edges, R->nle, L, gl[l])]++;
+            bins_add(&R->sums[0], L);
+            R->loss_hist[bl[l]]++;
             if (R->labelled && (R->I[I_NTOP] < KEEP || L > R->loss[R->I[I_TOP + KEEP - 1]]))
                 keep_top(R, L, row);
         }
-        R->max_hist[bin_of(R->logit_edges, R->nge, mv[l], gm[l])]++;
-        R->range_hist[bin_of(R->logit_edges, R->nge, mv[l] - mnv[l], gs[l])]++;
+        R->max_hist[bm[l]]++;
+        R->range_hist[bs[l]]++;
         if (R->labelled) {
             R->label_counts[ty[l]]++;
-            acc_add(&R->sums[1], nlpv[l]); /* + 0 where z_y <= 0 changes nothing */
-            acc_add(&R->sums[2], -zy[l]);
+            bins_add(&R->sums[1], nlpv[l]); /* + 0 where z_y <= 0 changes nothing */
+            bins_add(&R->sums[2], -zy[l]);
         }
     }
     int npos = _mm256_movemask_pd(pos) & ((1 << count) - 1);
     R->I[I_NLOSS] += __builtin_popcount(_mm256_movemask_pd(fin) & ((1 << count) - 1));
     if (R->labelled) { R->I[I_NPROB] += __builtin_popcount(npos); R->I[I_NLOGPROB] += count; }
     return 1;
-}
-
-/* I[I_COUNTS + bit] = the rows with flag `bit`, for the bits in use */
-static void count_flags(Rows *R) {
-    int used = F_DTYPE + 6 * R->ndt;
-    for (int bit = 0; bit < used; bit++) {
-        int64_t n = 0;
-        for (Py_ssize_t i = 0; i < R->n; i++) n += (R->flags[i] >> bit) & 1;
-        R->I[I_COUNTS + bit] = n;
-    }
 }
 
 /* the address of row i's target value (prefetched: with wide rows each one is a cache miss) */
@@ -1162,8 +1194,6 @@ AVX static int all_rows(Rows *R) {
         for (Py_ssize_t k = i + ahead; k < i + ahead + 4 && k < R->n; k++)
             _mm_prefetch(target_at(R, k), _MM_HINT_T0);
         if (!rows4(R, i, count)) return 0;
-        if ((i & ((1 << 28) - 1)) == 0 && i) /* carries, long before an int64 digit fills */
-            for (int s = 0; s < 3; s++) settle(R->sums[s].d);
     }
     return 1;
 }
@@ -1217,6 +1247,18 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
     }
     r->loss_edges = v[8].buf; r->nle = v[8].len / 8;
     r->logit_edges = v[9].buf; r->nge = v[9].len / 8;
+    if (r->nle > MAX_EDGES || r->nge > MAX_EDGES) {
+        PyErr_SetString(PyExc_ValueError, "softmax_rows: too many histogram edges");
+        goto done;
+    }
+    for (int h = 0; h < 2; h++) {
+        double *P = h ? r->logit_pad : r->loss_pad;
+        const double *E = h ? r->logit_edges : r->loss_edges;
+        Py_ssize_t ne = h ? r->nge : r->nle;
+        P[0] = -INFINITY;
+        memcpy(P + 1, E, ne * 8);
+        P[ne + 1] = P[ne + 2] = INFINITY;
+    }
     r->loss = v[10].buf; r->flags = v[11].buf; r->F = v[12].buf; r->I = v[13].buf;
     r->loss_hist = v[14].buf; r->max_hist = v[15].buf; r->range_hist = v[16].buf;
     r->label_counts = r->labelled ? v[17].buf : NULL;
@@ -1226,12 +1268,13 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
     int all;
     Py_BEGIN_ALLOW_THREADS
     all = all_rows(r);
-    if (all) count_flags(r);
     Py_END_ALLOW_THREADS
     if (!all) { result = Py_None; Py_INCREF(result); goto done; }
     result = PyTuple_New(3);
     for (int s = 0; s < 3 && result; s++) {
-        PyObject *t = acc_long(&r->sums[s]);
+        Acc acc = {{0}};
+        bins_fold(&r->sums[s], &acc);
+        PyObject *t = acc_long(&acc);
         if (!t) { Py_CLEAR(result); break; }
         PyTuple_SET_ITEM(result, s, t);
     }

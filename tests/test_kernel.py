@@ -229,6 +229,14 @@ def _compiled_stage_blocks():
                     z = round_bfloat16(z)
                 z[7] = z[7, 0]  # a constant row
                 yield storage, dtypes, z, rng.integers(0, c, 500)
+    # row maxima and ranges on the histograms' edges and one ulp below (the compiled code
+    # bins from a guess and one step each way)
+    from logitcheck.numerics import LOGIT_EDGES
+    e = np.array(LOGIT_EDGES)
+    tops = np.concatenate([e, np.nextafter(e, 0), np.nextafter(e, np.inf), [-1.0]])
+    z = np.zeros((tops.size, 3))
+    z[:, 0] = tops
+    yield "float64", naive_dtypes("float64"), z, rng.integers(0, 3, tops.size)
 
 
 @needs_compiled
