@@ -484,38 +484,52 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
                                           _CMP_GT_OQ)) & ~slow & 0xff);
     int wide = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_sub_ps(mx, mn), _mm256_set1_ps(708.0f),
                                                 _CMP_GE_OQ)) & ~slow & 0xff;
-    for (int h = 0; h < 2; h++) {
-        __m256d m = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(mx, 1) : _mm256_castps256_ps128(mx));
-        m = _mm256_andnot_pd(_mm256_cmp_pd(m, m, _CMP_UNORD_Q), m); /* NaN lanes: 0, unused */
-        __m256d tp = _mm256_cvtepi32_pd(h ? _mm256_extracti128_si256(top, 1)
-                                          : _mm256_castsi256_si128(top));
-        __m256d rs = _mm256_setzero_pd(), rc = rs;
+    /* the two halves (rows 0-3, 4-7) side by side: their exps and sums are independent
+     * and overlap */
+    __m256d m0 = _mm256_cvtps_pd(_mm256_castps256_ps128(mx));
+    __m256d m1 = _mm256_cvtps_pd(_mm256_extractf128_ps(mx, 1));
+    m0 = _mm256_andnot_pd(_mm256_cmp_pd(m0, m0, _CMP_UNORD_Q), m0); /* NaN lanes: 0, unused */
+    m1 = _mm256_andnot_pd(_mm256_cmp_pd(m1, m1, _CMP_UNORD_Q), m1);
+    __m256d tp0 = _mm256_cvtepi32_pd(_mm256_castsi256_si128(top));
+    __m256d tp1 = _mm256_cvtepi32_pd(_mm256_extracti128_si256(top, 1));
+    __m256d rs0 = _mm256_setzero_pd(), rc0 = rs0, rs1 = rs0, rc1 = rs0;
+#define SMALL_TERM(x, m, tp, j, EXACT, EXP, t)                                           \
+    do {                                                                                 \
+        __m256d d = _mm256_sub_pd(x, m);                                                 \
+        t = EXP(d);                                                                      \
+        if (!(EXACT)) {                                                                  \
+            __m256d bb = _mm256_sub_pd(d, x);                                            \
+            __m256d e = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_sub_pd(d, bb)),             \
+                                      _mm256_add_pd(m, bb));                             \
+            e = _mm256_and_pd(e, _mm256_cmp_pd(d, floor, _CMP_GT_OQ));                   \
+            t = _mm256_fmadd_pd(t, e, t);                                                \
+        }                                                                                \
+        t = _mm256_andnot_pd(_mm256_cmp_pd(tp, _mm256_set1_pd((double)(j)), _CMP_EQ_OQ), t); \
+    } while (0)
+#define SMALL_SUM(rs, rc, t)                                                             \
+    do {                                                                                 \
+        __m256d u = _mm256_add_pd(rs, t), w = _mm256_sub_pd(u, rs);                      \
+        rc = _mm256_add_pd(rc, _mm256_add_pd(_mm256_sub_pd(rs, _mm256_sub_pd(u, w)),      \
+                                             _mm256_sub_pd(t, w)));                      \
+        rs = u;                                                                          \
+    } while (0)
 #define SMALL_PASS2(EXACT, EXP)                                                          \
-        for (Py_ssize_t j = 0; j < c; j++) {                                             \
-            __m256d x = _mm256_cvtps_pd(h ? _mm256_extractf128_ps(v[j], 1)                \
-                                          : _mm256_castps256_ps128(v[j]));                \
-            __m256d d = _mm256_sub_pd(x, m);                                             \
-            __m256d t = EXP(d);                                                          \
-            if (!(EXACT)) {                                                              \
-                __m256d bb = _mm256_sub_pd(d, x);                                        \
-                __m256d e = _mm256_sub_pd(_mm256_sub_pd(x, _mm256_sub_pd(d, bb)),         \
-                                          _mm256_add_pd(m, bb));                         \
-                e = _mm256_and_pd(e, _mm256_cmp_pd(d, floor, _CMP_GT_OQ));               \
-                t = _mm256_fmadd_pd(t, e, t);                                            \
-            }                                                                            \
-            t = _mm256_andnot_pd(_mm256_cmp_pd(tp, _mm256_set1_pd((double)j), _CMP_EQ_OQ), t); \
-            __m256d u = _mm256_add_pd(rs, t), w = _mm256_sub_pd(u, rs);                  \
-            rc = _mm256_add_pd(rc, _mm256_add_pd(_mm256_sub_pd(rs, _mm256_sub_pd(u, w)),  \
-                                                 _mm256_sub_pd(t, w)));                  \
-            rs = u;                                                                      \
-        }
-        if (inexact) { if (wide) { SMALL_PASS2(0, exp4) } else { SMALL_PASS2(0, exp4_narrow) } }
-        else { if (wide) { SMALL_PASS2(1, exp4) } else { SMALL_PASS2(1, exp4_narrow) } }
-#undef SMALL_PASS2
-        double rest[4];
-        _mm256_storeu_pd(rest, _mm256_add_pd(rs, rc));
-        for (int l = 0; l < 4; l++) out[4 * h + l].rest = rest[l];
+    for (Py_ssize_t j = 0; j < c; j++) {                                                 \
+        __m256d t0, t1;                                                                  \
+        SMALL_TERM(_mm256_cvtps_pd(_mm256_castps256_ps128(v[j])), m0, tp0, j, EXACT, EXP, t0); \
+        SMALL_TERM(_mm256_cvtps_pd(_mm256_extractf128_ps(v[j], 1)), m1, tp1, j, EXACT, EXP, t1); \
+        SMALL_SUM(rs0, rc0, t0);                                                         \
+        SMALL_SUM(rs1, rc1, t1);                                                         \
     }
+    if (inexact) { if (wide) { SMALL_PASS2(0, exp4) } else { SMALL_PASS2(0, exp4_narrow) } }
+    else { if (wide) { SMALL_PASS2(1, exp4) } else { SMALL_PASS2(1, exp4_narrow) } }
+#undef SMALL_PASS2
+#undef SMALL_SUM
+#undef SMALL_TERM
+    double rest[8];
+    _mm256_storeu_pd(rest, _mm256_add_pd(rs0, rc0));
+    _mm256_storeu_pd(rest + 4, _mm256_add_pd(rs1, rc1));
+    for (int l = 0; l < 8; l++) out[l].rest = rest[l];
     for (int l = 0; l < 8; l++) {
         if (slow >> l & 1) {
             row_float((const char *)base + l * c * (kind == KIND_F32 ? 4 : 2), c, kind, &out[l]);
