@@ -21,9 +21,15 @@ from .mergeable import RowIds
 from .numerics import Plan, Stats, chunk_stats, fill_table_cells, naive_dtypes
 from .settings import Settings
 
-#: Rows per chunk at most: every row carries some fifty float64 temporaries, so narrow
-#: inputs (C = 10) are bounded by rows, not bytes (65,536 rows: about 30 MiB a thread).
-MAX_CHUNK_ROWS = 65536
+#: Rows per chunk at most: the numpy code's temporaries (some fifty float64 a row) come in
+#: parts of numerics.NUMPY_BLOCK_BYTES, so this bounds the compiled code's row arrays and
+#: the Python work per chunk (about 1.5 ms), which holds the GIL: on C = 10, 65,536 rows
+#: a chunk spent a fifth of the run there.
+MAX_CHUNK_ROWS = 262144
+#: ... and at least four chunks a thread where the file has the rows, so that the threads
+#: finish together.
+CHUNKS_PER_THREAD = 4
+MIN_CHUNK_ROWS = 8192
 
 
 def chunk_rows(source: Source, settings: Settings) -> int:
@@ -31,8 +37,10 @@ def chunk_rows(source: Source, settings: Settings) -> int:
         return max(1, settings.chunk_rows)
     # a chunk is chunk_bytes of the file (the numpy code takes it in smaller parts:
     # numerics.NUMPY_BLOCK_BYTES of float64 each)
-    row_bytes = max(1, source.stored.nbytes // max(1, source.shape[0]))
-    return max(1, min(MAX_CHUNK_ROWS, settings.chunk_bytes // row_bytes))
+    rows = source.shape[0]
+    row_bytes = max(1, source.stored.nbytes // max(1, rows))
+    spread = max(MIN_CHUNK_ROWS, -(-rows // (CHUNKS_PER_THREAD * thread_count(settings))))
+    return max(1, min(MAX_CHUNK_ROWS, spread, settings.chunk_bytes // row_bytes))
 
 
 def thread_count(settings: Settings) -> int:

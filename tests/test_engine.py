@@ -32,12 +32,20 @@ def test_default_threads_are_one_per_core_and_give_the_serial_statistics(tmp_pat
     assert one == many == four and one.rows == 3000
 
 
-def test_chunks_are_bounded_in_rows_for_narrow_inputs(tmp_path):
-    z, y = _files(tmp_path, n=10, c=3)
-    source, _ = open_inputs(z, y, Settings())
-    assert chunk_rows(source, Settings()) == 10 or chunk_rows(source, Settings()) <= MAX_CHUNK_ROWS
-    wide = Settings(chunk_bytes=1 << 40)
-    assert chunk_rows(source, wide) == MAX_CHUNK_ROWS
+def test_chunk_rows_bound_bytes_and_rows_and_give_each_thread_several_chunks():
+    from types import SimpleNamespace
+
+    from logitcheck.engine import CHUNKS_PER_THREAD, MIN_CHUNK_ROWS
+
+    def source(rows, c, itemsize=4):
+        return SimpleNamespace(shape=(rows, c), stored=SimpleNamespace(nbytes=rows * c * itemsize))
+
+    two = Settings(threads=2)
+    assert chunk_rows(source(1_000_000, 10), two) == 1_000_000 // (CHUNKS_PER_THREAD * 2)
+    assert chunk_rows(source(10_000_000, 10), two) == MAX_CHUNK_ROWS  # narrow: rows bound it
+    assert chunk_rows(source(200_000, 1000), two) == (32 << 20) // 4000  # chunk_bytes of file
+    assert chunk_rows(source(100, 10), two) == MIN_CHUNK_ROWS  # small files: one chunk
+    assert chunk_rows(source(1_000_000, 10), Settings(threads=2, chunk_rows=97)) == 97
 
 
 def test_progress_counts_the_input_bytes_as_chunks_finish(tmp_path):
