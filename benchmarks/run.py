@@ -272,6 +272,12 @@ class ToolFailed(RuntimeError):
     pass
 
 
+#: Every child's environment. numpy's OpenBLAS starts a thread per core that spins for
+#: about 0.1 s after numpy is imported, taking a core from whichever tool runs first (the
+#: in-process logitcheck.analyze, whose imports take 0.2 s; torch's take 3 s); none of the
+#: tools timed calls numpy's BLAS, and the logitcheck command sets the same for itself.
+CHILD_ENV = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+
 #: GNU time, which reports its child's own peak RSS (see run_measured), where installed
 GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None
 
@@ -290,7 +296,7 @@ def run_measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,),
         cmd = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd]
     with open(err, "wb") as ferr:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=ferr)
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=ferr, env=CHILD_ENV)
         try:
             _, status, usage = os.wait4(p.pid, 0)
         except BaseException:  # Ctrl-C, SIGTERM: the child must not outlive its files
@@ -578,7 +584,8 @@ def markdown(res: dict[str, Any]) -> str:
         + (", **with uncommitted changes**" if env.get("package_dirty") else
            ", no uncommitted changes")
         + f"; run as `{env['logitcheck_command']}`, threads: {env['threads']}; "
-        f"peak RSS: {env.get('peak_rss', 'ru_maxrss')}",
+        f"peak RSS: {env.get('peak_rss', 'ru_maxrss')}; OPENBLAS_NUM_THREADS="
+        f"{CHILD_ENV['OPENBLAS_NUM_THREADS']} in every child",
         f"- machine: {env['machine']}; Python {env['python']}, numpy {env['numpy']}, "
         f"torch {env['torch']}, scipy {env['scipy']}",
         f"- reps per tool and shape: {res['reps']} (median), warm page cache"

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, _process  # noqa: F401  (_process: before numpy loads)
 from .analysis import analyze
 from .backends import NAMES as BACKENDS
 from .cli_options import StderrProgress, engine_options, input_options
