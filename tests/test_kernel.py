@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,16 @@ from tests.reference import exact_loss_shifted, simulate_naive
 COMPILED = kernel._COMPILED
 needs_compiled = pytest.mark.skipif(COMPILED is None, reason="the compiled kernel is not built")
 NAIVE_PATHS = ("softmax_then_log", "no_max_shift")
+
+
+def test_the_kernel_is_built_where_ci_requires_it():
+    """The extension is optional (an install without a compiler still works), so a build
+    that failed would only skip the compiled tests: .ci/run sets LOGITCHECK_REQUIRE_COMPILED."""
+    if not os.environ.get("LOGITCHECK_REQUIRE_COMPILED"):
+        pytest.skip("LOGITCHECK_REQUIRE_COMPILED is not set")
+    from logitcheck import _kernel
+
+    assert _kernel.available()  # the CPU has AVX2, FMA and F16C
 
 
 @needs_compiled
