@@ -21,10 +21,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifndef PREFETCH
-#define PREFETCH 2048
-#endif
-
 typedef struct {
     double m, mn, rest, min_abs; /* min_abs: smallest nonzero |z| (inf: none) */
     int64_t top, amin;
@@ -259,7 +255,9 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
         }                                                                                  \
         Py_ssize_t top = first_equal(row, c, kind, m);                                     \
         out->m = m; out->mn = mnv; out->top = top;                                         \
-        out->amin = first_equal(row, c, kind, mnv);                                        \
+        /* the argmin only where asked for (the least likely class stands in for absent \
+         * labels): a third read of the row */                                            \
+        out->amin = want_amin ? first_equal(row, c, kind, mnv) : -1;                        \
         if (!isfinite(m)) { out->rest = NAN; return; }                                     \
         const __m256d mv = _mm256_set1_pd(m);                                              \
         const __m256d floor = _mm256_set1_pd(-746.0);                                      \
@@ -327,7 +325,7 @@ AVX static inline double tiny_of(__m256i t) {
 }
 
 /* float32 / float16 / bfloat16 rows: pass 1 on 8 floats at a time. */
-AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) {
+AVX static void row_float(const void *row, Py_ssize_t c, int kind, int want_amin, RowOut *out) {
     const __m256 ninf = _mm256_set1_ps(-INFINITY), pinf = _mm256_set1_ps(INFINITY);
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i one = _mm256_set1_epi32(1);
@@ -347,10 +345,7 @@ AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) 
     } while (0)
     Py_ssize_t j = 0;
     for (; j + 8 <= c; j += 8) {
-        /* the bytes PREFETCH ahead (into the next row, across pages, where the hardware's
-         * prefetcher stops), while this row's arithmetic runs */
-        _mm_prefetch((const char *)row + j * size + PREFETCH, _MM_HINT_T0);
-        __m256 v = load8(row, j, kind, 8);
+        __m256 v = load8(row, j, kind, 8); /* pass 2 of the row before prefetched it */
         PASS1(v);
     }
     if (j < c) { /* the last columns, the lanes past the row filled with its column j */
@@ -387,7 +382,7 @@ AVX static void row_float(const void *row, Py_ssize_t c, int kind, RowOut *out) 
 }
 
 /* float64 rows: pass 1 on 4 doubles at a time, two vectors a step. */
-AVX static void row_f64(const void *row, Py_ssize_t c, int kind, RowOut *out) {
+AVX static void row_f64(const void *row, Py_ssize_t c, int kind, int want_amin, RowOut *out) {
     const __m256d ninf = _mm256_set1_pd(-INFINITY), pinf = _mm256_set1_pd(INFINITY);
     const __m256d sign = _mm256_set1_pd(-0.0), zero = _mm256_setzero_pd();
     __m256d mx = ninf, mn = pinf, nan = _mm256_setzero_pd(), tiny = pinf;
@@ -532,7 +527,7 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
     for (int l = 0; l < 8; l++) out[l].rest = rest[l];
     for (int l = 0; l < 8; l++) {
         if (slow >> l & 1) {
-            row_float((const char *)base + l * c * (kind == KIND_F32 ? 4 : 2), c, kind, &out[l]);
+            row_float((const char *)base + l * c * (kind == KIND_F32 ? 4 : 2), c, kind, 1, &out[l]);
             continue;
         }
         out[l].m = mxs[l]; out[l].mn = mns[l]; out[l].top = tops[l]; out[l].amin = amins[l];
@@ -581,14 +576,16 @@ static int get(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t need, co
     return 0;
 }
 
-/* row_stats(z, kind, n, c, m, top, mn, amin, rest, min_abs)
+/* row_stats(z, kind, n, c, m, top, mn, amin, rest, min_abs[, want_amin]): amin is -1 where
+ * want_amin is false (the default is true), except in blocks of few columns
  * z: C-contiguous (n, c) values of `kind`; outputs: float64 / int64 arrays of n. */
 static PyObject *row_stats(PyObject *self, PyObject *args) {
     PyObject *objs[8], *zobj;
     int kind;
     Py_ssize_t n, c;
-    if (!PyArg_ParseTuple(args, "OinnOOOOOO", &zobj, &kind, &n, &c, &objs[0], &objs[1],
-                          &objs[2], &objs[3], &objs[4], &objs[5]))
+    int want_amin = 1;
+    if (!PyArg_ParseTuple(args, "OinnOOOOOO|p", &zobj, &kind, &n, &c, &objs[0], &objs[1],
+                          &objs[2], &objs[3], &objs[4], &objs[5], &want_amin))
         return NULL;
     static const Py_ssize_t size[] = {8, 4, 2, 2};
     if (kind < 0 || kind > 3 || n < 0 || c < 1) {
@@ -614,8 +611,8 @@ static PyObject *row_stats(PyObject *self, PyObject *args) {
     else
     for (Py_ssize_t i = 0; i < n; i++) {
         RowOut r;
-        if (kind == KIND_F64) row_f64(base + i * c * size[kind], c, kind, &r);
-        else row_float(base + i * c * size[kind], c, kind, &r);
+        if (kind == KIND_F64) row_f64(base + i * c * size[kind], c, kind, want_amin, &r);
+        else row_float(base + i * c * size[kind], c, kind, want_amin, &r);
         m[i] = r.m; mn[i] = r.mn; top[i] = r.top; amin[i] = r.amin;
         rest[i] = r.rest; min_abs[i] = r.min_abs;
     }

@@ -24,7 +24,7 @@ LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -61,22 +61,30 @@ class RowStats:
     max: np.ndarray  # float64
     top: np.ndarray  # intp: first column holding the max
     min: np.ndarray
-    amin: np.ndarray
+    amin: np.ndarray | None  # first column holding the min; None unless asked for
     rest: np.ndarray  # sum over j != top of exp(z_j - max), rounding error of z - max kept
     min_abs: np.ndarray  # the smallest nonzero |z| (inf if none); rows with NaN: unreliable
 
+    def part(self, start: int, stop: int) -> RowStats:
+        """Rows [start, stop)."""
+        return RowStats(*(None if v is None else v[start:stop]
+                          for v in (getattr(self, f.name) for f in fields(self))))
 
-def row_stats(z: np.ndarray) -> RowStats:
-    """The statistics of each row of z ((n, C), float16/32/64)."""
+
+def row_stats(z: np.ndarray, least_likely: bool = True) -> RowStats:
+    """The statistics of each row of z ((n, C), float16/32/64). `least_likely`: also the
+    argmin (the stand-in target of unlabelled rows), which costs the kernel a third read of
+    each row."""
     n, c = z.shape
     if _COMPILED is not None and z.dtype.name in _KINDS and n:
         block = np.ascontiguousarray(z)
         out = [np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
                np.empty(n), np.empty(n)]
-        _COMPILED.row_stats(block, _KINDS[z.dtype.name], n, c, *out)
+        _COMPILED.row_stats(block, _KINDS[z.dtype.name], n, c, *out, least_likely)
         m, top, mn, amin, rest, min_abs = out
         return RowStats(m, top.astype(np.intp, copy=False), mn,
-                        amin.astype(np.intp, copy=False), rest, min_abs)
+                        amin.astype(np.intp, copy=False) if least_likely else None, rest,
+                        min_abs)
     return _numpy_row_stats(z)
 
 
@@ -224,6 +232,8 @@ def softmax_rows(z: np.ndarray, r: RowStats, target: np.ndarray | None,
     per naive dtype derived (losses.naive_softmax_derived's thresholds)."""
     if _COMPILED is None or z.dtype.name not in _KINDS or len(dtypes) > 4:
         return None
+    if target is None and r.amin is None:
+        raise ValueError("softmax_rows: rows without targets need row_stats(least_likely=True)")
     n, c = z.shape
     params = [sat_eps, len(dtypes), *_edges_guess(loss_edges), *_edges_guess(logit_edges)]
     for name, *values in dtypes:
@@ -239,7 +249,9 @@ def softmax_rows(z: np.ndarray, r: RowStats, target: np.ndarray | None,
     sums = _COMPILED.softmax_rows(
         np.ascontiguousarray(z), _KINDS[z.dtype.name], c,
         None if target is None else np.ascontiguousarray(target, dtype=np.int64),
-        r.max, r.top.astype(np.int64, copy=False), r.min, r.amin.astype(np.int64, copy=False),
+        r.max, r.top.astype(np.int64, copy=False), r.min,
+        # amin: the targets of unlabelled rows (the kernel reads it only without targets)
+        (r.top if r.amin is None else r.amin).astype(np.int64, copy=False),
         r.rest, np.asarray(params, dtype=np.float64), loss_edges, logit_edges,
         out.loss, out.flags, out.floats, out.ints, out.loss_counts, out.max_counts,
         out.range_counts, out.label_counts,

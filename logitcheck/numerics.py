@@ -335,7 +335,8 @@ def chunk_stats(
     sigmoid = binary or plan.targets == "multilabel"
     n = z.shape[0]
     z = np.asarray(z).reshape(n, -1)
-    rows = None if binary else row_stats(z)  # multi-label needs its row sums too
+    # multi-label needs its row sums too; the argmin is the target of unlabelled rows
+    rows = None if binary else row_stats(z, least_likely=labels is None)
     if rows is not None and not sigmoid and labels_are_ids(plan, labels):
         lo, hi = rows.min.min(), rows.max.max()
         if np.isfinite(lo) and np.isfinite(hi) and lo < 0:
@@ -357,8 +358,7 @@ def chunk_stats(
         parts.append(_numpy_chunk_stats(
             z[i:j], None if labels is None else labels[i:j],
             offset + i if isinstance(offset, int) else offset[i:j], plan,
-            None if rows is None else RowStats(*(getattr(rows, f.name)[i:j]
-                                                 for f in fields(RowStats)))))
+            None if rows is None else rows.part(i, j)))
     return merge_all(parts)
 
 
