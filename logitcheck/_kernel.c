@@ -36,6 +36,9 @@ static inline uint64_t as_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return
 #define KIND_F16 2
 #define KIND_BF16 3
 
+/* the bytes of one value of a kind */
+static inline Py_ssize_t kind_size(int kind) { return kind == KIND_F64 ? 8 : kind == KIND_F32 ? 4 : 2; }
+
 static inline double load_f64(const void *p, Py_ssize_t j) { return ((const double *)p)[j]; }
 static inline double load_f32(const void *p, Py_ssize_t j) { return ((const float *)p)[j]; }
 static inline double load_f16(const void *p, Py_ssize_t j) {
@@ -527,7 +530,7 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
     for (int l = 0; l < 8; l++) out[l].rest = rest[l];
     for (int l = 0; l < 8; l++) {
         if (slow >> l & 1) {
-            row_float((const char *)base + l * c * (kind == KIND_F32 ? 4 : 2), c, kind, 1, &out[l]);
+            row_float((const char *)base + l * c * kind_size(kind), c, kind, 1, &out[l]);
             continue;
         }
         out[l].m = mxs[l]; out[l].mn = mns[l]; out[l].top = tops[l]; out[l].amin = amins[l];
@@ -538,7 +541,7 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
 AVX static void rows_small(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
                            double *m, int64_t *top, double *mn, int64_t *amin, double *rest,
                            double *min_abs) {
-    const Py_ssize_t size = kind == KIND_F32 ? 4 : 2;
+    const Py_ssize_t size = kind_size(kind);
     char pad[8 * SMALL_C * 4 + 16];
     for (Py_ssize_t i = 0; i < n; i += 8) {
         RowOut r[8];
@@ -587,13 +590,12 @@ static PyObject *row_stats(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OinnOOOOOO|p", &zobj, &kind, &n, &c, &objs[0], &objs[1],
                           &objs[2], &objs[3], &objs[4], &objs[5], &want_amin))
         return NULL;
-    static const Py_ssize_t size[] = {8, 4, 2, 2};
     if (kind < 0 || kind > 3 || n < 0 || c < 1) {
         PyErr_SetString(PyExc_ValueError, "bad kind or shape");
         return NULL;
     }
     Py_buffer z, out[6];
-    if (get(zobj, &z, 0, n * c * size[kind], "z") < 0) return NULL;
+    if (get(zobj, &z, 0, n * c * kind_size(kind), "z") < 0) return NULL;
     int got = 0;
     for (; got < 6; got++)
         if (get(objs[got], &out[got], 1, n * 8, "output") < 0) break;
@@ -611,8 +613,8 @@ static PyObject *row_stats(PyObject *self, PyObject *args) {
     else
     for (Py_ssize_t i = 0; i < n; i++) {
         RowOut r;
-        if (kind == KIND_F64) row_f64(base + i * c * size[kind], c, kind, want_amin, &r);
-        else row_float(base + i * c * size[kind], c, kind, want_amin, &r);
+        if (kind == KIND_F64) row_f64(base + i * c * kind_size(kind), c, kind, want_amin, &r);
+        else row_float(base + i * c * kind_size(kind), c, kind, want_amin, &r);
         m[i] = r.m; mn[i] = r.mn; top[i] = r.top; amin[i] = r.amin;
         rest[i] = r.rest; min_abs[i] = r.min_abs;
     }
@@ -636,8 +638,9 @@ AVX static void exp_many(const double *x, double *o, Py_ssize_t n) {
 
 /* exact_sum(values): the exact sum of finite float64 values times 2**1126, as a Python
  * int (mergeable.ExactSum); None if a value is not finite. Every finite double is
- * mant * 2**(e - 1126) with 53-bit mant and e in [52, 2097]: mant is added at bit e of a
- * fixed-point accumulator of 32-bit digits held in int64 (carries settled every 2**30). */
+ * mant * 2**(e - 1126) with 53-bit mant and e in [52, 2097]: the terms are binned by
+ * exponent (Bins, as softmax_rows' sums), then carried into a fixed-point accumulator of
+ * 32-bit digits held in int64 (Acc). */
 #define DIGITS 70
 static void settle(int64_t *d) {
     for (int i = 0; i < DIGITS - 1; i++) {
@@ -648,20 +651,6 @@ static void settle(int64_t *d) {
 }
 
 typedef struct { int64_t d[DIGITS]; } Acc;
-
-static inline void acc_add(Acc *a, double x) { /* x finite; no branch on its sign */
-    uint64_t b = as_bits(x);
-    int e = (int)((b >> 52) & 0x7ff);
-    uint64_t mant = (b & ((1ULL << 52) - 1)) | ((uint64_t)(e != 0) << 52);
-    e += e == 0;
-    int pos = e + 51;
-    unsigned __int128 v = (unsigned __int128)mant << (pos & 31);
-    int k = pos >> 5;
-    int64_t neg = -(int64_t)(b >> 63); /* 0 or -1: (p ^ neg) - neg is p or -p */
-    a->d[k] += ((int64_t)(uint32_t)v ^ neg) - neg;
-    a->d[k + 1] += ((int64_t)(uint32_t)(v >> 32) ^ neg) - neg;
-    a->d[k + 2] += ((int64_t)(uint32_t)(v >> 64) ^ neg) - neg;
-}
 
 /* Exact sums binned by exponent: bin[e] holds the signed significands of the terms with
  * exponent field e (whose weight is 2**(max(e, 1) - 1075)), in 128 bits (2**74 terms), so
@@ -680,7 +669,7 @@ static void bins_fold(const Bins *a, Acc *acc) {
     for (int e = 0; e < 2048; e++) {
         __int128 v = a->bin[e];
         if (!v) continue;
-        int pos = (e ? e : 1) + 51; /* as acc_add: bit pos of the 2**1126-scaled sum */
+        int pos = (e ? e : 1) + 51; /* the bit of 2**(e - 1075) in the 2**1126-scaled sum */
         int64_t neg = v < 0 ? -1 : 0;
         unsigned __int128 mag = (unsigned __int128)(v < 0 ? -v : v) << (pos & 31); /* < 2**124 */
         int k = pos >> 5;
@@ -714,19 +703,30 @@ static PyObject *exact_sum(PyObject *self, PyObject *args) {
     if (get(xobj, &x, 0, 0, "values") < 0) return NULL;
     const double *values = x.buf;
     Py_ssize_t n = x.len / 8;
-    Acc acc;
-    memset(&acc, 0, sizeof acc);
+    Bins *bins = PyMem_Calloc(1, sizeof(Bins));
+    if (!bins) {
+        PyBuffer_Release(&x);
+        return PyErr_NoMemory();
+    }
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!isfinite(values[i])) { bad = 1; break; }
-        acc_add(&acc, values[i]);
-        if ((i & ((1 << 30) - 1)) == (1 << 30) - 1) settle(acc.d);
+        bins_add(bins, values[i]);
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&x);
-    if (bad) Py_RETURN_NONE;
-    return acc_long(&acc);
+    PyObject *result = NULL;
+    if (bad) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else {
+        Acc acc = {{0}};
+        bins_fold(bins, &acc);
+        result = acc_long(&acc);
+    }
+    PyMem_Free(bins);
+    return result;
 }
 
 /* bin_counts(values, edges, counts): counts[k] += 1 for each finite value with exactly k
@@ -955,7 +955,7 @@ typedef struct {
 } Rows;
 
 static inline double value_at(const Rows *R, Py_ssize_t i, int64_t j) {
-    const char *row = R->z + (i * R->c + j) * (R->kind == KIND_F64 ? 8 : R->kind == KIND_F32 ? 4 : 2);
+    const char *row = R->z + (i * R->c + j) * kind_size(R->kind);
     switch (R->kind) {
     case KIND_F64: return load_f64(row, 0);
     case KIND_F32: return load_f32(row, 0);
@@ -1222,7 +1222,7 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
 static inline const char *target_at(const Rows *R, Py_ssize_t i) {
     int64_t t = R->target ? R->target[i] : R->amin[i];
     t = t < 0 || t >= R->c ? 0 : t;
-    return R->z + (i * R->c + t) * (R->kind == KIND_F64 ? 8 : R->kind == KIND_F32 ? 4 : 2);
+    return R->z + (i * R->c + t) * kind_size(R->kind);
 }
 
 AVX static int all_rows(Rows *R) {
@@ -1270,7 +1270,7 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
     r->sat_eps = P[0];
     r->ndt = (int)P[1];
     r->loss_scale = P[2]; r->loss_offset = P[3]; r->logit_scale = P[4]; r->logit_offset = P[5];
-    if (r->ndt > MAX_DTYPES || v[0].len < r->n * c * (kind == 0 ? 8 : kind == 1 ? 4 : 2)) {
+    if (r->ndt > MAX_DTYPES || v[0].len < r->n * c * kind_size(kind)) {
         PyErr_SetString(PyExc_ValueError, "softmax_rows: bad shape or dtypes");
         goto done;
     }
