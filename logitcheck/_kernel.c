@@ -561,6 +561,24 @@ AVX static void rows_small(const char *base, Py_ssize_t n, Py_ssize_t c, int kin
     }
 }
 
+/* the statistics of rows [0, n) of base into the arrays (row_stats; softmax_rows' fused
+ * mode, a block at a time) */
+static void stats_rows(const char *base, Py_ssize_t n, Py_ssize_t c, int kind, int want_amin,
+                       double *m, int64_t *top, double *mn, int64_t *amin, double *rest,
+                       double *min_abs) {
+    if (kind != KIND_F64 && c <= SMALL_C) {
+        rows_small(base, n, c, kind, m, top, mn, amin, rest, min_abs);
+        return;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        RowOut r;
+        if (kind == KIND_F64) row_f64(base + i * c * kind_size(kind), c, kind, want_amin, &r);
+        else row_float(base + i * c * kind_size(kind), c, kind, want_amin, &r);
+        m[i] = r.m; mn[i] = r.mn; top[i] = r.top; amin[i] = r.amin;
+        rest[i] = r.rest; min_abs[i] = r.min_abs;
+    }
+}
+
 static int have_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
@@ -606,18 +624,8 @@ static PyObject *row_stats(PyObject *self, PyObject *args) {
     }
     double *m = out[0].buf, *mn = out[2].buf, *rest = out[4].buf, *min_abs = out[5].buf;
     int64_t *top = out[1].buf, *amin = out[3].buf;
-    const char *base = z.buf;
     Py_BEGIN_ALLOW_THREADS
-    if (kind != KIND_F64 && c <= SMALL_C)
-        rows_small(base, n, c, kind, m, top, mn, amin, rest, min_abs);
-    else
-    for (Py_ssize_t i = 0; i < n; i++) {
-        RowOut r;
-        if (kind == KIND_F64) row_f64(base + i * c * kind_size(kind), c, kind, want_amin, &r);
-        else row_float(base + i * c * kind_size(kind), c, kind, want_amin, &r);
-        m[i] = r.m; mn[i] = r.mn; top[i] = r.top; amin[i] = r.amin;
-        rest[i] = r.rest; min_abs[i] = r.min_abs;
-    }
+    stats_rows(z.buf, n, c, kind, want_amin, m, top, mn, amin, rest, min_abs);
     Py_END_ALLOW_THREADS
     for (int i = 0; i < 6; i++) PyBuffer_Release(&out[i]);
     PyBuffer_Release(&z);
@@ -939,8 +947,11 @@ typedef struct {
     int kind, ndt, labelled;
     const char *z;
     const int64_t *target;
+    /* the row statistics of rows [s0, s0 + their length): all n rows, or in the fused mode
+     * one block's (fused_rows) */
     const double *m, *mn, *rest;
     const int64_t *top, *amin;
+    Py_ssize_t s0;
     double sat_eps, loss_scale, loss_offset, logit_scale, logit_offset;
     Dtype dt[MAX_DTYPES];
     const double *loss_edges, *logit_edges;
@@ -1079,11 +1090,12 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
     double mv[4] = {0, 0, 0, 0}, mnv[4] = {0, 0, 0, 0}, rv[4] = {0, 0, 0, 0}, zy[4] = {1, 1, 1, 1};
     int64_t ty[4] = {0, 0, 0, 0}, tp[4] = {0, 0, 0, 0};
     for (int l = 0; l < count; l++) {
-        mv[l] = R->m[i + l]; mnv[l] = R->mn[i + l]; rv[l] = R->rest[i + l];
-        int64_t t = R->target ? R->target[i + l] : R->amin[i + l];
+        const Py_ssize_t s = i + l - R->s0;
+        mv[l] = R->m[s]; mnv[l] = R->mn[s]; rv[l] = R->rest[s];
+        int64_t t = R->target ? R->target[i + l] : R->amin[s];
         if (t < 0 || t >= R->c) return 0;
         ty[l] = t;
-        tp[l] = R->top[i + l];
+        tp[l] = R->top[s];
         zy[l] = value_at(R, i + l, t);
     }
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
@@ -1220,38 +1232,86 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
 
 /* the address of row i's target value (prefetched: with wide rows each one is a cache miss) */
 static inline const char *target_at(const Rows *R, Py_ssize_t i) {
-    int64_t t = R->target ? R->target[i] : R->amin[i];
+    int64_t t = R->target ? R->target[i] : R->amin[i - R->s0];
     t = t < 0 || t >= R->c ? 0 : t;
     return R->z + (i * R->c + t) * kind_size(R->kind);
 }
 
-AVX static int all_rows(Rows *R) {
+/* rows [start, stop), whose statistics R holds */
+AVX static int all_rows(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
     const Py_ssize_t ahead = 32;
-    for (Py_ssize_t i = 0; i < R->n; i += 4) {
-        int count = R->n - i < 4 ? (int)(R->n - i) : 4;
-        for (Py_ssize_t k = i + ahead; k < i + ahead + 4 && k < R->n; k++)
+    for (Py_ssize_t i = start; i < stop; i += 4) {
+        int count = stop - i < 4 ? (int)(stop - i) : 4;
+        for (Py_ssize_t k = i + ahead; k < i + ahead + 4 && k < stop; k++)
             _mm_prefetch(target_at(R, k), _MM_HINT_T0);
         if (!rows4(R, i, count)) return 0;
     }
     return 1;
 }
 
+/* The fused mode: the row statistics a block of FUSED_ROWS rows at a time, into buffers
+ * that stay in cache, then the per-row stage on them. A separate row_stats wrote 48 bytes
+ * a row to memory for the stage to read back, most of it freshly faulted-in pages in a new
+ * process. agg: the block's min, max and smallest nonzero |z| (all rows finite); amin_out
+ * (rows without targets): each row's argmin. */
+#define FUSED_ROWS 512
+AVX static int fused_rows(Rows *R, double *agg, int64_t *amin_out) {
+    double m[FUSED_ROWS], mn[FUSED_ROWS], rest[FUSED_ROWS], tiny[FUSED_ROWS];
+    int64_t top[FUSED_ROWS], amin[FUSED_ROWS];
+    const Py_ssize_t row_bytes = R->c * kind_size(R->kind);
+    double lo = INFINITY, hi = -INFINITY, small = INFINITY;
+    Py_ssize_t done = 0;
+    R->m = m; R->mn = mn; R->rest = rest; R->top = top; R->amin = amin;
+    for (Py_ssize_t s0 = 0; s0 < R->n; s0 += FUSED_ROWS) {
+        const Py_ssize_t b = R->n - s0 < FUSED_ROWS ? R->n - s0 : FUSED_ROWS;
+        stats_rows(R->z + s0 * row_bytes, b, R->c, R->kind, !R->labelled, m, top, mn, amin,
+                   rest, tiny);
+        R->s0 = s0;
+        if (!all_rows(R, s0, s0 + b)) break;
+        for (Py_ssize_t k = 0; k < b; k++) {
+            lo = mn[k] < lo ? mn[k] : lo;
+            hi = m[k] > hi ? m[k] : hi;
+            small = tiny[k] < small ? tiny[k] : small;
+        }
+        if (amin_out) memcpy(amin_out + s0, amin, b * sizeof *amin);
+        done = s0 + b;
+    }
+    R->m = R->mn = R->rest = NULL; R->top = R->amin = NULL; /* this frame's */
+    agg[0] = lo; agg[1] = hi; agg[2] = small;
+    return done == R->n;
+}
+
+/* softmax_rows(z, kind, c, target, m, top, mn, amin, rest, params, loss_edges, logit_edges,
+ * loss, flags, F, I, loss_hist, max_hist, range_hist, label_counts[, agg, amin_out]):
+ * target and label_counts None for rows without targets. m, top, mn, amin, rest None: the
+ * fused mode (fused_rows), which computes them itself and needs agg (float64[3]) and, without
+ * targets, amin_out (int64[n]). None where a row is declined. */
 static PyObject *softmax_rows(PyObject *self, PyObject *args) {
-    PyObject *o[18];
+    PyObject *o[20] = {NULL};
     int kind;
     Py_ssize_t c;
-    if (!PyArg_ParseTuple(args, "OinOOOOOOOOOOOOOOOOO", &o[0], &kind, &c, &o[1], &o[2], &o[3],
-                          &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12],
-                          &o[13], &o[14], &o[15], &o[16], &o[17]))
+    if (!PyArg_ParseTuple(args, "OinOOOOOOOOOOOOOOOOO|OO", &o[0], &kind, &c, &o[1], &o[2],
+                          &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11],
+                          &o[12], &o[13], &o[14], &o[15], &o[16], &o[17], &o[18], &o[19]))
         return NULL;
     /* o: z, target, m, top, mn, amin, rest, params, loss_edges, logit_edges, loss, flags,
-     * F, I, loss_hist, max_hist, range_hist, label_counts */
-    Py_buffer v[18];
+     * F, I, loss_hist, max_hist, range_hist, label_counts, agg, amin_out */
+    const int fused = o[2] == Py_None, labelled = o[1] != Py_None;
+    Py_buffer v[20];
     int got = 0, ok = 1;
-    for (; got < 18; got++) {
-        if (got == 1 && o[1] == Py_None) { v[1].obj = NULL; continue; }
+    for (; got < 20; got++) {
+        v[got].obj = NULL;
+        if (!o[got] || o[got] == Py_None) {
+            /* absent: the target and label counts without targets, the statistics in the
+             * fused mode, agg and amin_out outside it (and amin_out with targets) */
+            if ((got == 1 || got == 17) && !labelled) continue;
+            if (got >= 2 && got <= 6 && fused) continue;
+            if (got >= 18 && (!fused || (got == 19 && labelled))) continue;
+            PyErr_SetString(PyExc_TypeError, "softmax_rows: a needed buffer is None");
+            ok = 0;
+            break;
+        }
         int writable = got >= 10;
-        if (got == 17 && o[1] == Py_None) { v[17].obj = NULL; continue; }
         if (PyObject_GetBuffer(o[got], &v[got], (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0) {
             ok = 0;
             break;
@@ -1261,11 +1321,22 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
     Rows *r = PyMem_Calloc(1, sizeof(Rows)); /* zeroed: the accumulators start at 0 */
     if (!ok || !r) goto done;
     r->kind = kind; r->c = c;
-    r->n = v[2].len / 8;
+    r->n = fused ? v[10].len / 8 : v[2].len / 8;
     r->z = v[0].buf;
-    r->target = o[1] == Py_None ? NULL : v[1].buf;
-    r->labelled = o[1] != Py_None;
-    r->m = v[2].buf; r->top = v[3].buf; r->mn = v[4].buf; r->amin = v[5].buf; r->rest = v[6].buf;
+    r->target = labelled ? v[1].buf : NULL;
+    r->labelled = labelled;
+    if (!fused) {
+        r->m = v[2].buf; r->top = v[3].buf; r->mn = v[4].buf; r->amin = v[5].buf;
+        r->rest = v[6].buf;
+    }
+    if (v[10].len < r->n * 8 || v[11].len < r->n * 4 || (labelled && v[1].len < r->n * 8)) {
+        PyErr_SetString(PyExc_ValueError, "softmax_rows: loss, flags or target too short");
+        goto done;
+    }
+    if (fused && (v[18].len < 24 || (!labelled && v[19].len < r->n * 8))) {
+        PyErr_SetString(PyExc_ValueError, "softmax_rows: agg or amin_out too short");
+        goto done;
+    }
     const double *P = v[7].buf;
     r->sat_eps = P[0];
     r->ndt = (int)P[1];
@@ -1307,7 +1378,7 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
     for (int s = S_GAP; s < S_GAP + 2 * MAX_DTYPES; s++) r->I[s] = -1;
     int all;
     Py_BEGIN_ALLOW_THREADS
-    all = all_rows(r);
+    all = fused ? fused_rows(r, v[18].buf, labelled ? NULL : v[19].buf) : all_rows(r, 0, r->n);
     Py_END_ALLOW_THREADS
     if (!all) { result = Py_None; Py_INCREF(result); goto done; }
     result = PyTuple_New(3);
@@ -1320,7 +1391,7 @@ static PyObject *softmax_rows(PyObject *self, PyObject *args) {
     }
 done:
     for (int i = 0; i < got; i++)
-        if (!(i == 1 && o[1] == Py_None) && !(i == 17 && o[1] == Py_None)) PyBuffer_Release(&v[i]);
+        if (v[i].obj) PyBuffer_Release(&v[i]);
     PyMem_Free(r);
     return result;
 }

@@ -75,7 +75,7 @@ def apply(
             continue
         if f.code in settings.severity:
             f = replace(f, severity=settings.severity[f.code])
-        kept.append(replace(f, baselined=finding_key(f, fingerprint) in accepted))
+        kept.append(replace(f, baselined=bool(accepted) and finding_key(f, fingerprint) in accepted))
     kept.sort(key=lambda f: (-f.severity, f.code))
     info = GateInfo(
         rules={code: r.name for code, r in rules.items()},

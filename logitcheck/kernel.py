@@ -195,6 +195,10 @@ class SoftmaxRows:
     range_counts: np.ndarray  # ... of each row's max - min
     label_counts: np.ndarray | None
     sums: tuple[int, int, int]  # exact sums * 2**1126: loss, -log(z_y > 0), -z_y
+    # computed from the values (softmax_rows without row statistics): the block's min, max
+    # and smallest nonzero |z|, and without targets each row's argmin
+    agg: tuple[float, float, float] | None = None
+    amin: np.ndarray | None = None
 
     def count(self, bit: int) -> int:
         """How many rows have flag `bit` (a power of two)."""
@@ -223,16 +227,20 @@ def _edges_guess(edges) -> tuple[float, float]:
     return scale, -lo * scale
 
 
-def softmax_rows(z: np.ndarray, r: RowStats, target: np.ndarray | None,
+def softmax_rows(z: np.ndarray, r: RowStats | None, target: np.ndarray | None,
                  sat_eps: float, dtypes: list[tuple], loss_edges, logit_edges
                  ) -> SoftmaxRows | None:
     """The per-row stage of a softmax block with class-id targets (None: the least likely
     class), from its row statistics; None where the compiled kernel is absent or a row is
     not finite. `dtypes`: (name, log max, exp's zero threshold, log tiny, tiny, margin)
-    per naive dtype derived (losses.naive_softmax_derived's thresholds)."""
-    if _COMPILED is None or z.dtype.name not in _KINDS or len(dtypes) > 4:
+    per naive dtype derived (losses.naive_softmax_derived's thresholds).
+
+    r None: the kernel computes the row statistics itself, a few hundred rows at a time
+    (the same bits as row_stats), and returns the block's extremes in `agg` (and the argmin
+    in `amin`) instead: one read of z, and no row arrays in memory."""
+    if _COMPILED is None or z.dtype.name not in _KINDS or len(dtypes) > 4 or not z.shape[0]:
         return None
-    if target is None and r.amin is None:
+    if r is not None and target is None and r.amin is None:
         raise ValueError("softmax_rows: rows without targets need row_stats(least_likely=True)")
     n, c = z.shape
     params = [sat_eps, len(dtypes), *_edges_guess(loss_edges), *_edges_guess(logit_edges)]
@@ -246,16 +254,25 @@ def softmax_rows(z: np.ndarray, r: RowStats, target: np.ndarray | None,
         np.zeros(logit_edges.size + 1, np.int64),
         None if target is None else np.zeros(c, np.int64), (0, 0, 0),
     )
+    if r is None:
+        stats = [None] * 5
+        agg = np.empty(3)
+        amin = np.empty(n, np.int64) if target is None else None
+        fused = [agg, amin]
+    else:
+        stats = [r.max, r.top.astype(np.int64, copy=False), r.min,
+                 # the targets of unlabelled rows (the kernel reads it only without targets)
+                 (r.top if r.amin is None else r.amin).astype(np.int64, copy=False), r.rest]
+        fused = []
     sums = _COMPILED.softmax_rows(
         np.ascontiguousarray(z), _KINDS[z.dtype.name], c,
         None if target is None else np.ascontiguousarray(target, dtype=np.int64),
-        r.max, r.top.astype(np.int64, copy=False), r.min,
-        # amin: the targets of unlabelled rows (the kernel reads it only without targets)
-        (r.top if r.amin is None else r.amin).astype(np.int64, copy=False),
-        r.rest, np.asarray(params, dtype=np.float64), loss_edges, logit_edges,
+        *stats, np.asarray(params, dtype=np.float64), loss_edges, logit_edges,
         out.loss, out.flags, out.floats, out.ints, out.loss_counts, out.max_counts,
-        out.range_counts, out.label_counts,
+        out.range_counts, out.label_counts, *fused,
     )
     if sums is None:
         return None
-    return SoftmaxRows(**{**out.__dict__, "sums": tuple(sums)})
+    extra = {} if r is not None else {
+        "agg": tuple(agg.tolist()), "amin": None if amin is None else amin.astype(np.intp, copy=False)}
+    return SoftmaxRows(**{**out.__dict__, "sums": tuple(sums), **extra})

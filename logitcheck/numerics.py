@@ -335,9 +335,18 @@ def chunk_stats(
     sigmoid = binary or plan.targets == "multilabel"
     n = z.shape[0]
     z = np.asarray(z).reshape(n, -1)
+    logits_with_ids = not sigmoid and labels_are_ids(plan, labels)
+    if logits_with_ids and n and (z[0] < 0).any():
+        # the first row says logits (a block of probabilities would be read twice): the
+        # compiled stage computes the row statistics itself. None: a row it does not take,
+        # which the compiled stage would not take from row_stats either
+        fast = _softmax_compiled(z, None, labels, offset, plan)
+        if fast is not None:
+            return fast
+        logits_with_ids = False
     # multi-label needs its row sums too; the argmin is the target of unlabelled rows
     rows = None if binary else row_stats(z, least_likely=labels is None)
-    if rows is not None and not sigmoid and labels_are_ids(plan, labels):
+    if rows is not None and logits_with_ids:
         lo, hi = rows.min.min(), rows.max.max()
         if np.isfinite(lo) and np.isfinite(hi) and lo < 0:
             # logits with class ids: the compiled per-row stage does the rest (None: a
@@ -417,11 +426,14 @@ def labels_are_ids(plan: Plan, labels) -> bool:
     return plan.targets == "ids" and not plan.smoothing and not plan.frameworks
 
 
-def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
-                      min_abs: float | None) -> Stats | None:
+def _softmax_compiled(z, r: RowStats | None, labels, offset, plan: Plan,
+                      health: dict | None = None, min_abs: float | None = None
+                      ) -> Stats | None:
     """chunk_stats for a block of finite logits with a negative value (so neither
     probabilities nor log-ratios), from kernel.softmax_rows: the numpy code's Stats bit for
-    bit (both take log and log1p from the kernel); None where the kernel declines."""
+    bit (both take log and log1p from the kernel); None where the kernel declines. r None:
+    the kernel computes the row statistics, and the block's extremes give `health` and
+    `min_abs` (None also where no value is negative)."""
     n, c = z.shape
     labelled = labels is not None
     target = np.asarray(labels, dtype=np.intp) if labelled else None
@@ -431,8 +443,13 @@ def _softmax_compiled(z, r: RowStats, labels, offset, plan: Plan, health: dict,
                        LOSS_EDGES, LOGIT_EDGES)
     if out is None:
         return None
+    if r is None:
+        lo, hi, min_abs = out.agg
+        if not lo < 0:
+            return None
+        health = {"finite_min": lo, "finite_max": hi}
     if target is None:
-        target = r.amin
+        target = r.amin if r is not None else out.amin
     loss, flags = out.loss, out.flags
 
     def rows_with(bits: int, want: int | None = None, maybe: bool = True) -> RowSet:
@@ -641,7 +658,6 @@ def _tables(worst: list[int], first: list[int] | None, loss, target, hard: bool,
     picked = sorted(set(worst) | set(first or ()))
     losses = exact(np.asarray(picked, dtype=np.intp)) if picked and exact else {}
     where = {row: k for k, row in enumerate(picked)}
-    finite = np.isfinite(loss)
 
     def row_values(i: int) -> RowValues:
         k = where[i]
@@ -649,7 +665,7 @@ def _tables(worst: list[int], first: list[int] | None, loss, target, hard: bool,
         return RowValues(
             row_id(offset, i),
             None if target is None else int(target[i]),
-            float(np.exp(-loss[i])) if hard and finite[i] else None,
+            float(np.exp(-loss[i])) if hard and np.isfinite(loss[i]) else None,
             float(loss[i]),
             cells,
         )

@@ -69,3 +69,42 @@ def test_released_pages_leave_the_statistics_unchanged(tmp_path):
     assert compute_stats(source, labels, settings) == first  # same pages, released twice
     source.release(0, source.shape[0])
     assert np.array_equal(source.read(0, 5), np.load(z)[:5])
+
+
+def test_threads_return_chunks_in_order_with_few_in_flight_and_raise_a_chunks_error():
+    import threading
+    import time
+
+    from logitcheck.engine import _ordered
+
+    taken, lock = [], threading.Lock()
+    before = threading.active_count()
+
+    def one(bounds):
+        with lock:
+            taken.append(bounds[0])
+        time.sleep(0.001 * (bounds[0] % 3))  # finish out of order
+        return bounds[0]
+
+    consumed = []
+    for got in _ordered(one, [(k, k + 1) for k in range(40)], 3):
+        with lock:  # taken, not yet consumed: at most 2 * threads
+            assert len(taken) - len(consumed) <= 6
+        consumed.append(got)
+    assert consumed == list(range(40))
+
+    def fails(bounds):
+        if bounds[0] == 5:
+            raise ValueError("chunk 5")
+        return bounds[0]
+
+    got = []
+    try:
+        for value in _ordered(fails, [(k, k + 1) for k in range(20)], 2):
+            got.append(value)
+    except ValueError as exc:
+        assert str(exc) == "chunk 5"
+    else:
+        raise AssertionError("no error")
+    assert got == [0, 1, 2, 3, 4]
+    assert threading.active_count() == before  # the workers stopped

@@ -18,9 +18,15 @@ import pytest
 
 from logitcheck import kernel
 from logitcheck.dtypes import facts, round_bfloat16
-from logitcheck.losses import naive_softmax, naive_softmax_derived, softmax_loss
+from logitcheck.losses import (
+    derived_thresholds,
+    holds,
+    naive_softmax,
+    naive_softmax_derived,
+    softmax_loss,
+)
 from logitcheck.mergeable import ExactSum, _exact_int_sum
-from logitcheck.numerics import naive_dtypes
+from logitcheck.numerics import LOGIT_EDGES, LOSS_EDGES, naive_dtypes
 from tests.reference import exact_loss_shifted, simulate_naive
 
 COMPILED = kernel._COMPILED
@@ -265,8 +271,40 @@ def test_compiled_row_stage_gives_the_numpy_codes_stats_bit_for_bit(case, labell
         fast = numerics.chunk_stats(z, y, offset, plan)
         r = kernel.row_stats(z)
         health = {"finite_min": float(r.min.min()), "finite_max": float(r.max.max())}
-        assert numerics._softmax_compiled(z, r, y, offset, plan, health, None) is not None
+        from_rows = numerics._softmax_compiled(z, r, y, offset, plan, health,
+                                               float(r.min_abs.min()))
+        # the fused mode (the kernel computes the row statistics): the same Stats
+        assert from_rows is not None
+        assert numerics._softmax_compiled(z, None, y, offset, plan) == from_rows
         with monkeypatch.context() as m:
             m.setattr(numerics, "_softmax_compiled", lambda *a: None)
             reference = numerics.chunk_stats(z, y, offset, plan)
         assert fast == reference
+
+
+@needs_compiled
+@pytest.mark.parametrize("c", [3, 10, 17, 300])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_fused_row_stage_equals_the_one_from_row_stats_across_its_blocks(c, dtype):
+    """softmax_rows without row statistics computes them FUSED_ROWS (512) rows at a time:
+    1,300 rows cross two block edges; every output, the argmin of unlabelled rows and the
+    block's extremes are those of row_stats' route."""
+    rng = np.random.default_rng(c)
+    z = (rng.normal(0, 4, (1300, c)) * rng.choice([1, 8], (1300, 1))).astype(dtype)
+    z[511] = z[511, 0]  # a constant row at a block's last row
+    z[512, 0] = -1e4 if dtype != "float16" else -6e4  # a wide row at the next one's first
+    derived = [(d, *derived_thresholds(d, c)) for d in naive_dtypes(dtype)
+               if holds(dtype, d)]
+    for y in (rng.integers(0, c, 1300), None):
+        r = kernel.row_stats(z, least_likely=y is None)
+        args = (y, np.finfo(dtype).eps / 2, derived, LOSS_EDGES, LOGIT_EDGES)
+        a, b = kernel.softmax_rows(z, r, *args), kernel.softmax_rows(z, None, *args)
+        for name in ("loss", "flags", "floats", "ints", "loss_counts", "max_counts",
+                     "range_counts"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        assert a.sums == b.sums and a.sums[0] != 0
+        assert b.agg == (r.min.min(), r.max.max(), r.min_abs.min())
+        if y is None:
+            assert np.array_equal(b.amin, r.amin)
+        else:
+            assert np.array_equal(a.label_counts, b.label_counts) and b.amin is None

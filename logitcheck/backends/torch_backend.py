@@ -54,11 +54,12 @@ class TorchBackend(Backend):
         return t.sum(dim=1, keepdim=keepdims)
 
     def pick(self, t, index):
-        idx = torch.from_numpy(np.asarray(index, dtype=np.int64)).to(t.device)
+        # copies: labels may be a read-only memory map too (see tensor())
+        idx = torch.from_numpy(np.array(index, dtype=np.int64)).to(t.device)
         return t.gather(1, idx[:, None])[:, 0]
 
     def select(self, mask, a, other):
-        return torch.where(torch.from_numpy(np.asarray(mask)).to(a.device), a, other)
+        return torch.where(torch.from_numpy(np.array(mask)).to(a.device), a, other)
 
     def api_losses(self, z, task):
         dtype = task.api_dtype
@@ -67,7 +68,7 @@ class TorchBackend(Backend):
             t = self.tensor(task.multi, dtype)
             el = F.binary_cross_entropy_with_logits(x, t, reduction="none")
             return {"torch F.binary_cross_entropy_with_logits": ApiRows(self.numpy(el.mean(1)))}
-        ids = torch.from_numpy(np.asarray(task.ids, dtype=np.int64)).to(self.device)
+        ids = torch.from_numpy(np.array(task.ids, dtype=np.int64)).to(self.device)
         target = ids if task.dense_labels is None else self.tensor(task.dense_labels, dtype)
         ce = F.cross_entropy(x, target, reduction="none", ignore_index=task.ignore_index,
                              label_smoothing=task.smoothing)

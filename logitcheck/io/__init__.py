@@ -338,7 +338,8 @@ class Labels:
     def read(self, start: int, stop: int) -> np.ndarray:
         if self.targets != "ids":
             return np.asarray(self.view.read(start, stop), dtype=np.float64)
-        return np.asarray(self.view.read(start, stop)).astype(np.intp)
+        # no copy where they are stored as intp already (read-only: a mapped file's pages)
+        return np.asarray(self.view.read(start, stop)).astype(np.intp, copy=False)
 
     def info(self) -> InputInfo:
         s = self.stored
