@@ -65,8 +65,8 @@ def apply(
     findings: list[Finding], rules: dict[str, Rule], settings: Settings, inputs: list[str]
 ) -> tuple[list[Finding], GateInfo]:
     """The findings that count, in report order, and how the gate got them."""
-    fingerprint = inputs_fingerprint(inputs)
     accepted = load_keys(settings.baseline) if settings.baseline else frozenset()
+    fingerprint = inputs_fingerprint(inputs) if accepted else ""
     kept: list[Finding] = []
     suppressed: dict[str, int] = {}
     for f in findings:
@@ -75,7 +75,8 @@ def apply(
             continue
         if f.code in settings.severity:
             f = replace(f, severity=settings.severity[f.code])
-        kept.append(replace(f, baselined=bool(accepted) and finding_key(f, fingerprint) in accepted))
+        baselined = bool(accepted) and finding_key(f, fingerprint) in accepted
+        kept.append(replace(f, baselined=baselined))
     kept.sort(key=lambda f: (-f.severity, f.code))
     info = GateInfo(
         rules={code: r.name for code, r in rules.items()},
@@ -85,7 +86,9 @@ def apply(
         severity={code: s.label for code, s in settings.severity.items()},
         suppressed=suppressed,
         baseline=settings.baseline,
-        fingerprint=fingerprint,
+        inputs=tuple(str(p) for p in inputs),
         exit_zero=settings.exit_zero,
     )
+    if fingerprint:  # computed for the baseline: the report's is the same
+        info.__dict__["fingerprint"] = fingerprint
     return kept, info

@@ -274,5 +274,7 @@ def softmax_rows(z: np.ndarray, r: RowStats | None, target: np.ndarray | None,
     if sums is None:
         return None
     extra = {} if r is not None else {
-        "agg": tuple(agg.tolist()), "amin": None if amin is None else amin.astype(np.intp, copy=False)}
+        "agg": tuple(agg.tolist()),
+        "amin": None if amin is None else amin.astype(np.intp, copy=False),
+    }
     return SoftmaxRows(**{**out.__dict__, "sums": tuple(sums), **extra})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
@@ -90,8 +91,16 @@ class GateInfo:
     severity: dict[str, str] = field(default_factory=dict)  # code -> overridden severity
     suppressed: dict[str, int] = field(default_factory=dict)  # skipped code -> findings dropped
     baseline: str | None = None
-    fingerprint: str = ""  # of the inputs, as baseline keys use it
+    inputs: tuple[str, ...] = ()  # the paths the fingerprint covers
     exit_zero: bool = False
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Of the inputs, as baseline keys use it ("" without inputs). Computed when first
+        asked for (the JSON report, a baseline): it reads up to 2 MiB of each input."""
+        from ..baseline import inputs_fingerprint
+
+        return inputs_fingerprint(list(self.inputs)) if self.inputs else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
