@@ -101,7 +101,7 @@ def _compute_options(f: Callable) -> Callable:
     options = [
         click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
                      help="Rows per chunk (default: about 32 MiB of the file, at most "
-                     "262,144 rows, and four chunks a thread where the file has them)."),
+                     "262,144 rows, and two chunks a thread where the file has them)."),
         click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
                      help="Chunks computed in parallel (0: one per core)."),
         click.option("--select", multiple=True, metavar="CODES",

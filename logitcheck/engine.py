@@ -22,12 +22,12 @@ from .settings import Settings
 
 #: Rows per chunk at most: the numpy code's temporaries (some fifty float64 a row) come in
 #: parts of numerics.NUMPY_BLOCK_BYTES, so this bounds the compiled code's row arrays and
-#: the Python work per chunk (about 1.5 ms), which holds the GIL: on C = 10, 65,536 rows
-#: a chunk spent a fifth of the run there.
+#: the Python work per chunk (some 3 ms, holding the GIL): on C = 10, 65,536 rows a chunk
+#: spent a fifth of the run there.
 MAX_CHUNK_ROWS = 262144
-#: ... and at least four chunks a thread where the file has the rows, so that the threads
-#: finish together.
-CHUNKS_PER_THREAD = 4
+#: ... and at least two chunks a thread where the file has the rows, so that the threads
+#: finish together: on 1M x 10 and 2 threads, 4 chunks took 81-83 ms, 8 chunks 86-88.
+CHUNKS_PER_THREAD = 2
 MIN_CHUNK_ROWS = 8192
 
 
