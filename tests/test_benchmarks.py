@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ["2000x1000-float32", "2000x1000-float16"]  # two of the four: torch starts in ~3 s
 
@@ -55,3 +57,26 @@ def test_quick_run_writes_every_row_and_target(tmp_path: Path):
             assert abs(case["tools"]["torch"]["info"][0]["loss"]
                        - case["tools"]["scipy"]["info"][0]["loss"]) < 1e-2
     assert not list(tmp_path.glob("logitcheck-bench-*"))  # the generated files are gone
+
+
+def test_stages_script_reports_each_stage_and_the_budget(tmp_path: Path):
+    """benchmarks/stages.py on a small narrow file, with torch: every stage's row, a cost per
+    row that is a positive number, and the budget sentence that compares them."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    md = tmp_path / "stages.md"
+    out = subprocess.run(
+        [sys.executable, "benchmarks/stages.py", "--rows", "20000", "--reps", "1",
+         "--markdown", str(md)],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+    )
+    if "compiled kernel is not available" in out.stderr:
+        pytest.skip("no compiled kernel")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = {line.split(" | ")[0][2:]: float(line.split(" | ")[1].rstrip(" |"))
+            for line in md.read_text().splitlines()
+            if line.startswith("| ") and not line.startswith(("| stage", "|---"))}
+    assert list(rows) == ["row statistics", "row stage", "chunk", "torch, 1 thread (wall)",
+                          "torch, 2 threads (wall)"]
+    assert all(v > 0 for v in rows.values())
+    assert "2x torch on 2 cores leaves" in md.read_text()
