@@ -85,17 +85,17 @@ def _ordered(one: Callable[[tuple[int, int]], T], bounds: Iterable[tuple[int, in
     lock = threading.Lock()
     ready = threading.Condition(lock)
     room = threading.Semaphore(2 * threads)
+    stop = threading.Event()
+    order = iter(range(len(jobs)))  # the next job to take, under the lock
     results: dict[int, tuple[bool, object]] = {}
-    state = {"next": 0, "stop": False}
 
     def work() -> None:
         while True:
             room.acquire()
             with lock:
-                k = state["next"]
-                if state["stop"] or k >= len(jobs):
-                    return
-                state["next"] = k + 1
+                k = None if stop.is_set() else next(order, None)
+            if k is None:
+                return
             try:
                 got: tuple[bool, object] = (True, one(jobs[k]))
             except BaseException as exc:  # noqa: BLE001 - raised in order by the consumer
@@ -118,8 +118,7 @@ def _ordered(one: Callable[[tuple[int, int]], T], bounds: Iterable[tuple[int, in
                 raise value  # type: ignore[misc]
             yield value  # type: ignore[misc]
     finally:  # done, failed or abandoned: the workers finish their chunk and stop
-        with lock:
-            state["stop"] = True
+        stop.set()
         for _ in workers:
             room.release()
         for w in workers:

@@ -89,6 +89,4 @@ def apply(
         inputs=tuple(str(p) for p in inputs),
         exit_zero=settings.exit_zero,
     )
-    if fingerprint:  # computed for the baseline: the report's is the same
-        info.__dict__["fingerprint"] = fingerprint
     return kept, info

@@ -308,3 +308,31 @@ def test_fused_row_stage_equals_the_one_from_row_stats_across_its_blocks(c, dtyp
             assert np.array_equal(b.amin, r.amin)
         else:
             assert np.array_equal(a.label_counts, b.label_counts) and b.amin is None
+
+
+@needs_compiled
+def test_chunk_stats_routes_a_block_by_its_first_row(monkeypatch):
+    """A negative value in the first row: the fused row stage. None there (a block of
+    probabilities is then not read twice): row_stats first, and a negative value further
+    down still takes the compiled stage from those statistics. Either way the Stats are
+    the numpy code's."""
+    from logitcheck import numerics
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 10, 700)
+    plan = numerics.Plan(naive_dtypes("float32"), "float32")
+    real = numerics._softmax_compiled
+    for first_row_negative in (True, False):
+        z = rng.normal(0, 3, (700, 10)).astype(np.float32)
+        z[0] = -np.abs(z[0]) if first_row_negative else np.abs(z[0])
+        calls: list[bool] = []
+
+        def spy(z, r, *args, calls=calls, **kwargs):
+            calls.append(r is None)
+            return real(z, r, *args, **kwargs)
+
+        monkeypatch.setattr(numerics, "_softmax_compiled", spy)
+        got = numerics.chunk_stats(z, y, 0, plan)
+        assert calls == [first_row_negative]  # fused, or from row_stats
+        monkeypatch.setattr(numerics, "_softmax_compiled", lambda *a, **k: None)
+        assert got == numerics.chunk_stats(z, y, 0, plan)
