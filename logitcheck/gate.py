@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .baseline import finding_key, inputs_fingerprint, load_keys
+from .baseline import finding_key, load_keys
 from .checks import REGISTRY, Rule
 from .errors import UsageError
 from .report.model import Finding, GateInfo, Severity
@@ -66,7 +66,6 @@ def apply(
 ) -> tuple[list[Finding], GateInfo]:
     """The findings that count, in report order, and how the gate got them."""
     accepted = load_keys(settings.baseline) if settings.baseline else frozenset()
-    fingerprint = inputs_fingerprint(inputs) if accepted else ""
     kept: list[Finding] = []
     suppressed: dict[str, int] = {}
     for f in findings:
@@ -75,8 +74,7 @@ def apply(
             continue
         if f.code in settings.severity:
             f = replace(f, severity=settings.severity[f.code])
-        baselined = bool(accepted) and finding_key(f, fingerprint) in accepted
-        kept.append(replace(f, baselined=baselined))
+        kept.append(f)
     kept.sort(key=lambda f: (-f.severity, f.code))
     info = GateInfo(
         rules={code: r.name for code, r in rules.items()},
@@ -89,4 +87,7 @@ def apply(
         inputs=tuple(str(p) for p in inputs),
         exit_zero=settings.exit_zero,
     )
+    if accepted:  # the fingerprint (read from the inputs) only where keys are compared
+        kept = [replace(f, baselined=finding_key(f, info.fingerprint) in accepted)
+                for f in kept]
     return kept, info

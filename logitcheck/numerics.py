@@ -351,9 +351,7 @@ def chunk_stats(
         if np.isfinite(lo) and np.isfinite(hi) and lo < 0:
             # logits with class ids: the compiled per-row stage does the rest (None: a
             # block it does not take; the numpy code is the reference)
-            health = {"finite_min": float(lo), "finite_max": float(hi)}
-            fast = _softmax_compiled(z, rows, labels, offset, plan, health,
-                                     float(rows.min_abs.min()))
+            fast = _softmax_compiled(z, rows, labels, offset, plan)
             if fast is not None:
                 return fast
     # the numpy code holds several float64 copies of what it reads: it takes the block in
@@ -426,14 +424,11 @@ def labels_are_ids(plan: Plan, labels) -> bool:
     return plan.targets == "ids" and not plan.smoothing and not plan.frameworks
 
 
-def _softmax_compiled(z, r: RowStats | None, labels, offset, plan: Plan,
-                      health: dict | None = None, min_abs: float | None = None
-                      ) -> Stats | None:
+def _softmax_compiled(z, r: RowStats | None, labels, offset, plan: Plan) -> Stats | None:
     """chunk_stats for a block of finite logits with a negative value (so neither
     probabilities nor log-ratios), from kernel.softmax_rows: the numpy code's Stats bit for
-    bit (both take log and log1p from the kernel); None where the kernel declines. r None:
-    the kernel computes the row statistics, and the block's extremes give `health` and
-    `min_abs` (None also where no value is negative)."""
+    bit (both take log and log1p from the kernel); None where the kernel declines or no
+    value is negative. r None: the kernel computes the row statistics itself."""
     n, c = z.shape
     labelled = labels is not None
     target = np.asarray(labels, dtype=np.intp) if labelled else None
@@ -443,11 +438,12 @@ def _softmax_compiled(z, r: RowStats | None, labels, offset, plan: Plan,
                        LOSS_EDGES, LOGIT_EDGES)
     if out is None:
         return None
-    if r is None:
-        lo, hi, min_abs = out.agg
-        if not lo < 0:
-            return None
-        health = {"finite_min": lo, "finite_max": hi}
+    # the block's extremes (every value finite: the kernel declines other rows)
+    lo, hi, min_abs = out.agg if r is None else (
+        float(r.min.min()), float(r.max.max()), float(r.min_abs.min()))
+    if not lo < 0:
+        return None
+    health = {"finite_min": lo, "finite_max": hi}
     if target is None:
         target = r.amin if r is not None else out.amin
     loss, flags = out.loss, out.flags

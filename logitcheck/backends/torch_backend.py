@@ -59,7 +59,7 @@ class TorchBackend(Backend):
         return t.gather(1, idx[:, None])[:, 0]
 
     def select(self, mask, a, other):
-        return torch.where(torch.from_numpy(np.array(mask)).to(a.device), a, other)
+        return torch.where(torch.from_numpy(np.asarray(mask)).to(a.device), a, other)
 
     def api_losses(self, z, task):
         dtype = task.api_dtype
