@@ -47,6 +47,9 @@ def _compiled():
 _COMPILED = _compiled()
 #: "compiled" or "numpy": which implementation computes the row statistics in this run
 KERNEL = "compiled" if _COMPILED is not None else "numpy"
+#: the compiled kernel's vector width, "avx512" or "avx2" (LOGITCHECK_SIMD=avx2 forces
+#: it; both give the same bits); None without it
+SIMD = _COMPILED.simd() if _COMPILED is not None else None
 #: Keras' clip of probabilities, as float32 (keras.backend.epsilon())
 KERAS_LO = float(np.float32(1e-7))
 KERAS_HI = float(np.float32(1) - np.float32(1e-7))

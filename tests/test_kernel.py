@@ -334,3 +334,78 @@ def test_chunk_stats_routes_a_block_by_its_first_row(monkeypatch):
         assert calls == [first_row_negative]  # fused, or from row_stats
         monkeypatch.setattr(numerics, "_softmax_compiled", lambda *a, **k: None)
         assert got == numerics.chunk_stats(z, y, 0, plan)
+
+
+_WIDTH_SCRIPT = """
+import sys
+import numpy as np
+from logitcheck import kernel
+from logitcheck.losses import derived_thresholds, holds
+from logitcheck.numerics import LOGIT_EDGES, LOSS_EDGES, naive_dtypes
+
+def outputs(blocks):
+    got = {}
+    for name, z in blocks.items():
+        n, c = z.shape
+        if z.dtype == np.uint16:  # bfloat16's bits: the kernel reads them (kind 3)
+            out = [np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
+                   np.empty(n), np.empty(n)]
+            kernel._COMPILED.row_stats(z, 3, n, c, *out, True)
+            for field, value in zip(("max", "top", "min", "amin", "rest", "min_abs"), out):
+                got[f"{name}/{field}"] = value
+            continue
+        r = kernel.row_stats(z)
+        for field in ("max", "top", "min", "amin", "rest", "min_abs"):
+            got[f"{name}/{field}"] = getattr(r, field)
+        if np.isfinite(z).all():
+            derived = [(d, *derived_thresholds(d, c)) for d in naive_dtypes(z.dtype.name)
+                       if holds(z.dtype.name, d)]
+            y = np.arange(z.shape[0]) % c
+            s = kernel.softmax_rows(z, None, y, np.finfo(z.dtype).eps / 2, derived,
+                                    LOSS_EDGES, LOGIT_EDGES)
+            for field in ("loss", "flags", "floats", "ints", "loss_counts"):
+                got[f"{name}/softmax/{field}"] = getattr(s, field)
+            got[f"{name}/softmax/sums"] = np.array([str(v) for v in s.sums])
+    return got
+
+if __name__ == "__main__":
+    blocks = dict(np.load(sys.argv[1]))
+    assert kernel.SIMD == sys.argv[3], kernel.SIMD
+    np.savez(sys.argv[2], **outputs(blocks))
+"""
+
+
+@needs_compiled
+def test_both_vector_widths_give_the_same_bits(tmp_path):
+    """Where the CPU has AVX-512, short rows take 16 at a time: the same arithmetic per
+    row as the AVX2 code (LOGITCHECK_SIMD=avx2), so every statistic has the same bits.
+    Block lengths cross the 16-row step and its padded tail."""
+    import subprocess
+    import sys
+
+    if kernel.SIMD != "avx512":
+        pytest.skip("this CPU has no AVX-512: one vector width only")
+    rng = np.random.default_rng(16)
+    blocks = {}
+    for c in (1, 2, 5, 10, 15, 16, 17):
+        for n in (1, 15, 16, 17, 71, 1030):
+            z = rng.normal(0, 3, (n, c)) * rng.choice([0.01, 1, 30, 700], (n, 1))
+            if c > 2 and n > 20:
+                z[3, 1], z[5, 0], z[7, :], z[9, c // 2] = np.nan, np.inf, -np.inf, 1e-30
+            with np.errstate(over="ignore"):
+                for dtype in ("float32", "float16"):
+                    blocks[f"{dtype}-{n}x{c}"] = z.astype(dtype)
+                blocks[f"bfloat16-{n}x{c}"] = (
+                    z.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    script = tmp_path / "width.py"
+    script.write_text(_WIDTH_SCRIPT)
+    np.savez(tmp_path / "in.npz", **blocks)
+    env = {**os.environ, "LOGITCHECK_SIMD": "avx2"}
+    subprocess.run([sys.executable, str(script), str(tmp_path / "in.npz"),
+                    str(tmp_path / "avx2.npz"), "avx2"], check=True, env=env)
+    ns: dict = {}
+    exec(compile(_WIDTH_SCRIPT, "width", "exec"), ns)
+    ours, theirs = ns["outputs"](blocks), dict(np.load(tmp_path / "avx2.npz"))
+    assert sorted(ours) == sorted(theirs) and any("/softmax/" in k for k in ours)
+    for key, value in ours.items():
+        assert np.array_equal(value, theirs[key], equal_nan=value.dtype.kind == "f"), key
