@@ -590,23 +590,53 @@ AVX512 static inline __m512d exp8_narrow(__m512d x) {
     return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p), _mm512_slli_epi64(ki, 52)));
 }
 
-/* gather8's sixteen lanes */
-AVX512 static inline __m512 gather16(const void *base, Py_ssize_t j, int kind, __m512i idx) {
-    if (kind == KIND_F32) return _mm512_i32gather_ps(idx, (const float *)base + j, 4);
-    __m512i w = _mm512_i32gather_epi32(idx, (const int *)((const uint16_t *)base + j), 2);
-    if (kind == KIND_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(w)); /* the low 16 bits of each lane */
+/* Sixteen rows of c <= 16 values, as floats, turned into columns: v[j] holds column j,
+ * lane l row l (what gather8 gives eight lanes of). Row loads and a 16 x 16 transpose in
+ * four rounds of shuffles: a gather of sixteen lanes cost more than the rest of the row
+ * statistics together. */
+AVX512 static inline void columns16(const void *base, Py_ssize_t c, int kind, __m512 *v) {
+    const __mmask16 keep = (__mmask16)((1u << c) - 1);
+    const Py_ssize_t row_bytes = c * kind_size(kind);
+    __m512 r[16], t[16];
+    for (int l = 0; l < 16; l++) {
+        const char *row = (const char *)base + l * row_bytes;
+        if (kind == KIND_F32) { r[l] = _mm512_maskz_loadu_ps(keep, row); continue; }
+        __m256i h = _mm256_maskz_loadu_epi16(keep, row);
+        r[l] = kind == KIND_F16 ? _mm512_cvtph_ps(h)
+             : _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+    /* t[2g], t[2g+1]: rows 2g, 2g+1 interleaved; then r[4g + q]: in 128-bit lane k,
+     * column 4k + q of rows 4g..4g+3 */
+    for (int g = 0; g < 8; g++) {
+        t[2 * g] = _mm512_unpacklo_ps(r[2 * g], r[2 * g + 1]);
+        t[2 * g + 1] = _mm512_unpackhi_ps(r[2 * g], r[2 * g + 1]);
+    }
+    for (int g = 0; g < 4; g++) {
+        __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 2]);
+        __m512d a2 = _mm512_castps_pd(t[4 * g + 1]), b2 = _mm512_castps_pd(t[4 * g + 3]);
+        r[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        r[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        r[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a2, b2));
+        r[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a2, b2));
+    }
+    /* column 4k + q: lane k of r[q], r[4 + q], r[8 + q], r[12 + q] */
+    for (int q = 0; q < 4; q++) {
+        __m512 lo01 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0x44);
+        __m512 hi01 = _mm512_shuffle_f32x4(r[q], r[4 + q], 0xee);
+        __m512 lo23 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0x44);
+        __m512 hi23 = _mm512_shuffle_f32x4(r[8 + q], r[12 + q], 0xee);
+        v[q] = _mm512_shuffle_f32x4(lo01, lo23, 0x88);
+        v[4 + q] = _mm512_shuffle_f32x4(lo01, lo23, 0xdd);
+        v[8 + q] = _mm512_shuffle_f32x4(hi01, hi23, 0x88);
+        v[12 + q] = _mm512_shuffle_f32x4(hi01, hi23, 0xdd);
+    }
 }
 
 /* rows8_small on sixteen rows (lane = row): the same arithmetic per row */
 AVX512 static void rows16_small(const void *base, Py_ssize_t c, int kind, RowOut *out) {
-    const __m512i idx = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32((int)c));
     const __m512 zero = _mm512_setzero_ps(), pinf = _mm512_set1_ps(INFINITY);
-    __m512 v[SMALL_C];
-    v[0] = gather16(base, 0, kind, idx);
-    for (Py_ssize_t j = 1; j < c; j++) v[j] = gather16(base, j, kind, idx);
+    __m512 v[16];
+    columns16(base, c, kind, v);
     __m512 mx = v[0], mn = v[0];
     __mmask16 nan = _mm512_cmp_ps_mask(v[0], v[0], _CMP_UNORD_Q);
     __m512i top = _mm512_setzero_si512(), amin = top;
