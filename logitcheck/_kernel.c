@@ -855,6 +855,23 @@ static inline void bins_add(Bins *a, double x) { /* x finite */
     a->bin[e] += (mant ^ neg) - neg;
 }
 
+/* bins_add of four values (the first `count`), their bins and significands found four at
+ * a time; a 0 lane adds 0 */
+AVX static inline void bins_add4(Bins *a, __m256d x, int count) {
+    const __m256i b = _mm256_castpd_si256(x);
+    const __m256i e = _mm256_and_si256(_mm256_srli_epi64(b, 52), _mm256_set1_epi64x(0x7ff));
+    const __m256i implicit = _mm256_andnot_si256(_mm256_cmpeq_epi64(e, _mm256_setzero_si256()),
+                                                 _mm256_set1_epi64x(1LL << 52));
+    __m256i mant = _mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi64x((1LL << 52) - 1)),
+                                   implicit);
+    const __m256i neg = _mm256_cmpgt_epi64(_mm256_setzero_si256(), b);
+    mant = _mm256_sub_epi64(_mm256_xor_si256(mant, neg), neg);
+    int64_t es[4], ms[4];
+    _mm256_storeu_si256((__m256i *)es, e);
+    _mm256_storeu_si256((__m256i *)ms, mant);
+    for (int l = 0; l < count; l++) a->bin[es[l]] += ms[l];
+}
+
 static void bins_fold(const Bins *a, Acc *acc) {
     for (int e = 0; e < 2048; e++) {
         __int128 v = a->bin[e];
@@ -1269,19 +1286,36 @@ AVX static inline void keep_largest4(Rows *R, int slot, __m256d v, __m256d ok, P
 /* rows [i, i + count) (count <= 4): 0 if a row's max, min or exp sum is not finite, or
  * its target is not a class */
 AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
-    double mv[4] = {0, 0, 0, 0}, mnv[4] = {0, 0, 0, 0}, rv[4] = {0, 0, 0, 0}, zy[4] = {1, 1, 1, 1};
-    int64_t ty[4] = {0, 0, 0, 0}, tp[4] = {0, 0, 0, 0};
-    for (int l = 0; l < count; l++) {
-        const Py_ssize_t s = i + l - R->s0;
-        mv[l] = R->m[s]; mnv[l] = R->mn[s]; rv[l] = R->rest[s];
-        int64_t t = R->target ? R->target[i + l] : R->amin[s];
-        if (t < 0 || t >= R->c) return 0;
-        ty[l] = t;
-        tp[l] = R->top[s];
-        zy[l] = value_at(R, i + l, t);
+    double zy[4] = {1, 1, 1, 1};
+    int64_t ty[4] = {0, 0, 0, 0};
+    __m256d m, mn, rest;
+    __m256i top;
+    const Py_ssize_t s = i - R->s0;
+    if (count == 4) { /* the statistics are contiguous: vector loads */
+        m = _mm256_loadu_pd(R->m + s); mn = _mm256_loadu_pd(R->mn + s);
+        rest = _mm256_loadu_pd(R->rest + s);
+        top = _mm256_loadu_si256((const __m256i *)(R->top + s));
+        __m256i t = _mm256_loadu_si256((const __m256i *)(R->target ? R->target + i : R->amin + s));
+        __m256i bad = _mm256_or_si256(_mm256_cmpgt_epi64(_mm256_setzero_si256(), t),
+                                      _mm256_cmpgt_epi64(t, _mm256_set1_epi64x(R->c - 1)));
+        if (!_mm256_testz_si256(bad, bad)) return 0;
+        _mm256_storeu_si256((__m256i *)ty, t);
+        for (int l = 0; l < 4; l++) zy[l] = value_at(R, i + l, ty[l]);
+    } else { /* the last rows: lanes past count hold 0s (and z_y = 1) */
+        double mv[4] = {0, 0, 0, 0}, mnv[4] = {0, 0, 0, 0}, rv[4] = {0, 0, 0, 0};
+        int64_t tp[4] = {0, 0, 0, 0};
+        for (int l = 0; l < count; l++) {
+            mv[l] = R->m[s + l]; mnv[l] = R->mn[s + l]; rv[l] = R->rest[s + l];
+            int64_t t = R->target ? R->target[i + l] : R->amin[s + l];
+            if (t < 0 || t >= R->c) return 0;
+            ty[l] = t;
+            tp[l] = R->top[s + l];
+            zy[l] = value_at(R, i + l, t);
+        }
+        m = _mm256_loadu_pd(mv); mn = _mm256_loadu_pd(mnv); rest = _mm256_loadu_pd(rv);
+        top = _mm256_loadu_si256((const __m256i *)tp);
     }
     const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0);
-    __m256d m = _mm256_loadu_pd(mv), mn = _mm256_loadu_pd(mnv), rest = _mm256_loadu_pd(rv);
     __m256d y = _mm256_loadu_pd(zy);
     __m256d good = _mm256_and_pd(_mm256_and_pd(finite_pd(m), finite_pd(mn)),
                                  _mm256_and_pd(finite_pd(rest), finite_pd(y)));
@@ -1295,10 +1329,9 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
     f = _mm256_or_si256(f, bit_if(_mm256_and_pd(fin, _mm256_cmp_pd(loss, _mm256_set1_pd(R->sat_eps),
                                                                    _CMP_LT_OQ)), F_SATURATED));
     f = _mm256_or_si256(f, bit_if(_mm256_cmp_pd(span, zero, _CMP_EQ_OQ), F_CONSTANT));
-    __m256i same = _mm256_cmpeq_epi64(_mm256_loadu_si256((const __m256i *)tp),
-                                      _mm256_loadu_si256((const __m256i *)ty));
+    __m256i same = _mm256_cmpeq_epi64(top, _mm256_loadu_si256((const __m256i *)ty));
     f = _mm256_or_si256(f, bit_if(_mm256_and_pd(fin, _mm256_castsi256_pd(same)), F_CORRECT));
-    double lossv[4], nlpv[4];
+    double lossv[4];
     _mm256_storeu_pd(lossv, loss);
     for (int l = 0; l < count; l++) R->loss[i + l] = lossv[l];
     __m256d pos = _mm256_cmp_pd(y, zero, _CMP_GT_OQ);
@@ -1306,8 +1339,10 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
         f = _mm256_or_si256(f, bit_if(_mm256_cmp_pd(y, zero, _CMP_EQ_OQ), F_ZERO_LABEL));
         /* -log(p_y), reading the values as probabilities: 0 (adds nothing) where z_y <= 0 */
         __m256d nlp = _mm256_sub_pd(zero, log4(_mm256_blendv_pd(one, y, pos)));
-        _mm256_storeu_pd(nlpv, _mm256_and_pd(nlp, pos));
+        bins_add4(&R->sums[1], _mm256_and_pd(nlp, pos), count);
+        bins_add4(&R->sums[2], _mm256_xor_pd(y, _mm256_set1_pd(-0.0)), count);
     }
+    bins_add4(&R->sums[0], _mm256_and_pd(loss, fin), count); /* + 0 where not finite */
     int64_t bl[4], bm[4], bs[4];
     _mm256_storeu_si256((__m256i *)bl, bins4(R->loss_pad, R->nle, loss,
                                              bin_guess(loss, R->loss_scale, R->loss_offset)));
@@ -1386,27 +1421,23 @@ AVX static int rows4(Rows *R, Py_ssize_t i, int count) {
     }
     int64_t fl[4];
     _mm256_storeu_si256((__m256i *)fl, f);
+    const int want = (1 << count) - 1, fin_rows = _mm256_movemask_pd(fin) & want;
+    /* the rows that may join the KEEP worst: above the KEEP-th so far (which only rises) */
+    int worse = 0;
+    if (R->labelled) {
+        const double bar = R->I[I_NTOP] < KEEP ? -INFINITY : R->loss[R->I[I_TOP + KEEP - 1]];
+        worse = _mm256_movemask_pd(_mm256_cmp_pd(loss, _mm256_set1_pd(bar), _CMP_GT_OQ)) & fin_rows;
+    }
     for (int l = 0; l < count; l++) {
-        Py_ssize_t row = i + l;
-        double L = lossv[l];
-        uint32_t bits = (uint32_t)fl[l];
-        R->flags[row] = bits;
-        if (!(fl[l] >> F_LOSS_NONFINITE & 1)) {
-            bins_add(&R->sums[0], L);
-            R->loss_hist[bl[l]]++;
-            if (R->labelled && (R->I[I_NTOP] < KEEP || L > R->loss[R->I[I_TOP + KEEP - 1]]))
-                keep_top(R, L, row);
-        }
+        R->flags[i + l] = (uint32_t)fl[l];
+        if (fin_rows >> l & 1) R->loss_hist[bl[l]]++;
+        if (worse >> l & 1) keep_top(R, lossv[l], i + l);
         R->max_hist[bm[l]]++;
         R->range_hist[bs[l]]++;
-        if (R->labelled) {
-            R->label_counts[ty[l]]++;
-            bins_add(&R->sums[1], nlpv[l]); /* + 0 where z_y <= 0 changes nothing */
-            bins_add(&R->sums[2], -zy[l]);
-        }
+        if (R->labelled) R->label_counts[ty[l]]++;
     }
-    int npos = _mm256_movemask_pd(pos) & ((1 << count) - 1);
-    R->I[I_NLOSS] += __builtin_popcount(_mm256_movemask_pd(fin) & ((1 << count) - 1));
+    int npos = _mm256_movemask_pd(pos) & want;
+    R->I[I_NLOSS] += __builtin_popcount(fin_rows);
     if (R->labelled) { R->I[I_NPROB] += __builtin_popcount(npos); R->I[I_NLOGPROB] += count; }
     return 1;
 }
