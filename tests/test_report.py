@@ -31,13 +31,23 @@ def analyze_sample(name: str, *args: str):
     return run("analyze", f"sample_data/{name}.npy", "--labels", f"sample_data/{labels}", *args)
 
 
+#: A float64 naive path's gap at float64's rounding (a few ulp) is libm's last bits, which
+#: differ by CPU (numpy takes exp and log from its AVX-512 code where the CPU has it): its
+#: digits are not compared, only that it is there.
+_ROUNDING_GAP = re.compile(r"gap ≤ \d\.\de-1[5-7]\)")
+
+
+def _comparable(text: str) -> str:
+    return _ROUNDING_GAP.sub("gap ≤ (float64 rounding))", text)
+
+
 def check_snapshot(name: str, text: str) -> None:
     path = SNAPSHOTS / f"{name}.txt"
     if UPDATE or not path.exists():
         if not UPDATE:
             pytest.fail(f"no snapshot {path.name}: run with LOGITCHECK_UPDATE_SNAPSHOTS=1")
         path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), (
+    assert _comparable(text) == _comparable(path.read_text(encoding="utf-8")), (
         f"{path.name} differs; if the change is intended: LOGITCHECK_UPDATE_SNAPSHOTS=1 pytest")
 
 
