@@ -632,8 +632,16 @@ AVX512 static inline void columns16(const void *base, Py_ssize_t c, int kind, __
     }
 }
 
-/* rows8_small on sixteen rows (lane = row): the same arithmetic per row */
-AVX512 static void rows16_small(const void *base, Py_ssize_t c, int kind, RowOut *out) {
+/* where rows16_small writes its rows' statistics (each pointing at the first row's) */
+typedef struct {
+    double *m, *mn, *rest, *min_abs;
+    int64_t *top, *amin;
+} RowArrays;
+
+/* rows8_small on sixteen rows (lane = row), the first `count` written to out: the same
+ * arithmetic per row */
+AVX512 static void rows16_small(const void *base, Py_ssize_t c, int kind, int count,
+                                const RowArrays *out) {
     const __m512 zero = _mm512_setzero_ps(), pinf = _mm512_set1_ps(INFINITY);
     __m512 v[16];
     columns16(base, c, kind, v);
@@ -656,10 +664,6 @@ AVX512 static void rows16_small(const void *base, Py_ssize_t c, int kind, RowOut
         tiny = _mm512_min_ps(tiny, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, zero, _CMP_EQ_OQ), a, pinf));
     }
     int slow = nan | _mm512_cmp_ps_mask(_mm512_abs_ps(mx), pinf, _CMP_EQ_OQ);
-    float mxs[16], mns[16], tinys[16];
-    int32_t tops[16], amins[16];
-    _mm512_storeu_ps(mxs, mx); _mm512_storeu_ps(mns, mn); _mm512_storeu_ps(tinys, tiny);
-    _mm512_storeu_si512(tops, top); _mm512_storeu_si512(amins, amin);
     const __m512d floor = _mm512_set1_pd(-746.0), dzero = _mm512_setzero_pd();
     const float span = kind == KIND_F32 ? 0x1p28f : 0x1p44f;
     int inexact = kind != KIND_F16 &&
@@ -705,17 +709,32 @@ AVX512 static void rows16_small(const void *base, Py_ssize_t c, int kind, RowOut
 #undef SMALL_PASS16
 #undef SMALL_SUM16
 #undef SMALL_TERM16
-    double rest[16];
-    _mm512_storeu_pd(rest, _mm512_add_pd(rs0, rc0));
-    _mm512_storeu_pd(rest + 8, _mm512_add_pd(rs1, rc1));
-    for (int l = 0; l < 16; l++) {
-        out[l].rest = rest[l];
-        if (slow >> l & 1) {
-            row_float((const char *)base + l * c * kind_size(kind), c, kind, 1, &out[l]);
-            continue;
-        }
-        out[l].m = mxs[l]; out[l].mn = mns[l]; out[l].top = tops[l]; out[l].amin = amins[l];
-        out[l].min_abs = tinys[l]; out[l].nan = 0;
+    /* the first `count` rows' statistics, stored as vectors */
+    const __mmask8 lo = count >= 8 ? 0xff : (__mmask8)((1u << count) - 1);
+    const __mmask8 hi = count > 8 ? (__mmask8)((1u << (count - 8)) - 1) : 0;
+#define STORE16(dst, x)                                                                  \
+    do {                                                                                 \
+        _mm512_mask_storeu_pd((dst), lo, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));    \
+        _mm512_mask_storeu_pd((dst) + 8, hi, _mm512_cvtps_pd(_mm256_castpd_ps(            \
+            _mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));                           \
+    } while (0)
+#define STORE16_INT(dst, x)                                                              \
+    do {                                                                                 \
+        _mm512_mask_storeu_epi64((dst), lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(x))); \
+        _mm512_mask_storeu_epi64((dst) + 8, hi, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(x, 1))); \
+    } while (0)
+    STORE16(out->m, mx); STORE16(out->mn, mn); STORE16(out->min_abs, tiny);
+    STORE16_INT(out->top, top); STORE16_INT(out->amin, amin);
+#undef STORE16
+#undef STORE16_INT
+    _mm512_mask_storeu_pd(out->rest, lo, _mm512_add_pd(rs0, rc0));
+    _mm512_mask_storeu_pd(out->rest + 8, hi, _mm512_add_pd(rs1, rc1));
+    for (slow &= (1 << count) - 1; slow; slow &= slow - 1) {
+        const int l = __builtin_ctz(slow);
+        RowOut r;
+        row_float((const char *)base + l * c * kind_size(kind), c, kind, 1, &r);
+        out->m[l] = r.m; out->mn[l] = r.mn; out->top[l] = r.top; out->amin[l] = r.amin;
+        out->rest[l] = r.rest; out->min_abs[l] = r.min_abs;
     }
 }
 
@@ -726,16 +745,21 @@ AVX static void rows_small(const char *base, Py_ssize_t n, Py_ssize_t c, int kin
     const int step = simd512 ? 16 : 8;
     char pad[16 * SMALL_C * 4 + 16];
     for (Py_ssize_t i = 0; i < n; i += step) {
-        RowOut r[16];
+        RowOut r[8];
         const char *rows = base + i * c * size;
         int count = n - i < step ? (int)(n - i) : step;
-        if (i + step >= n) { /* the last rows: copied, so that no gather reads past the block */
+        if (i + step >= n) { /* the last rows: copied, so that no read goes past the block */
             memset(pad, 0, sizeof pad);
             for (int l = 0; l < step; l++)
                 memcpy(pad + l * c * size, rows + (l < count ? l : count - 1) * c * size, c * size);
             rows = pad;
         }
-        if (step == 16) rows16_small(rows, c, kind, r); else rows8_small(rows, c, kind, r);
+        if (step == 16) {
+            const RowArrays out = {m + i, mn + i, rest + i, min_abs + i, top + i, amin + i};
+            rows16_small(rows, c, kind, count, &out);
+            continue;
+        }
+        rows8_small(rows, c, kind, r);
         for (int l = 0; l < count; l++) {
             m[i + l] = r[l].m; mn[i + l] = r[l].mn; top[i + l] = r[l].top; amin[i + l] = r[l].amin;
             rest[i + l] = r[l].rest; min_abs[i + l] = r[l].min_abs;
@@ -1467,9 +1491,11 @@ AVX static void count_flags(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
 /* rows [start, stop), whose statistics R holds */
 AVX static int all_rows(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
     const Py_ssize_t ahead = 32;
+    /* rows of under 1 KiB: the targets share the cache lines the statistics just read */
+    const int prefetch = R->c * kind_size(R->kind) >= 1024;
     for (Py_ssize_t i = start; i < stop; i += 4) {
         int count = stop - i < 4 ? (int)(stop - i) : 4;
-        for (Py_ssize_t k = i + ahead; k < i + ahead + 4 && k < stop; k++)
+        for (Py_ssize_t k = i + ahead; prefetch && k < i + ahead + 4 && k < stop; k++)
             _mm_prefetch(target_at(R, k), _MM_HINT_T0);
         if (!rows4(R, i, count)) return 0;
     }
