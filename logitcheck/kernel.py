@@ -24,6 +24,9 @@ LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both).
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -222,6 +225,32 @@ class SoftmaxRows:
         return self.ints[_I_TOP:_I_TOP + int(self.ints[7])].tolist()
 
 
+#: Spare (loss, flags) arrays for softmax_rows, reused from chunk to chunk: fresh ones
+#: (12 bytes a row) were faulted in page by page every chunk, some 1,000 faults and 3 ms of
+#: CPU a 250,000-row chunk. At most one set a thread is kept (engine.MAX_CHUNK_ROWS rows
+#: each: 3 MiB).
+_SPARE: list[tuple[np.ndarray, np.ndarray]] = []
+_SPARE_LOCK = threading.Lock()
+_MAX_SPARE = 4
+
+
+@contextmanager
+def row_buffers(n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(loss, flags) arrays of n rows for softmax_rows, valid inside the `with` only (they
+    go back to the spares after it: nothing may keep a view of them)."""
+    with _SPARE_LOCK:
+        k = next((k for k, b in enumerate(_SPARE) if b[0].size >= n), None)
+        got = None if k is None else _SPARE.pop(k)
+    if got is None:
+        got = (np.empty(n), np.empty(n, np.uint32))
+    try:
+        yield got[0][:n], got[1][:n]
+    finally:
+        with _SPARE_LOCK:
+            if len(_SPARE) < _MAX_SPARE:
+                _SPARE.append(got)
+
+
 def _edges_guess(edges) -> tuple[float, float]:
     """(scale, offset) with ln(edges[j]) * scale + offset close to j: log-spaced edges
     (mergeable.log_edges); the kernel only starts its search there."""
@@ -231,8 +260,8 @@ def _edges_guess(edges) -> tuple[float, float]:
 
 
 def softmax_rows(z: np.ndarray, r: RowStats | None, target: np.ndarray | None,
-                 sat_eps: float, dtypes: list[tuple], loss_edges, logit_edges
-                 ) -> SoftmaxRows | None:
+                 sat_eps: float, dtypes: list[tuple], loss_edges, logit_edges,
+                 buffers: tuple[np.ndarray, np.ndarray] | None = None) -> SoftmaxRows | None:
     """The per-row stage of a softmax block with class-id targets (None: the least likely
     class), from its row statistics; None where the compiled kernel is absent or a row is
     not finite. `dtypes`: (name, log max, exp's zero threshold, log tiny, tiny, margin)
@@ -240,7 +269,8 @@ def softmax_rows(z: np.ndarray, r: RowStats | None, target: np.ndarray | None,
 
     r None: the kernel computes the row statistics itself, a few hundred rows at a time
     (the same bits as row_stats), and returns the block's extremes in `agg` (and the argmin
-    in `amin`) instead: one read of z, and no row arrays in memory."""
+    in `amin`) instead: one read of z, and no row arrays in memory. `buffers`: the (loss,
+    flags) arrays to fill (row_buffers), else new ones."""
     if _COMPILED is None or z.dtype.name not in _KINDS or len(dtypes) > 4 or not z.shape[0]:
         return None
     if r is not None and target is None and r.amin is None:
@@ -251,8 +281,9 @@ def softmax_rows(z: np.ndarray, r: RowStats | None, target: np.ndarray | None,
         params += [_KIND_CODES[name], *values]
     loss_edges = np.asarray(loss_edges, dtype=np.float64)
     logit_edges = np.asarray(logit_edges, dtype=np.float64)
+    loss, flags = buffers if buffers is not None else (np.empty(n), np.empty(n, np.uint32))
     out = SoftmaxRows(
-        np.empty(n), np.zeros(n, np.uint32), np.zeros(16), np.zeros(64, np.int64),
+        loss, flags, np.zeros(16), np.zeros(64, np.int64),
         np.zeros(loss_edges.size + 1, np.int64), np.zeros(logit_edges.size + 1, np.int64),
         np.zeros(logit_edges.size + 1, np.int64),
         None if target is None else np.zeros(c, np.int64), (0, 0, 0),

@@ -39,6 +39,7 @@ from .kernel import (
     dtype_bits,
     log_positive,
     row_stats,
+    row_buffers,
     row_sums,
     softmax_rows,
 )
@@ -429,13 +430,19 @@ def _softmax_compiled(z, r: RowStats | None, labels, offset, plan: Plan) -> Stat
     probabilities nor log-ratios), from kernel.softmax_rows: the numpy code's Stats bit for
     bit (both take log and log1p from the kernel); None where the kernel declines or no
     value is negative. r None: the kernel computes the row statistics itself."""
+    with row_buffers(z.shape[0]) as buffers:  # the Stats keep no view of them
+        return _softmax_compiled_into(z, r, labels, offset, plan, buffers)
+
+
+def _softmax_compiled_into(z, r: RowStats | None, labels, offset, plan: Plan,
+                           buffers) -> Stats | None:
     n, c = z.shape
     labelled = labels is not None
     target = np.asarray(labels, dtype=np.intp) if labelled else None
     derived = [d for d in plan.dtypes if holds(plan.storage, d)]
     out = softmax_rows(z, r, target, facts(plan.storage).eps / 2,
                        [(d, *derived_thresholds(d, c)) for d in derived],
-                       LOSS_EDGES, LOGIT_EDGES)
+                       LOSS_EDGES, LOGIT_EDGES, buffers)
     if out is None:
         return None
     # the block's extremes (every value finite: the kernel declines other rows)
