@@ -86,10 +86,14 @@ def _ordered(one: Callable[[tuple[int, int]], T], bounds: Iterable[tuple[int, in
     ready = threading.Condition(lock)
     room = threading.Semaphore(2 * threads)
     stop = threading.Event()
+    # every worker is started before any takes a chunk: a worker holding the GIL in its
+    # chunk's Python code held up the next one's start by up to the switch interval (5 ms)
+    go = threading.Event()
     order = iter(range(len(jobs)))  # the next job to take, under the lock
     results: dict[int, tuple[bool, object]] = {}
 
     def work() -> None:
+        go.wait()
         while True:
             room.acquire()
             with lock:
@@ -105,8 +109,14 @@ def _ordered(one: Callable[[tuple[int, int]], T], bounds: Iterable[tuple[int, in
                 ready.notify()
 
     workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
-    for w in workers:
-        w.start()
+    try:
+        for w in workers:
+            w.start()
+    except BaseException:  # a thread that cannot start: the started ones stop at once
+        stop.set()
+        raise
+    finally:
+        go.set()
     try:
         for k in range(len(jobs)):
             with ready:
