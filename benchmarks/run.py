@@ -484,6 +484,25 @@ def run_big(runner: Runner, log: Any, cold: bool) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
+def cpu_model() -> str:
+    """", CPU <model> (family F), kernel SIMD <width>": the machines this runs on change
+    between runs, and the kernel's vector width with them (logitcheck.kernel.SIMD, asked
+    in a child: this script does not import logitcheck)."""
+    info = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    simd = subprocess.run(
+        [sys.executable, "-c", "from logitcheck import kernel; print(kernel.SIMD)"],
+        capture_output=True, text=True, cwd=tempfile.gettempdir()).stdout.strip() or "?"
+    model = info.get("model name", platform.processor() or "unknown")
+    family = f" (family {info['cpu family']})" if "cpu family" in info else ""
+    return f", CPU {model}{family}, kernel SIMD {simd}"
+
+
 def environment(threads: int | None) -> dict[str, Any]:
     import numpy as np
 
@@ -491,7 +510,8 @@ def environment(threads: int | None) -> dict[str, Any]:
     env: dict[str, Any] = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "python": platform.python_version(), "numpy": np.__version__,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {ram / 2**30:.1f} GiB RAM",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {ram / 2**30:.1f} GiB RAM"
+                   f"{cpu_model()}",
         "logitcheck_command": " ".join(logitcheck_command()),
         "threads": threads or "logitcheck's default",
         "peak_rss": "GNU time %M" if GNU_TIME else "ru_maxrss from os.wait4 (an upper bound)",
