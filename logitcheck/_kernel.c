@@ -431,25 +431,56 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, int want_amin, 
  * index, no sum) is the same either way. */
 #define SMALL_C 16
 
-AVX static inline __m256 gather8(const void *base, Py_ssize_t j, int kind, __m256i idx) {
-    if (kind == KIND_F32) return _mm256_i32gather_ps((const float *)base + j, idx, 4);
-    /* 32 bits at each 16-bit value (the caller pads the block's end), low half kept */
-    __m256i w = _mm256_i32gather_epi32((const int *)((const uint16_t *)base + j), idx, 2);
-    w = _mm256_and_si256(w, _mm256_set1_epi32(0xffff));
-    if (kind == KIND_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
-    __m256i h = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0x08);
-    return _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+/* Eight values (k = 0..7 of a row's 8 * half .. 8 * half + 7) as floats; columns at or past
+ * c are whatever follows (unused). 16-bit kinds read whole 32-bit words: at most one half
+ * past the row, inside the block (the caller pads its end). */
+AVX static inline __m256 row8(const char *row, Py_ssize_t c, int kind, int half) {
+    const Py_ssize_t j = 8 * half, left = c - j < 8 ? c - j : 8; /* >= 1 */
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    if (kind == KIND_F32) {
+        const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left), idx);
+        return _mm256_maskload_ps((const float *)row + j, keep);
+    }
+    const __m128i words = _mm_cmpgt_epi32(_mm_set1_epi32((int)(left + 1) / 2),
+                                          _mm_setr_epi32(0, 1, 2, 3));
+    __m128i h = _mm_maskload_epi32((const int *)((const uint16_t *)row + j), words);
+    if (kind == KIND_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+/* Eight rows of c <= 16 values turned into columns: v[j] holds column j, lane l row l.
+ * Row loads and 8 x 8 transposes: a gather a column cost about as much as the rest of
+ * the row statistics. */
+AVX static inline void columns8(const void *base, Py_ssize_t c, int kind, __m256 *v) {
+    const Py_ssize_t row_bytes = c * kind_size(kind);
+    int half = 0;
+    do { /* c >= 1: columns 0..7 always */
+        __m256 r[8], t[8];
+        for (int l = 0; l < 8; l++) r[l] = row8((const char *)base + l * row_bytes, c, kind, half);
+        for (int g = 0; g < 4; g++) {
+            t[2 * g] = _mm256_unpacklo_ps(r[2 * g], r[2 * g + 1]);
+            t[2 * g + 1] = _mm256_unpackhi_ps(r[2 * g], r[2 * g + 1]);
+        }
+        /* r[4g + q]: in each 128-bit lane k, column 4k + q of rows 4g..4g+3 */
+        for (int g = 0; g < 2; g++) {
+            r[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+            r[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xee);
+            r[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+            r[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xee);
+        }
+        for (int q = 0; q < 4; q++) {
+            v[8 * half + q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x20);
+            v[8 * half + 4 + q] = _mm256_permute2f128_ps(r[q], r[4 + q], 0x31);
+        }
+    } while (8 * ++half < c);
 }
 
 /* rows 0..7 of base (c columns each) into out[0..7] */
 AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *out) {
-    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                           _mm256_set1_epi32((int)c));
     const __m256 sign = _mm256_set1_ps(-0.0f), zero = _mm256_setzero_ps();
     const __m256 pinf = _mm256_set1_ps(INFINITY);
-    __m256 v[SMALL_C];
-    v[0] = gather8(base, 0, kind, idx); /* c >= 1 */
-    for (Py_ssize_t j = 1; j < c; j++) v[j] = gather8(base, j, kind, idx);
+    __m256 v[16];
+    columns8(base, c, kind, v);
     __m256 mx = v[0], mn = v[0], nan = _mm256_cmp_ps(v[0], v[0], _CMP_UNORD_Q);
     __m256i top = _mm256_setzero_si256(), amin = top;
     __m256 a0 = _mm256_andnot_ps(sign, v[0]), big = a0;
@@ -591,7 +622,7 @@ AVX512 static inline __m512d exp8_narrow(__m512d x) {
 }
 
 /* Sixteen rows of c <= 16 values, as floats, turned into columns: v[j] holds column j,
- * lane l row l (what gather8 gives eight lanes of). Row loads and a 16 x 16 transpose in
+ * lane l row l (columns8's, sixteen lanes wide). Row loads and a 16 x 16 transpose in
  * four rounds of shuffles: a gather of sixteen lanes cost more than the rest of the row
  * statistics together. */
 AVX512 static inline void columns16(const void *base, Py_ssize_t c, int kind, __m512 *v) {

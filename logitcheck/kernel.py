@@ -227,8 +227,8 @@ class SoftmaxRows:
 
 #: Spare (loss, flags) arrays for softmax_rows, reused from chunk to chunk: fresh ones
 #: (12 bytes a row) were faulted in page by page every chunk, some 1,000 faults and 3 ms of
-#: CPU a 250,000-row chunk. At most one set a thread is kept (engine.MAX_CHUNK_ROWS rows
-#: each: 3 MiB).
+#: CPU a 250,000-row chunk. At most _MAX_SPARE sets are kept (one a thread at up to 4
+#: threads; a chunk is at most engine.MAX_CHUNK_ROWS rows: 3 MiB a set).
 _SPARE: list[tuple[np.ndarray, np.ndarray]] = []
 _SPARE_LOCK = threading.Lock()
 _MAX_SPARE = 4
