@@ -7,6 +7,7 @@ import functools
 import gc
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from .backends import NAMES as BACKENDS
 from .cli_options import StderrProgress, engine_options, input_options
 from .errors import EXIT_ERROR, LogitcheckError, UsageError
 from .options import DEFAULTS, build_settings
+from .sanitize import clean
 from .outputs import Terminal, deliver
 from .report import RENDERERS, Report
 from .settings import Output, Settings
@@ -26,7 +28,7 @@ _FAIL_ON = ("error", "warning", "info", "never")
 
 
 def _fail(message: str) -> None:
-    click.echo(f"logitcheck: error: {message}", err=True)
+    click.echo(f"logitcheck: error: {clean(message)}", err=True)  # one line, always
     sys.exit(EXIT_ERROR)
 
 
@@ -53,7 +55,13 @@ class _Group(click.Group):
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():
+                # No library warning reaches the user's terminal: numerics scope their own
+                # (np.errstate) and findings carry what matters. The filters are process-wide,
+                # so this also covers the engine's threads. LOGITCHECK_DEBUG shows them.
+                if not os.environ.get("LOGITCHECK_DEBUG"):
+                    warnings.simplefilter("ignore")
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
             _fail(" ".join(exc.format_message().split()))
         except click.Abort:

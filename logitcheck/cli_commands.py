@@ -38,6 +38,7 @@ from .cli_options import engine_options, input_options, render_inspect
 from .errors import LogitcheckError
 from .options import SCALES
 from .outputs import write_atomic
+from .sanitize import clean
 from .report import Report
 from .settings import DriftThresholds
 
@@ -103,7 +104,7 @@ def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
 
     report = _guarded(logits, run)
     n = len(report.findings)
-    click.echo(f"logitcheck: wrote {n} finding{'s' * (n != 1)} to {file}", err=True)
+    click.echo(f"logitcheck: wrote {n} finding{'s' * (n != 1)} to {clean(file)}", err=True)
     sys.exit(0)
 
 
@@ -227,7 +228,7 @@ def config_validate_command(config: str) -> None:
     from . import batch
 
     jobs = _guarded(config, lambda: batch.load(config).jobs)
-    click.echo(f"{config}: ok, {len(jobs)} job{'s' * (len(jobs) != 1)}")
+    click.echo(f"{clean(config)}: ok, {len(jobs)} job{'s' * (len(jobs) != 1)}")
 
 
 @config_group.command("show")

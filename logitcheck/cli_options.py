@@ -147,6 +147,9 @@ class StderrProgress:
 
 
 def render_inspect(docs: list[dict[str, Any]], fmt: str) -> str:
+    from .sanitize import clean_data
+
+    docs = clean_data(docs)  # names, keys and columns come from the files
     if fmt == "json":
         import json
 

@@ -25,7 +25,8 @@ def dense_targets(path: Path, array: np.ndarray, rows: int, multilabel: bool) ->
         raise InputError(path, f"has {array.shape[0]:,} label rows but the logits have {rows:,}")
     binary = True
     for start in range(0, rows, _SCAN_ROWS):
-        block = np.asarray(array[start : start + _SCAN_ROWS], dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # a signalling NaN warns when cast; refused below
+            block = np.asarray(array[start : start + _SCAN_ROWS], dtype=np.float64)
         bad = ~np.isfinite(block) | (block < 0) | (block > 1)
         if bad.any():
             r, c = np.argwhere(bad)[0]

@@ -21,6 +21,7 @@ from ..errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from .github import escape_data, escape_property, render_github
 from .junit import render_junit, xml_text
 from .markdown import MAX_BYTES, cell, render_markdown
+from ..sanitize import clean
 from .model import Report, Severity
 from .terminal import render_rich
 
@@ -34,6 +35,11 @@ class JobOutcome:
     type: str  # "analyze" or "compare"
     report: Report | None = None
     error: str | None = None  # the one-line message when the job could not be completed
+
+    def __post_init__(self) -> None:  # names and messages from the config and its inputs
+        object.__setattr__(self, "name", clean(self.name))
+        if self.error is not None:
+            object.__setattr__(self, "error", clean(self.error))
 
     @property
     def status(self) -> str:
@@ -61,6 +67,9 @@ class BatchReport:
     config: str
     jobs: list[JobOutcome]
     quiet: bool = False  # rich: the reports of failing and erroring jobs only
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "config", clean(self.config))
 
     @property
     def exit_code(self) -> int:

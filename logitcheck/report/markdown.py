@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 
+from ..sanitize import markdown_text
 from .common import finding_title, verdict
 from .model import Finding, Report
 
@@ -18,8 +19,8 @@ _FRAMEWORKS = (("pytorch", "PyTorch"), ("keras", "Keras/TF"), ("jax", "JAX"), ("
 
 
 def cell(text: str) -> str:
-    """Text safe inside a table cell: no HTML, no pipes, one line."""
-    return html.escape(" ".join(str(text).split())).replace("|", "\\|")
+    """Text safe inside a table cell: no HTML, no pipes, no links or code spans, one line."""
+    return markdown_text(text)
 
 
 def render_markdown(
@@ -35,7 +36,7 @@ def render_markdown(
         "| input | path | shape | dtype |",
         "|---|---|---|---|",
         *(
-            f"| {i.role} | `{cell(i.path)}` | {' × '.join(map(str, i.shape))} | {i.dtype} |"
+            f"| {i.role} | {cell(i.path)} | {' × '.join(map(str, i.shape))} | {i.dtype} |"
             for i in report.inputs
         ),
         "",
@@ -95,6 +96,6 @@ def _details(f: Finding) -> str:
     fixes = "\n".join(f"- **{n}**: {text(f.fix[k])}" for k, n in _FRAMEWORKS if k in f.fix)
     evidence = json.dumps(f.evidence, indent=2).replace("```", "ʼʼʼ")
     return (
-        f"<details><summary>{text(finding_title(f))}</summary>\n\n{text(f.message)}\n\n"
+        f"<details><summary>{text(finding_title(f))}</summary>\n\n{markdown_text(f.message)}\n\n"
         f"```json\n{evidence}\n```\n\n{fixes}\n\n</details>\n"
     )

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
+from ..sanitize import clean, clean_data
 
 
 class Severity(enum.IntEnum):
@@ -34,6 +35,10 @@ class Finding:
     fix: dict[str, str]
     baselined: bool = False  # accepted in --baseline: reported, never fails the run
 
+    def __post_init__(self) -> None:  # messages quote paths, keys and values from inputs
+        object.__setattr__(self, "message", clean(self.message))
+        object.__setattr__(self, "evidence", clean_data(self.evidence))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
@@ -55,6 +60,11 @@ class InputInfo:
     nbytes: int
     format: str = "npy"  # npy | npz | safetensors | csv | tsv
     key: str | None = None  # the .npz member, tensor or CSV column(s) read
+
+    def __post_init__(self) -> None:  # input-derived: sanitised once, before any renderer
+        object.__setattr__(self, "path", clean(self.path))
+        if self.key is not None:
+            object.__setattr__(self, "key", clean(self.key))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +137,9 @@ class Report:
     command: str = "analyze"  # or "compare"
     # N-D logits: where each row the report tables show sits ('b=3, t=210'); not in JSON
     positions: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:  # metrics hold class and column names from inputs
+        self.metrics = clean_data(self.metrics)
 
     @property
     def failing(self) -> list[Finding]:
