@@ -97,6 +97,9 @@ def load_keys(path: str) -> frozenset[str]:
     """The accepted keys in a baseline file; InputError (exit 2) if it is not one."""
     import json
 
+    from .io.guard import check_input
+
+    check_input(path, allow_dir=False, what="baseline file")  # a FIFO would block forever
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:

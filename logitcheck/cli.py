@@ -55,6 +55,19 @@ class _Group(click.Group):
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
              standalone_mode: bool = True, **extra: Any) -> Any:
         try:
+            rv = self._main(args, prog_name, complete_var, **extra)
+        except SystemExit:
+            _flush_stdout()  # here, not at the interpreter's exit: a failure gets one line
+            raise
+        except OSError as exc:  # everything else is caught in _guarded: stdout failed
+            _stdout_failed(exc)
+        _flush_stdout()
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+    def _main(self, args: Any, prog_name: Any, complete_var: Any, **extra: Any) -> Any:
+        try:
             with warnings.catch_warnings():
                 # No library warning reaches the user's terminal: numerics scope their own
                 # (np.errstate) and findings carry what matters. The filters are process-wide,
@@ -66,9 +79,25 @@ class _Group(click.Group):
             _fail(" ".join(exc.format_message().split()))
         except click.Abort:
             _fail("aborted")
-        if standalone_mode:
-            sys.exit(rv if isinstance(rv, int) else 0)
         return rv
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        _stdout_failed(exc)
+
+
+def _stdout_failed(exc: OSError) -> None:
+    """Writing the report failed (`> /dev/full`, a closed pipe): one line and exit 2."""
+    try:  # what is still buffered must not fail again, with a traceback, at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (tests' CliRunner)
+        pass
+    _fail(f"cannot write the output to stdout ({exc.strerror or exc})")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -20,6 +20,7 @@ from ..dtypes import FLOATS
 from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings
+from .guard import check_input
 from .keys import labels_key, logits_key
 from .layout import LazyArray, LazyRowView, RowView, axis_names, release_rows
 from .npy import open_npy
@@ -71,9 +72,9 @@ def is_array_dir(path: Path) -> bool:
 
 
 def _check_is_file(path: Path) -> None:
-    """The input exists (a directory is read as .npy shards or a zarr store)."""
-    if not path.exists():
-        raise InputError(path, "no such file")
+    """The input is a regular file or a directory (read as .npy shards or a zarr store):
+    never a FIFO or a device, which would block or never end (checked before opening)."""
+    check_input(path, allow_dir=True)
 
 
 # --- reading the stored arrays ---------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, os_input_error
+from .guard import check_input
 from .limits import check_declared
 from .npy import declared_bytes, map_array, read_header
 from .stored import dtype_name
@@ -38,8 +40,15 @@ def shard_files(path: Path) -> list[Path]:
         entries = list(os.scandir(path))
     except OSError as exc:
         raise os_input_error(path, exc) from None
-    files = [Path(e.path) for e in entries
-             if e.name.lower().endswith(".npy") and not e.name.startswith(".") and e.is_file()]
+    files = []
+    for e in entries:
+        if not e.name.lower().endswith(".npy") or e.name.startswith("."):
+            continue
+        # every *.npy entry is a shard: one that is a FIFO, a device or a broken or looping
+        # link is an error, not silently left out (a subdirectory named *.npy is skipped)
+        st = check_input(e.path, allow_dir=True)
+        if not stat.S_ISDIR(st.st_mode):
+            files.append(Path(e.path))
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
