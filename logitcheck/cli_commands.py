@@ -37,7 +37,7 @@ from .cli import (
 from .cli_options import engine_options, input_options, render_inspect
 from .errors import LogitcheckError
 from .options import SCALES
-from .outputs import write_atomic
+from .outputs import check_outputs, input_paths, write_atomic
 from .sanitize import clean
 from .report import Report
 from .settings import DriftThresholds
@@ -99,6 +99,7 @@ def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
 
     def run() -> Report:
         report = analyze(logits, kw["labels"], _settings(kw))
+        check_outputs([("baseline write", file)], input_paths(report))  # never an input
         write_atomic(file, baseline.dumps(report))
         return report
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, UsageError
 from .report import RENDERERS, Report
 from .settings import Output
 
@@ -38,6 +38,12 @@ def deliver(
 ) -> tuple[str, str]:
     """Write -o and the side files; return (stdout text, stderr text). renderers: by format
     (report/batch.py's for a batch run)."""
+    check_outputs(
+        [("-o", output.output), ("--json-report", output.json_report),
+         ("--junit-xml", output.junit_xml), ("--summary-md", output.summary_md),
+         ("--html", output.html)],
+        input_paths(report),
+    )
     to_stdout = output.output is None
     color = use_color(output.color, terminal.stdout_tty and to_stdout, terminal)
     main = renderers[output.format](report, color=color, width=terminal.width,
@@ -60,6 +66,74 @@ def deliver(
             width=terminal.width, verbosity=output.verbosity,
         )
     return (main if to_stdout else ""), human
+
+
+def input_paths(report: Any) -> list[str]:
+    """Every file a report (or a batch run's reports) was read from: its inputs, its
+    baseline, a batch's config."""
+    paths: list[str] = []
+    reports = [j.report for j in report.jobs] if hasattr(report, "jobs") else [report]
+    if hasattr(report, "jobs"):
+        paths.append(report.config)
+    for r in reports:
+        if r is None:
+            continue
+        paths += list(r.gate.inputs)
+        if r.gate.baseline:
+            paths.append(r.gate.baseline)
+    return paths
+
+
+def _identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of the file `path` names, through symlinks; None if there is none."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _files_under(path: str) -> list[str]:
+    """A directory input (shards, a zarr store): the files in it, which an output must not
+    replace either."""
+    if not os.path.isdir(path):
+        return [path]
+    found = []
+    for root, _, files in os.walk(path):  # never follows symlinked directories: no loop
+        found += [os.path.join(root, f) for f in files]
+    return found
+
+
+def check_outputs(outputs: list[tuple[str, str | None]], inputs: list[str]) -> None:
+    """Refuse (exit 2), before anything is written, an output that is one of the inputs
+    (the same file: same inode, through symlinks and hard links, or the same name) and
+    two outputs naming the same file. A device (/dev/null, /dev/stdout) may be shared."""
+    taken: dict[object, str] = {}
+    for path in inputs:
+        for f in _files_under(path):
+            ident = _identity(f)
+            if ident is not None:
+                taken[ident] = f
+            taken[os.path.realpath(f)] = f
+    seen: dict[object, str] = {}
+    for option, path in outputs:
+        if path is None:
+            continue
+        ident = _identity(path)
+        try:
+            is_device = ident is not None and not os.path.isfile(path)
+        except ValueError:
+            is_device = False
+        keys = ([ident] if ident is not None else []) + [os.path.realpath(path)]
+        for key in keys:
+            if key in taken:
+                raise UsageError(f"{option} {path}: is the input {taken[key]}; refusing to "
+                                 "overwrite an input")
+            if key in seen and not is_device:
+                raise UsageError(f"{option} {path}: the same file as {seen[key]}; give each "
+                                 "output its own file")
+        for key in keys:
+            seen[key] = f"{option} {path}"
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -61,10 +61,12 @@ class InputInfo:
     format: str = "npy"  # npy | npz | safetensors | csv | tsv
     key: str | None = None  # the .npz member, tensor or CSV column(s) read
 
-    def __post_init__(self) -> None:  # input-derived: sanitised once, before any renderer
-        object.__setattr__(self, "path", clean(self.path))
-        if self.key is not None:
-            object.__setattr__(self, "key", clean(self.key))
+    def cleaned(self) -> InputInfo:
+        """Path and key sanitised (for the Report; gate.inputs keeps the real paths)."""
+        from dataclasses import replace
+
+        key = clean(self.key) if self.key is not None else None
+        return replace(self, path=clean(self.path), key=key)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,7 +121,7 @@ class GateInfo:
             "severity": dict(self.severity),
             "skipped_rules": list(self.skipped),
             "suppressed": dict(self.suppressed),
-            "baseline": self.baseline,
+            "baseline": clean(self.baseline) if self.baseline is not None else None,
             "fingerprint": self.fingerprint,
             "exit_zero": self.exit_zero,
         }
@@ -138,7 +140,10 @@ class Report:
     # N-D logits: where each row the report tables show sits ('b=3, t=210'); not in JSON
     positions: dict[int, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:  # metrics hold class and column names from inputs
+    def __post_init__(self) -> None:
+        # input-derived text is sanitised once, here, before any renderer: paths and keys,
+        # and the class and column names metrics hold (gate.inputs keeps the real paths)
+        self.inputs = [i.cleaned() for i in self.inputs]
         self.metrics = clean_data(self.metrics)
 
     @property
