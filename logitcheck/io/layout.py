@@ -158,12 +158,16 @@ def release_rows(array: Any, view: Any, start: int, stop: int) -> None:
     v = view.view
     if v.strides[-1] != v.itemsize or v.strides[0] != v.itemsize * v.shape[-1]:
         return  # rows are not consecutive (a class axis that is not the last)
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    if _libc is None:  # guarded: no C library to load (Windows) or no madvise in it
+        from .._process import libc_function
+
+        _libc = libc_function("madvise", [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]) \
+            or False
+    if not _libc:
+        return
     base = v.__array_interface__["data"][0]
     lo = base + start * v.strides[0]
     hi = base + stop * v.strides[0]
     lo -= lo % _PAGE
     if hi > lo:
-        _libc.madvise(lo, hi - lo, _MADV_DONTNEED)  # advice: a failure costs nothing
+        _libc(lo, hi - lo, _MADV_DONTNEED)  # advice: a failure costs nothing
