@@ -53,3 +53,34 @@ def non_finite_values(ctx: Context):
             },
         },
     )
+
+
+@rule(
+    "LC003",
+    "stable-loss-not-finite",
+    Severity.ERROR,
+    summary="Even the stable loss is inf or NaN on rows whose values are all finite.",
+    why="A row whose range (max - min) passes the dtype's largest value has a loss no float "
+    "can hold: -log p_y overflows for its least likely classes however it is computed, so "
+    "the mean loss and its gradients are inf in every framework.",
+    fix={
+        "numpy": "Find the rows with np.ptp(z, axis=1) and fix what produced values near "
+        "the largest float (an unscaled or uninitialised output).",
+        "pytorch": "Check logits.abs().max() after the last layer; values near 1e308 (or "
+        "3e38 in float32) are not logits a trained model produces.",
+        "keras": "Add tf.debugging.check_numerics on the logits and look for the layer "
+        "whose output explodes.",
+        "jax": "Run with jax.config.update('jax_debug_infs', True) to stop where it "
+        "overflows.",
+    },
+    example="np.array([[1.7e308, -1.7e308, 0.0]]) with label 1",
+)
+def stable_loss_not_finite(ctx: Context):
+    s = ctx.stats
+    if not s.labelled or not s.nonfinite_loss or s.nan_values + s.posinf_values + s.neginf_values:
+        return  # non-finite values: LC001 says so already
+    yield (
+        f"the stable loss is inf or NaN on {rows_phrase(s.nonfinite_loss, s.rows)} although "
+        "every value is finite: those rows' range overflows, and the mean loss is not finite",
+        {"rows": s.nonfinite_loss.count, "first_rows": list(s.nonfinite_loss.first)},
+    )

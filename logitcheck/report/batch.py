@@ -7,7 +7,6 @@ looks the same in `logitcheck run` as in `logitcheck analyze`.
 from __future__ import annotations
 
 import io
-import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from rich.text import Text
 
 from ..errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from .github import escape_data, escape_property, render_github
+from .json_format import dumps as json_dumps
 from .junit import render_junit, xml_text
 from .markdown import MAX_BYTES, cell, render_markdown
 from ..sanitize import clean
@@ -152,7 +152,7 @@ def render_batch_rich(batch: BatchReport, *, color: bool = False, width: int = 1
 
 
 def render_batch_json(batch: BatchReport, **_: object) -> str:
-    return json.dumps(batch.to_dict(), indent=2, allow_nan=False) + "\n"
+    return json_dumps(batch.to_dict(), indent=2) + "\n"
 
 
 def render_batch_junit(batch: BatchReport, **_: object) -> str:

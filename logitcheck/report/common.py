@@ -10,6 +10,15 @@ def finding_title(finding: Finding) -> str:
     return f"{finding.code} {finding.name}"
 
 
+def no_finite_loss(metrics: dict) -> str | None:
+    """Labels were given but no row's stable loss is finite (a float64 row whose range
+    overflows): say so, never "no labels". None when there is nothing to say."""
+    if metrics.get("evaluated_at") != "label" or metrics.get("loss_stable") is not None:
+        return None
+    n = metrics.get("rows_with_nonfinite_loss") or 0
+    return f"loss: not finite on any labelled row ({n:,} row{'s' * (n != 1)} inf/NaN)"
+
+
 def verdict(report: Report) -> str:
     counts = {s: sum(1 for f in report.findings if f.severity == s) for s in Severity}
     parts = [f"{n} {s.label}{'s' * (n != 1)}" for s, n in sorted(counts.items(), reverse=True) if n]

@@ -8,11 +8,11 @@ evidence) goes through html.escape. The one inline script only marks the page as
 
 from __future__ import annotations
 
-import json
 import math
 from html import escape
 
-from .common import finding_title, verdict
+from .common import finding_title, no_finite_loss, verdict
+from .json_format import dumps as json_dumps
 from .model import Finding, Report
 from .pictures import Picture, bin_of, bin_range, pictures
 from .tables import TableData, num, row_tables, zone_table
@@ -120,6 +120,8 @@ def _summary(report: Report) -> str:
     if m["loss_stable"] is not None:
         out.append(f"<b>loss:</b> {m['loss_stable']:.6g} &nbsp; "
                    f"<b>accuracy:</b> {m['accuracy']:.2%}")
+    elif no_finite_loss(m):
+        out.append(escape(no_finite_loss(m) or ""))
     else:
         out.append("no labels: naive paths evaluated at each row's least likely class")
     out.append("</p>")
@@ -166,7 +168,7 @@ def _finding(f: Finding) -> str:
     title = f"{finding_title(f)} · {f.severity.label}" + (" · baselined" if f.baselined else "")
     fixes = "".join(f"<li><b>{n}:</b> {escape(f.fix[k])}</li>" for k, n in _FRAMEWORKS
                     if k in f.fix)
-    evidence = escape(json.dumps(f.evidence, indent=2, ensure_ascii=False))
+    evidence = escape(json_dumps(f.evidence, indent=2, ensure_ascii=False))
     return (f'<section class="finding {cls}" data-code="{escape(f.code)}">'
             f"<h3>{escape(title)}</h3><p>{escape(f.message)}</p>"
             f"<details><summary>evidence</summary><pre><code>{evidence}</code></pre></details>"

@@ -8,10 +8,10 @@ that do not fit are left out and a note says how many.
 from __future__ import annotations
 
 import html
-import json
 
 from ..sanitize import markdown_text
-from .common import finding_title, verdict
+from .common import finding_title, no_finite_loss, verdict
+from .json_format import dumps as json_dumps
 from .model import Finding, Report
 
 MAX_BYTES = 1024 * 1024 - 4096  # GitHub's limit is 1 MiB; keep room for the note
@@ -77,6 +77,8 @@ def _what(report: Report) -> list[str]:
     line = f"holds **{report.kind.name}** (confidence {report.kind.confidence:.2f})"
     if m.get("loss_stable") is not None:
         line += f"; loss {m['loss_stable']:.6g}, accuracy {m['accuracy']:.2%}"
+    elif no_finite_loss(m):
+        line += f"; {no_finite_loss(m)}"
     return [line, ""]
 
 
@@ -94,7 +96,7 @@ def _details(f: Finding) -> str:
         return html.escape(s, quote=False)
 
     fixes = "\n".join(f"- **{n}**: {text(f.fix[k])}" for k, n in _FRAMEWORKS if k in f.fix)
-    evidence = json.dumps(f.evidence, indent=2).replace("```", "ʼʼʼ")
+    evidence = json_dumps(f.evidence, indent=2).replace("```", "ʼʼʼ")
     return (
         f"<details><summary>{text(finding_title(f))}</summary>\n\n{markdown_text(f.message)}\n\n"
         f"```json\n{evidence}\n```\n\n{fixes}\n\n</details>\n"

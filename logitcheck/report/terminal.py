@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .common import finding_title, verdict
+from .common import finding_title, no_finite_loss, verdict
 from .model import Finding, Report, Severity
 from .pictures import pictures
 from .tables import TableData, row_tables, zone_table
@@ -110,6 +110,8 @@ def _summary(report: Report) -> Text:
         text.append(f"{m['loss_stable']:.6g}   ")
         text.append("accuracy: ", style="bold")
         text.append(f"{m['accuracy']:.2%}")
+    elif no_finite_loss(m):
+        text.append(no_finite_loss(m) or "")
     else:
         text.append("no labels: naive paths evaluated at each row's least likely class")
     grad = m.get("gradients", {})
