@@ -11,7 +11,6 @@ Precedence, lowest first: built-in < defaults < job < command line.
 from __future__ import annotations
 
 import difflib
-import glob as globbing
 import os
 import re
 from collections.abc import Mapping
@@ -31,7 +30,12 @@ from .settings import Settings
 VERSION = 1
 MAX_BYTES = 1024 * 1024  # a config is a few KiB; anything larger is a mistake
 MAX_ALIASES = 100  # anchors are handy for a few shared blocks, not for thousands
-MAX_NODES = 10_000  # after alias expansion: refuses billion-laughs documents
+MAX_NODES = 10_000  # values reached again through aliases: refuses billion-laughs documents
+#: A glob in a config is walked at most this far (directory entries looked at, seconds):
+#: `/**/*.npy` would otherwise walk the whole filesystem before the run starts.
+MAX_GLOB_ENTRIES = 200_000
+MAX_GLOB_SECONDS = 10.0
+MAX_GLOB_FILES = 10_000
 MAX_DEPTH = 32
 
 _STANDARD_TAGS = {
@@ -155,15 +159,21 @@ class _Loader(yaml.SafeLoader):
 class _Reader:
     def __init__(self, file: str, loader: _Loader, env: Mapping[str, str]) -> None:
         self.file, self.loader, self.env, self.nodes = file, loader, env, 0
+        self.seen: set[int] = set()  # the document's own nodes; the file size bounds them
 
     def error(self, node: yaml.Node, key: str, problem: str) -> ConfigError:
         return ConfigError(self.file, node.start_mark.line + 1, key, problem)
 
     def item(self, node: yaml.Node, key: str, depth: int = 0) -> Item:
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            raise self.error(node, key, f"more than {MAX_NODES} values after expanding "
-                             "aliases (an alias bomb?); refused")
+        # only values reached again through an alias count: a long plain config (10,000
+        # jobs) is bounded by MAX_BYTES, not mistaken for an alias bomb
+        if id(node) in self.seen:
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise self.error(node, key, f"aliases expand to more than {MAX_NODES:,} "
+                                 "repeated values (an alias bomb?); refused")
+        else:
+            self.seen.add(id(node))
         if depth > MAX_DEPTH:
             raise self.error(node, key, f"nested more than {MAX_DEPTH} levels deep")
         line = node.start_mark.line + 1
@@ -198,7 +208,11 @@ class _Reader:
                 if tag in _STANDARD_TAGS:
                     return self.loader.construct_object(yaml.ScalarNode(tag, text))
             return text
-        return self.loader.construct_object(node)
+        try:
+            return self.loader.construct_object(node)
+        except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+            raise self.error(node, key, f"the value {_short(node.value)} cannot be read "
+                             f"({str(exc).split(';')[0]})") from None
 
     def interpolate(self, node: yaml.ScalarNode, key: str) -> str:
         def one(m: re.Match) -> str:
@@ -217,6 +231,68 @@ class _Reader:
                              f"(use ${{{name}:-default}} for a default)")
 
         return _VAR.sub(one, node.value)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}...({len(text):,} characters)"
+
+
+def bounded_glob(pattern: str) -> list[str]:
+    """glob.glob(pattern, recursive=True), sorted, but walking at most MAX_GLOB_ENTRIES
+    directory entries for MAX_GLOB_SECONDS and returning at most MAX_GLOB_FILES matches;
+    ValueError (with the reason) past a bound. Symlinked directories are not followed
+    (no loops)."""
+    import fnmatch
+    import time
+
+    parts = re.split(r"[\\/]", pattern) if os.altsep else pattern.split(os.sep)
+    first = next(i for i, p in enumerate(parts) if _GLOB_CHARS.search(p))
+    root = os.sep.join(parts[:first]) or ("" if first else ".")
+    if pattern.startswith(os.sep) and not root:
+        root = os.sep
+    rest = parts[first:]
+    deadline = time.monotonic() + MAX_GLOB_SECONDS
+    looked = 0
+    found: list[str] = []
+
+    def match(names: list[str], pats: list[str]) -> bool:
+        if not pats:
+            return not names
+        if pats[0] == "**":
+            return any(match(names[i:], pats[1:]) for i in range(len(names) + 1))
+        if not names or (names[0].startswith(".") and not pats[0].startswith(".")):
+            return False
+        return fnmatch.fnmatchcase(names[0], pats[0]) and match(names[1:], pats[1:])
+
+    def walk(directory: str, names: list[str]) -> None:
+        nonlocal looked
+        if "**" not in rest and len(names) >= len(rest):
+            return  # no deeper name can match
+        try:
+            entries = list(os.scandir(directory or "."))
+        except OSError:
+            return
+        for e in sorted(entries, key=lambda e: e.name):
+            looked += 1
+            if looked > MAX_GLOB_ENTRIES or time.monotonic() > deadline:
+                raise ValueError(f"stopped after looking at {looked:,} entries in "
+                                 f"{time.monotonic() - deadline + MAX_GLOB_SECONDS:.1f} s; "
+                                 "narrow the pattern")
+            path = os.path.join(directory, e.name) if directory else e.name
+            sub = [*names, e.name]
+            if match(sub, rest):
+                found.append(path)
+                if len(found) > MAX_GLOB_FILES:
+                    raise ValueError(f"matches more than {MAX_GLOB_FILES:,} files")
+            try:
+                is_dir = e.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir and not e.name.startswith("."):
+                walk(path, sub)
+
+    walk(root if root != "." or pattern.startswith("./") else "", [])
+    return sorted(found)
 
 
 def plain(item: Item) -> Any:
@@ -440,8 +516,11 @@ class _Resolver:
         raw, item = entries[main]
         pattern = self.path(self.string(item, _join(key, raw)))
         if _GLOB_CHARS.search(pattern):
-            files = sorted(p for p in globbing.glob(pattern, recursive=True)
-                           if os.path.isfile(p) or is_array_dir(Path(p)))
+            try:
+                matched = bounded_glob(pattern)
+            except ValueError as exc:
+                raise self.error(item, _join(key, raw), f"the glob {pattern!r}: {exc}") from None
+            files = [p for p in matched if os.path.isfile(p) or is_array_dir(Path(p))]
             if not files:
                 raise self.error(item, _join(key, raw), f"the glob {pattern!r} matches no file")
             named = [(f"{name}-{Path(f).stem}", f) for f in files]
