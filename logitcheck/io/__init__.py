@@ -10,6 +10,7 @@ shifting.
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,8 +175,9 @@ def load_logits(
 
 def load_labels(
     path: Path, settings: Settings, class_names: tuple[str, ...] | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, max_rows: int | None = None,
 ) -> Stored:
+    """max_rows: the labels the logits can have (CSV: reading stops past it)."""
     _check_is_file(path)
     fmt = file_format(path)
     single = _unkeyed(path, fmt, settings, "--labels-key", settings.labels_key)
@@ -196,7 +198,7 @@ def load_labels(
                              "--label-column")
     table = delimited.load(path, class_pattern=None, label_column=column, want_values=False,
                            label_names=class_names, max_bytes=settings.max_bytes,
-                           progress=progress)
+                           progress=progress, max_rows=max_rows)
     assert table.labels is not None
     return Stored(path, table.labels, fmt, column)
 
@@ -441,7 +443,9 @@ def open_inputs(
     stored, same_file = load_logits(logits_path, settings, labels is None, progress)
     source = make_source(stored, settings)
     if labels is not None:
-        same_file = load_labels(Path(labels), settings, stored.class_names, progress)
+        a = stored.array  # one label per position on the non-class axes, at most
+        most = math.prod(n for i, n in enumerate(a.shape) if i != source.class_axis)
+        same_file = load_labels(Path(labels), settings, stored.class_names, progress, most)
     label_source = None
     if same_file:
         label_source = make_labels(same_file, source, settings.ignore_index, settings.multilabel)

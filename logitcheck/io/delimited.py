@@ -30,7 +30,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import InputError, os_input_error
-from .limits import check_declared, decoded_cap
+from .limits import check_declared, decoded_cap, human_bytes
 
 #: progress(bytes done, bytes total): the CLI draws a bar from it; the core never prints.
 Progress = Callable[[int, int], None]
@@ -79,8 +79,10 @@ def _is_number(cell: str) -> bool:
 class _Text:
     """Text lines of a plain or gzipped file, with how many file bytes were consumed."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cap: int | None = None) -> None:
         self.path = path
+        self.cap = cap  # decoded text of a gzipped file: at most this many characters
+        self.decoded = 0
         try:
             self.raw: BinaryIO = open(path, "rb")
         except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
@@ -113,6 +115,12 @@ class _Text:
         except (OSError, EOFError, zlib.error) as exc:  # gzip: corrupt or truncated stream
             raise InputError(self.path, f"after line {self.line}: unreadable ({exc})") from None
         self.line += len(block)
+        if self.cap is not None and suffixes(self.path)[1]:
+            self.decoded += sum(map(len, block))
+            if self.decoded > self.cap:  # a gzip bomb of blank lines or huge rows: stop here
+                raise InputError(self.path, f"after line {self.line}: inflates to more than "
+                                 f"{human_bytes(self.cap)} of text, the --max-bytes cap; "
+                                 "raise it with --max-bytes if the file is trusted")
         return block
 
     def close(self) -> None:
@@ -152,8 +160,12 @@ def head(path: Path) -> Head:
     """Column names and kinds from the first lines; a row count estimate from a sample."""
     delimiter = "\t" if suffixes(path)[0] == "tsv" else ","
     with _Text(path) as text:
-        first = text.lines(1)
+        first, skipped = text.lines(1), 0
         while first and not first[0].strip():
+            skipped += len(first[0])
+            if skipped > _SAMPLE_BYTES:  # a (gzipped) file of blank lines: not read to its end
+                raise InputError(path, f"no header or data in the first {text.line:,} lines "
+                                 "(all blank)")
             first = text.lines(1)
         if not first:
             raise InputError(path, "is empty (no header, no rows)")
@@ -166,7 +178,7 @@ def head(path: Path) -> Head:
                 complete = True
                 break
             sample += [ln for ln in more if ln.strip()]
-            size = sum(len(ln) for ln in sample)
+            size += sum(len(ln) for ln in more)  # blank lines too: the sample is bounded
         raw = text.consumed()
     data = _split(sample[:1], delimiter, path)[0] if sample else cells
     names = tuple(c.strip() for c in cells) if has_header else tuple(
@@ -256,6 +268,7 @@ def load(
     label_names: tuple[str, ...] | None = None,
     max_bytes: int | None = None,
     progress: Progress | None = None,
+    max_rows: int | None = None,
 ) -> Table:
     """Read the class columns (when want_values) and the label column (when named and
     read_labels; a label column that is not read is still no class column)."""
@@ -267,7 +280,8 @@ def load(
     names = tuple(h.names[i] for i in cols)
     name_map = _name_map(label_names if label_names is not None else names, class_pattern)
     out = tempfile.TemporaryFile(prefix="logitcheck-", suffix=".f64") if cols else None
-    sink = _Sink(path, out, len(cols), decoded_cap(max_bytes), progress)
+    sink = _Sink(path, out, len(cols), decoded_cap(max_bytes), progress,
+                 labelled=label is not None, max_rows=max_rows)
     try:
         fast = (cols or label is not None) and _fast(path)
         if not (fast and _load_fast(path, h, cols, label, name_map, sink)):
@@ -304,22 +318,33 @@ class _Sink:
     gathered, the decoded size held to the cap, progress reported."""
 
     def __init__(self, path: Path, out: BinaryIO | None, width: int, cap: int,
-                 progress: Progress | None) -> None:
+                 progress: Progress | None, labelled: bool = False,
+                 max_rows: int | None = None) -> None:
         self.path, self.out, self.width, self.cap = path, out, width, cap
         self.progress = progress
+        # label ids are held in memory (8 bytes a row): they count toward the cap too, and
+        # labels for logits of known length stop at the first row too many
+        self.row_bytes = 8 * (width if out is not None else 0) + (8 if labelled else 0)
+        self.max_rows = max_rows
         self.total = os.path.getsize(path)
         self.rows = 0
         self.labels: list[np.ndarray] = []
 
     def fits(self, rows: int) -> bool:
-        return self.out is None or (self.rows + rows) * self.width * 8 <= self.cap
+        if self.max_rows is not None and self.rows + rows > self.max_rows:
+            return False
+        return (self.rows + rows) * self.row_bytes <= self.cap
 
     def add(self, values: np.ndarray | None, ids: np.ndarray | None, rows: int,
             done: int, last_line: int | None = None) -> None:
+        if last_line is not None:
+            if self.max_rows is not None and self.rows + rows > self.max_rows:
+                raise InputError(self.path, f"after line {last_line}: more than "
+                                 f"{self.max_rows:,} labels, but the logits have "
+                                 f"{self.max_rows:,} rows")
+            check_declared(self.path, (self.rows + rows) * self.row_bytes, self.cap,
+                           f"after line {last_line}: the data ")
         if self.out is not None and values is not None:
-            if last_line is not None:
-                check_declared(self.path, (self.rows + rows) * self.width * 8, self.cap,
-                               f"after line {last_line}: the data ")
             self.out.write(memoryview(np.ascontiguousarray(values, dtype="<f8")).cast("B"))
         if ids is not None:
             self.labels.append(ids)
@@ -350,7 +375,7 @@ def _load_fast(path: Path, h: Head, cols: list[int], label: int | None,
 def _load_slowly(path: Path, h: Head, cols: list[int], label: int | None,
                  name_map: dict[str, int], sink: _Sink, skip: int = 0) -> None:
     """Line blocks parsed by numpy or the csv module, from data row `skip` on."""
-    with _Text(path) as text:
+    with _Text(path, sink.cap) as text:
         if h.has_header:
             while not text.lines(1)[0].strip():  # blank lines before the header
                 pass
