@@ -312,4 +312,7 @@ def main() -> None:
     # 0.7 s tiny run, after its output is written, to free memory the OS takes back anyway.
     # Nothing changes before the exit handlers run.
     atexit.register(gc.freeze)
+    from .io.guard import install_bus_error_handler
+
+    install_bus_error_handler()  # a mapped input truncated mid-read: one line, exit 2
     cli(prog_name="logitcheck")

@@ -21,7 +21,7 @@ from ..dtypes import FLOATS
 from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings
-from .guard import check_input
+from .guard import check_input, check_mapped
 from .keys import labels_key, logits_key
 from .layout import LazyArray, LazyRowView, RowView, axis_names, release_rows
 from .npy import open_npy
@@ -255,6 +255,7 @@ class Source:
         return self.view.lead if self.view.columns else (self.view.rows,)
 
     def read(self, start: int, stop: int) -> np.ndarray:
+        check_mapped(self.stored.array)  # truncated since it was opened: one line, no SIGBUS
         block = self.view.read(start, stop)
         return widen_bfloat16(block) if self.stored.bfloat16 else block
 
@@ -339,6 +340,7 @@ class Labels:
         return self.stored.array
 
     def read(self, start: int, stop: int) -> np.ndarray:
+        check_mapped(self.stored.array)
         if self.targets != "ids":
             return np.asarray(self.view.read(start, stop), dtype=np.float64)
         # no copy where they are stored as intp already (read-only: a mapped file's pages)

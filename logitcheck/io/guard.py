@@ -64,3 +64,51 @@ def check_size(path: str | Path, needed: int) -> None:
     if size < needed:
         raise ChangedWhileRead(path, f"file changed while being read (now {size:,} bytes, "
                                f"{needed:,} expected)")
+
+
+def check_mapped(array: object) -> None:
+    """Before a block of a memory-mapped array is read: its file still holds every byte of
+    the map. (A file truncated in the instant between this check and the read is caught by
+    the bus-error handler the command line installs.)"""
+    import numpy as np
+
+    if isinstance(array, np.memmap) and getattr(array, "filename", None):
+        check_size(array.filename, int(array.offset) + int(array.nbytes))
+
+
+_handler: object = None  # the installed ctypes callback: kept alive for the process
+
+
+def install_bus_error_handler() -> bool:
+    """On SIGBUS (a mapped file shrank while it was read), write one line and exit 2
+    instead of dying with no message (exit 135). The command line only: a library must not
+    take over a process's signals. False where it cannot be installed (no SIGBUS, no C
+    library: Windows). Python's signal.signal cannot do this: its handler runs later, in
+    the main thread, and the faulting load would repeat forever."""
+    global _handler
+    import signal
+
+    from .._process import libc_function
+
+    sigbus = getattr(signal, "SIGBUS", None)
+    set_handler = libc_function("signal")
+    if sigbus is None or set_handler is None:
+        return False
+    import ctypes
+
+    message = (b"logitcheck: error: file changed while being read (an input was truncated "
+               b"while it was mapped: bus error)\n")
+
+    @ctypes.CFUNCTYPE(None, ctypes.c_int)
+    def on_bus_error(signum: int) -> None:  # pragma: no cover - runs in the dying process
+        os.write(2, message)
+        os._exit(2)
+
+    try:
+        set_handler.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        set_handler.restype = ctypes.c_void_p
+        set_handler(sigbus, ctypes.cast(on_bus_error, ctypes.c_void_p))
+    except (OSError, TypeError, ValueError, ctypes.ArgumentError):
+        return False
+    _handler = on_bus_error
+    return True

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError, os_input_error
-from .guard import check_input
+from .guard import check_input, check_size
 from .limits import check_declared
 from .npy import declared_bytes, map_array, read_header
 from .stored import dtype_name
@@ -97,6 +97,8 @@ class ShardedArray:
         return self.shape[0]
 
     def _map(self, k: int) -> np.ndarray:
+        s = self.shards[k]
+        check_size(s.path, s.offset + s.nbytes)  # truncated since it was opened: no SIGBUS
         with self._lock:
             if k in self._maps:
                 self._maps.move_to_end(k)
