@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -85,7 +86,69 @@ def open_npy(path: Path, max_bytes: int | None = None) -> np.ndarray:
             f"but the file holds {actual:,}",
         )
     check_declared(path, declared, max_bytes)
-    return map_array(path, shape, dtype, offset, fortran)
+    try:
+        return map_array(path, shape, dtype, offset, fortran)
+    except OSError as exc:
+        if exc.errno != errno.ENOMEM:
+            raise os_input_error(path, exc) from None
+    # no room in the address space for the whole map (ulimit -v, a 32-bit process): read
+    # it through maps of one block of rows at a time
+    if fortran or not shape:
+        raise InputError(path, f"cannot map {declared:,} bytes: {address_space_limit()}; a "
+                         "Fortran-order array is read whole (save it in C order)")
+    return WindowedNpy(path, shape, dtype, offset)
+
+
+def address_space_limit() -> str:
+    """The limit a failed mmap most likely hit, in words."""
+    try:
+        import resource  # POSIX only
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, AttributeError, OSError, ValueError):
+        return "out of address space"
+    if soft == resource.RLIM_INFINITY:
+        return "out of address space"
+    return f"the address-space limit (ulimit -v, RLIMIT_AS) is {soft:,} bytes"
+
+
+class WindowedNpy:
+    """A C-order .npy too large to map whole: each read maps only the rows it touches and
+    copies them out (a LazyArray, read block by block like .npy shards)."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, offset: int) -> None:
+        self.path, self.offset = path, offset
+        self.shape, self.dtype, self.ndim = shape, dtype, len(shape)
+        self.nbytes = declared_bytes(shape, dtype)
+        self.row_bytes = self.nbytes // shape[0] if shape[0] else 0
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        index = index if isinstance(index, tuple) else (index,)
+        first, rest = (index[0], index[1:]) if index else (slice(None), ())
+        if isinstance(first, (int, np.integer)):
+            row = int(first) + (self.shape[0] if first < 0 else 0)
+            if not 0 <= row < self.shape[0]:
+                raise IndexError(f"row {first} is out of range for {self.shape[0]} rows")
+            return self[(slice(row, row + 1), *rest)][0]
+        if not isinstance(first, slice) or first.step not in (None, 1):
+            raise TypeError("read by rows: an int or a slice with step 1 on axis 0")
+        lo, hi, _ = first.indices(self.shape[0])
+        if hi <= lo:
+            return np.empty((0, *self.shape[1:]), self.dtype)[(slice(None), *rest)]
+        from .guard import check_size
+
+        check_size(self.path, self.offset + hi * self.row_bytes)
+        window = np.memmap(self.path, dtype=self.dtype, mode="r",
+                           offset=self.offset + lo * self.row_bytes,
+                           shape=(hi - lo, *self.shape[1:]))
+        return np.array(window[(slice(None), *rest)])  # a copy: the window is unmapped
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        whole = self[:]
+        return whole.astype(dtype) if dtype is not None else whole
 
 
 def map_array(
