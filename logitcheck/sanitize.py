@@ -4,7 +4,8 @@ before any renderer, so that no input can add a line (a forged `::error::` workf
 command, a fake JUnit line), move the cursor or retitle the terminal (ANSI/OSC escapes).
 
 Control characters (C0, DEL, C1), line and paragraph separators and the bidirectional
-overrides are shown escaped as Python does (`\\x1b`, `\\u2028`); everything else is kept.
+overrides are shown escaped as Python does (`\\x1b`, `\\u2028`), and so is the first colon
+of `::` (`\\x3a:`); everything else is kept.
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
 
 
+# "::" starts a GitHub workflow command wherever a renderer puts it at the start of a line
+# (a table wraps a long name at any space, or folds it anywhere): never let one through
+_COMMAND = re.compile(":(?=:)")
+
+
 def clean(text: object) -> str:
-    """`text` as one line with every control character shown escaped."""
+    """`text` as one line with every control character shown escaped, and no "::"."""
     s = text if isinstance(text, str) else str(text)
-    return _UNSAFE.sub(_escape, s)
+    return _COMMAND.sub(r"\\x3a", _UNSAFE.sub(_escape, s))
 
 
 def clean_data(value: Any) -> Any:
