@@ -124,8 +124,9 @@ def test_junit_strips_characters_xml_forbids():
     text = render_junit(report)
     root = ET.fromstring(text)
     failure = next(root.iter("failure"))
-    assert failure.get("message") == 'rows <&> "quoted"'
-    assert root.find("testsuite").get("name") == "oddname.npy"
+    # control characters from inputs reach the renderer already escaped (sanitize.py)
+    assert failure.get("message") == 'row\\x00s\\x07 <&> "quoted"'
+    assert root.find("testsuite").get("name") == "odd\\x01name.npy"
 
 
 def test_github_commands_parse_and_carry_level_file_title_message():
@@ -150,7 +151,7 @@ def test_github_escaping_follows_the_toolkit():
     report = _report("line one\nline 2: 100%, done\r", path="dir,x/a:b.npy")
     [finding, _] = parse_github(render_github(report))
     assert finding == ("error", {"file": "dir,x/a:b.npy", "title": "LC201 probabilities-as-logits"},
-                       "line one\nline 2: 100%, done\r")
+                       "line one\\x0aline 2: 100%, done\\x0d")  # sanitised before rendering
 
 
 def test_markdown_summary_structure_and_size_limit():
