@@ -333,10 +333,102 @@ def adversarial_yaml(rng: random.Random) -> bytes:
     return text.encode()
 
 
+# --- inputs that are not plain files, names that attack the output, outputs onto inputs -------
+
+#: names that try to add a line, a workflow command or a terminal escape to the output
+HOSTILE_NAMES = [
+    "a\n::error file=x::forged", "b\r\n::set-output name=x::y", "c\n::add-mask::secret",
+    "\x1b]0;TITLE\x07d", "\x1b[31mred\x1b[0m", "f\x0bg\x17h", "i\u202ej\u2028k",
+    "[click](evil)", "![img](x) `code` |pipe|", "<script>alert(1)</script>", " ::warning::w",
+]
+SPECIAL_SHARE = 0.08  # of the cases, drawn by a second generator: older cases keep their index
+
+
+def special_case(rng: random.Random) -> Case:
+    """FIFOs, symlink loops, files truncated while read, hostile names, and outputs that
+    name an input. `special` tells the runner what to create besides the files:
+    fifos (names), symlinks (name -> target), shrink ({file, to, after}: truncate while the
+    CLI runs, which then runs in its own process, as a user's would)."""
+    base = seeds()
+    ok, y = base["a.npy"], npy_bytes(Y)
+    kind = rng.choice(["fifo", "fifo", "shrink", "hostile-name", "hostile-name",
+                       "output-is-input", "output-is-input"])
+    files: dict[str, bytes] = {"ok.npy": ok, "y.npy": y}
+    special: dict[str, Any] = {}
+    if kind == "fifo":
+        where = rng.choice(["logits", "labels", "baseline", "inspect", "shard", "loop",
+                            "compare", "config"])
+        special["fifos"] = ["x.npy"]
+        args = {
+            "logits": ["analyze", "x.npy"],
+            "labels": ["analyze", "ok.npy", "--labels", "x.npy"],
+            "baseline": ["analyze", "ok.npy", "--labels", "y.npy", "--baseline", "x.npy"],
+            "inspect": ["inspect", "ok.npy", "x.npy"],
+            "compare": ["compare", "x.npy", "ok.npy"],
+            "config": ["config", "validate", "x.npy"],
+        }.get(where)
+        if where == "shard":
+            files["d/a.npy"] = ok
+            special["fifos"] = ["d/b.npy"]
+            args = ["analyze", "d"]
+        if where == "loop":
+            files["d/a.npy"] = ok
+            special = {"symlinks": {"d/b.npy": "c.npy", "d/c.npy": "b.npy"}}
+            args = ["analyze", "d", "--format", rng.choice(["json", "rich"])]
+        return {"files": files, "args": args, "kind": f"fifo-{where}", "special": special}
+    if kind == "shrink":
+        rows = rng.choice([20_000, 50_000, 100_000])
+        big = np.random.default_rng(rng.randrange(1 << 30)).normal(size=(rows, 50))
+        files["big.npy"] = npy_bytes(big.astype(np.float32))
+        special["shrink"] = {"file": "big.npy", "to": rng.choice([0, 128, 4096, 1 << 20]),
+                             "after": rng.uniform(0.0, 0.6)}
+        args = rng.choice([["analyze", "big.npy", "--chunk-rows", "997"],
+                           ["analyze", "big.npy", "--threads", "2", "--format", "json"],
+                           ["compare", "big.npy", "big.npy", "--chunk-rows", "4096"]])
+        return {"files": files, "args": args, "kind": "shrink", "special": special}
+    if kind == "hostile-name":
+        name = rng.choice(HOSTILE_NAMES).replace("/", "_")
+        fmt = rng.choice(["rich", "json", "junit", "github", "markdown", "html"])
+        if rng.random() < 0.5:  # the file name
+            ext = rng.choice([".npy", ".csv"])
+            data = ok if ext == ".npy" else _csv_text(np.abs(Z) / np.abs(Z).sum(1, keepdims=True))
+            files[name + ext] = data
+            args = ["analyze", name + ext, "--format", fmt]
+            if rng.random() < 0.3:
+                args = ["analyze", name + "-missing" + ext, "--format", fmt]
+        else:  # CSV column names (the reader takes no newline or NUL in a header)
+            cols = [rng.choice(HOSTILE_NAMES).replace("\n", " ").replace("\r", " ")
+                    .replace(",", ";").replace('"', "'") for _ in range(3)]
+            rows = [[f"{v:.4f}" for v in r] + [str(int(c))] for r, c in zip(Z, Y, strict=True)]
+            files["h.csv"] = csv_bytes(rows, [*cols, "label"])
+            args = rng.choice([["analyze", "h.csv", "--format", fmt],
+                               ["analyze", "h.csv", "--label-column", rng.choice(cols)],
+                               ["analyze", "h.csv", "--label-column", "nope", "--format", fmt],
+                               ["inspect", "h.csv"]])
+        return {"files": files, "args": args, "kind": "hostile-name"}
+    # output-is-input: every such run must exit 2 and leave the inputs as they were
+    option = rng.choice(["-o", "--html", "--json-report", "--junit-xml", "--summary-md"])
+    special = {"symlinks": {"link.npy": "ok.npy"}, "hardlinks": {"hard.npy": "y.npy"}}
+    files["b.json"] = b'{"logitcheck_baseline": "1", "findings": []}\n'
+    pick = rng.choice
+    args = rng.choice([  # each names an input of its own run (or one file twice)
+        ["analyze", "ok.npy", "--labels", "y.npy", "--baseline", "b.json", option,
+         pick(["ok.npy", "y.npy", "link.npy", "hard.npy", "./ok.npy", "b.json"])],
+        ["baseline", "write", pick(["ok.npy", "y.npy", "link.npy", "hard.npy"]), "ok.npy",
+         "--labels", "y.npy"],
+        ["compare", "ok.npy", "ok.npy", option, pick(["ok.npy", "link.npy", "./ok.npy"])],
+        ["analyze", "ok.npy", "--json-report", "r.json", option if option != "--json-report"
+         else "--junit-xml", pick(["r.json", "./r.json"])],
+    ])
+    return {"files": files, "args": args, "kind": "output-is-input", "special": special}
+
+
 # --- the case generator -----------------------------------------------------------------------
 
 
 def make_case(seed: int, index: int, with_yaml: bool) -> Case:
+    if random.Random(f"{seed}:{index}:special").random() < SPECIAL_SHARE:
+        return special_case(random.Random(f"{seed}:{index}:special-case"))
     rng = random.Random(f"{seed}:{index}")
     base = seeds()
     names = list(base)

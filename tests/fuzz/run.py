@@ -63,6 +63,13 @@ def judge(case: Case, answer: dict) -> str | None:
     if answer.get("exception"):
         return f"exception escaped the CLI:\n{answer['exception']}"
     code, out, err = answer["exit"], answer["stdout"], answer["stderr"]
+    if answer.get("changed"):
+        return f"an input was changed or removed: {answer['changed']}"
+    if case["kind"] == "output-is-input" and code != 2:
+        return f"an output naming an input (or two outputs one file) exited {code}, not 2"
+    injected = injection(case, out, err)
+    if injected:
+        return injected
     if "Traceback" in out or "Traceback" in err:
         return f"traceback printed:\n{err[-2000:]}"
     if answer["written"]:
@@ -92,6 +99,31 @@ def judge(case: Case, answer: dict) -> str | None:
             return f"exit {code} but stdout is not JSON: {out[:200]!r}"
     elif not (out or err):
         return f"exit {code} with no report"
+    return None
+
+
+_RAW = ("\x1b", "\x07", "\x00", "\x0b", "\x17", "\x85", "\u202e", "\u2028", "\r")
+
+
+def injection(case: Case, out: str, err: str) -> str | None:
+    """A control character, or a line that GitHub would read as a workflow command, that
+    came from an input (the tool's own output has neither: no colour off a terminal)."""
+    for name, text in (("stdout", out), ("stderr", err)):
+        raw = sorted({repr(c) for c in _RAW if c in text})
+        if raw:
+            return f"raw control character(s) {', '.join(raw)} on {name}: {text[:300]!r}"
+    args = case["args"]
+    github = "--format" in args and args[args.index("--format") + 1] == "github"
+    for ln in err.splitlines() + ([] if github else out.splitlines()):
+        if ln.lstrip().startswith("::"):
+            return f"a line that is a workflow command: {ln[:200]!r}"
+    if github:
+        import re
+
+        for ln in out.splitlines():
+            command = re.fullmatch(r"::(error|warning|notice) [^:]*::(.*)", ln)
+            if not command or "::" in command.group(2):
+                return f"a forged or broken workflow command: {ln[:200]!r}"
     return None
 
 
@@ -132,8 +164,17 @@ class Worker:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         for name, data in case["files"].items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
             (work / name).write_bytes(data)
-        self.proc.stdin.write(json.dumps({"dir": str(work), "args": case["args"]}) + "\n")
+        special = case.get("special", {})
+        for name in special.get("fifos", []):
+            os.mkfifo(work / name)
+        for name, target in special.get("symlinks", {}).items():
+            os.symlink(target, work / name)
+        for name, target in special.get("hardlinks", {}).items():
+            os.link(work / target, work / name)
+        request = {"dir": str(work), "args": case["args"], "shrink": special.get("shrink")}
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -206,6 +247,7 @@ def _save(where: Path, case: Case, problem: str) -> None:
     for name, data in case["files"].items():
         (where / name).write_bytes(data)
     (where / "case.json").write_text(json.dumps({"args": case["args"], "kind": case["kind"],
+                                                 "special": case.get("special"),
                                                  "problem": problem}, indent=1))
 
 
