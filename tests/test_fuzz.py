@@ -125,3 +125,35 @@ def test_csv_field_above_the_csv_module_limit(tmp_path):
 def test_csv_label_ids_beyond_int64(tmp_path, label):
     path = write_csv(tmp_path / "l.csv", ["a", "b", "label"], [[0.5, 0.5, 0], [0.1, 0.9, label]])
     fails(["analyze", path], f"line 3, column label: label {label!r} is neither a class id")
+
+
+@pytest.mark.parametrize("index", [15945, 33486])
+def test_fuzz_987654_control_characters_in_column_names_stay_escaped(index, tmp_path,
+                                                                      monkeypatch):
+    """Bit flips put \\x0b and \\x17 in a CSV header: the error line quoting the columns was
+    three lines (python tests/fuzz/run.py --seed 987654 --only 15945 / 33486)."""
+    from .fuzz.cases import make_case
+
+    case = make_case(987654, index, True)
+    monkeypatch.chdir(tmp_path)
+    for name, data in case["files"].items():
+        (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(cli, case["args"])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert "--label-column: no column 'y'" in line and "\\x0b" in line
+
+
+def test_fuzz_987654_7535_signalling_nan_target_warns_nothing(tmp_path, monkeypatch):
+    """A flipped bit made a one-hot label a signalling NaN: numpy's cast warning reached
+    stderr before the one-line error (--seed 987654 --only 7535)."""
+    from .fuzz.cases import make_case
+
+    case = make_case(987654, 7535, True)
+    monkeypatch.chdir(tmp_path)
+    for name, data in case["files"].items():
+        (tmp_path / name).write_bytes(data)
+    result = CliRunner().invoke(cli, case["args"])
+    assert result.exit_code == 2
+    assert result.stderr == ("logitcheck: error: a.npy: row 0, column 1: target "
+                             "1.3597475290298462 is not a probability in [0, 1]\n")
