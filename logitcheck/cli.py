@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import errno
 import functools
 import gc
 import os
@@ -59,7 +60,10 @@ class _Group(click.Group):
         except SystemExit:
             _flush_stdout()  # here, not at the interpreter's exit: a failure gets one line
             raise
-        except OSError as exc:  # everything else is caught in _guarded: stdout failed
+        except OSError as exc:  # a failed write to stdout (the rest is caught in _guarded)
+            if exc.errno not in _WRITE_ERRORS:
+                _fail(f"internal error ({type(exc).__name__}: {exc}); set LOGITCHECK_DEBUG=1 "
+                      "for details")
             _stdout_failed(exc)
         _flush_stdout()
         if standalone_mode:
@@ -80,6 +84,10 @@ class _Group(click.Group):
         except click.Abort:
             _fail("aborted")
         return rv
+
+
+_WRITE_ERRORS = {errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EBADF,
+                 getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def _flush_stdout() -> None:

@@ -134,14 +134,22 @@ def test_a_npy_larger_than_the_address_space_is_read_in_windows(tmp_path, monkey
     path = save(tmp_path / "z.npy", Z)
     whole = open_inputs(path, None, Settings())[0].read(0, 40)
 
-    def no_room(*_: object, **__: object):
-        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+    real = np.memmap
 
-    monkeypatch.setattr(npy, "map_array", no_room)
+    class SmallAddressSpace(np.memmap):  # as mmap fails under a small RLIMIT_AS
+        def __new__(cls, *args, shape=None, dtype=None, **kw):
+            if int(np.prod(shape)) * np.dtype(dtype).itemsize > 600:  # the whole 640
+                raise OSError(errno.ENOMEM, "Cannot allocate memory")
+            return real.__new__(real, *args, shape=shape, dtype=dtype, **kw)
+
+    monkeypatch.setattr(np, "memmap", SmallAddressSpace)
+    with pytest.raises(npy.NoAddressSpace, match="cannot map 640 bytes"):
+        npy.map_array(Path(path), (40, 4), np.dtype("<f4"), 128)
     array = npy.open_npy(Path(path))
     assert isinstance(array, npy.WindowedNpy)
     source, _ = open_inputs(path, None, Settings())
-    np.testing.assert_array_equal(source.read(0, 40), whole)
+    np.testing.assert_array_equal(source.read(0, 20), whole[:20])  # windows of 320 bytes
+    np.testing.assert_array_equal(source.read(20, 40), whole[20:])
     np.testing.assert_array_equal(source.read(7, 9), whole[7:9])
     save(tmp_path / "f.npy", np.asfortranarray(Z))
     with pytest.raises(Exception, match="cannot map 640 bytes"):

@@ -88,15 +88,18 @@ def open_npy(path: Path, max_bytes: int | None = None) -> np.ndarray:
     check_declared(path, declared, max_bytes)
     try:
         return map_array(path, shape, dtype, offset, fortran)
-    except OSError as exc:
-        if exc.errno != errno.ENOMEM:
-            raise os_input_error(path, exc) from None
+    except NoAddressSpace:
+        pass
     # no room in the address space for the whole map (ulimit -v, a 32-bit process): read
     # it through maps of one block of rows at a time
     if fortran or not shape:
         raise InputError(path, f"cannot map {declared:,} bytes: {address_space_limit()}; a "
                          "Fortran-order array is read whole (save it in C order)")
     return WindowedNpy(path, shape, dtype, offset)
+
+
+class NoAddressSpace(InputError):
+    """The whole map does not fit in the address space left (ulimit -v, a 32-bit process)."""
 
 
 def address_space_limit() -> str:
@@ -156,6 +159,12 @@ def map_array(
 ) -> np.ndarray:
     if declared_bytes(shape, dtype) == 0:  # mmap refuses empty maps
         return np.zeros(shape, dtype=dtype)
-    return np.memmap(
-        path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
-    )
+    try:
+        return np.memmap(
+            path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C"
+        )
+    except OSError as exc:
+        if exc.errno == errno.ENOMEM:
+            raise NoAddressSpace(path, f"cannot map {declared_bytes(shape, dtype):,} bytes: "
+                                 f"{address_space_limit()}") from None
+        raise
