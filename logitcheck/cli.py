@@ -20,9 +20,9 @@ from .backends import NAMES as BACKENDS
 from .cli_options import StderrProgress, engine_options, input_options
 from .errors import EXIT_ERROR, LogitcheckError, UsageError
 from .options import DEFAULTS, build_settings
-from .sanitize import clean
 from .outputs import Terminal, deliver
 from .report import RENDERERS, Report
+from .sanitize import clean
 from .settings import Output, Settings
 
 _FAIL_ON = ("error", "warning", "info", "never")

@@ -38,8 +38,8 @@ from .cli_options import engine_options, input_options, render_inspect
 from .errors import LogitcheckError
 from .options import SCALES
 from .outputs import check_outputs, input_paths, write_atomic
-from .sanitize import clean
 from .report import Report
+from .sanitize import clean
 from .settings import DriftThresholds
 
 

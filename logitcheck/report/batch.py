@@ -17,11 +17,11 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from ..sanitize import clean
 from .github import escape_data, escape_property, render_github
 from .json_format import dumps as json_dumps
 from .junit import render_junit, xml_text
 from .markdown import MAX_BYTES, cell, render_markdown
-from ..sanitize import clean
 from .model import Report, Severity
 from .terminal import render_rich
 
