@@ -121,7 +121,14 @@ def test_a_bus_error_becomes_one_line_and_exit_2(tmp_path):
         "a = np.load('big.npy', mmap_mode='r')\n"
         "assert install_bus_error_handler()\n"
         "os.truncate('big.npy', 4096)\n"
-        "print(float(a[-1].sum()))\n"
+        "import threading\n"  # two threads fault at once (two chunks): still one line
+        "go = threading.Barrier(2)\n"
+        "def read(k):\n"
+        "    go.wait()\n"
+        "    np.add.reduce(a[50000 * k + 1000:50000 * (k + 1)], axis=None)\n"
+        "ts = [threading.Thread(target=read, args=(k,)) for k in (0, 1)]\n"
+        "[t.start() for t in ts]\n"
+        "[t.join() for t in ts]\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})

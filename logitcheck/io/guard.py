@@ -87,6 +87,7 @@ def install_bus_error_handler() -> bool:
     the main thread, and the faulting load would repeat forever."""
     global _handler
     import signal
+    import time
 
     from .._process import libc_function
 
@@ -99,10 +100,18 @@ def install_bus_error_handler() -> bool:
     message = (b"logitcheck: error: file changed while being read (an input was truncated "
                b"while it was mapped: bus error)\n")
 
+    exiting: list[bool] = []
+
     @ctypes.CFUNCTYPE(None, ctypes.c_int)
     def on_bus_error(signum: int) -> None:  # pragma: no cover - runs in the dying process
-        os.write(2, message)
-        os._exit(2)
+        # the callback holds the GIL: one thread says it and exits; any other thread that
+        # faults meanwhile (two chunks of one file) waits for the exit, silent
+        if not exiting:
+            exiting.append(True)
+            os.write(2, message)
+            os._exit(2)
+        while True:
+            time.sleep(1)
 
     try:
         set_handler.argtypes = [ctypes.c_int, ctypes.c_void_p]
