@@ -175,6 +175,15 @@ _EXPECTS = click.option(
 )
 
 
+_LOSS_PATH = click.option(
+    "--loss-path", type=click.Choice(["stable", "naive"]), default="stable",
+    show_default=True,
+    help="The loss path you compute: stable (log-softmax, F.cross_entropy, from_logits=True: "
+    "a naive path that would break is a warning) or naive (softmax then log by hand: an "
+    "error).",
+)
+
+
 def _settings(kw: dict[str, Any], **more: Any) -> Settings:
     """The same option -> Settings mapping as YAML batches (options.py)."""
     known = {k: v for k, v in kw.items() if k in DEFAULTS}
@@ -238,6 +247,7 @@ def _finish(what: str, make_report: Callable[[], Any], output: Output,
 @cli.command("analyze")
 @click.argument("logits", type=click.Path(path_type=str))
 @_EXPECTS
+@_LOSS_PATH
 @_run_options
 @input_options
 @_backend_options

@@ -21,6 +21,7 @@ from . import baseline
 from .checks import REGISTRY, find_rule, rules_markdown
 from .cli import (
     _EXPECTS,
+    _LOSS_PATH,
     _analysis_options,
     _backend_options,
     _compute_options,
@@ -89,6 +90,7 @@ def baseline_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("logits", type=click.Path(path_type=str))
 @_EXPECTS
+@_LOSS_PATH
 @_run_options
 @input_options
 @_backend_options
@@ -171,6 +173,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 @click.option("-j", "--parallel", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once (threads).")
 @_EXPECTS
+@_LOSS_PATH
 @_drift_options
 @_analysis_options
 @input_options

@@ -38,12 +38,17 @@ class Rule:
     why: str
     fix: dict[str, str]  # framework -> how to fix it there
     example: str
-    check: Callable[[Any], Iterator[tuple[str, dict[str, Any]]]]
+    check: Callable[[Any], Iterator[tuple[Any, ...]]]
     scope: str = "input"
 
     def run(self, ctx: Any) -> Iterator[Finding]:
-        for message, evidence in self.check(ctx):
-            yield Finding(self.code, self.name, self.severity, message, evidence, self.fix)
+        # a check yields (message, evidence), or (message, evidence, {"severity": ...,
+        # "fix": ...}) where they depend on what it found (LC101: a hazard on the stable
+        # path, an error on the naive one); the gate's --severity overrides apply after
+        for message, evidence, *more in self.check(ctx):
+            over = more[0] if more else {}
+            yield Finding(self.code, self.name, over.get("severity", self.severity), message,
+                          evidence, over.get("fix", self.fix))
 
 
 REGISTRY: dict[str, Rule] = {}
