@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..dtypes import facts
 from ..numerics import PATHS, exp_overflow_threshold
 from ..report.model import Severity
@@ -408,4 +410,74 @@ def constant_rows(ctx: Context):
         f"{rows_phrase(rows, ctx.stats.rows)} hold one value in every class: their loss is "
         f"exactly ln(C) = {math.log(ctx.stats.classes):.4f}",
         {"rows": rows.count, "first_rows": list(rows.first)},
+    )
+
+
+def _rounded(x: float, dtype: str) -> float:
+    """x rounded to nearest in `dtype` (inf past its largest value plus half a step)."""
+    f = facts(dtype)
+    if x >= f.max + f.spacing(f.max) / 2:
+        return math.inf
+    step = f.spacing(x)
+    return round(x / step) * step if step else x
+
+
+def _break_row(per_row: float, dtype: str) -> int:
+    """The first row count n whose sum n * per_row rounds to inf in `dtype`."""
+    f = facts(dtype)
+    return math.ceil((f.max + f.spacing(f.max) / 2) / per_row)
+
+
+@rule(
+    "LC109",
+    "reduction-in-storage-dtype",
+    Severity.WARNING,
+    summary="The mean or sum of the row losses overflows in the storage dtype (float16).",
+    why="A loss reduced over the whole export in the dtype it is stored in keeps its sum and "
+    "its row count in that dtype: torch's F.cross_entropy on a float16 CPU tensor accumulates "
+    "in float32 but rounds both to float16, so the sum is inf once it passes 65504 (mean "
+    "inf), and the row count is inf from 65,520 rows on (mean NaN, or 0 when the sum is "
+    "finite). bfloat16 reaches 3.4e38 (rounded once each, its sum and count leave the mean "
+    "within 0.6 %). Per-batch losses are "
+    "not affected; a loss over the exported file in its own dtype is.",
+    fix={
+        "numpy": "Reduce in float64: loss.astype(np.float64).mean(), or np.mean(loss, "
+        "dtype=np.float64).",
+        "pytorch": "Cast first: F.cross_entropy(logits.float(), labels), or reduction='none' "
+        "followed by .double().mean().",
+        "keras": "Cast the logits with tf.cast(logits, tf.float32) before the loss.",
+        "jax": "Cast the logits with logits.astype(jnp.float32) before the loss.",
+    },
+    example="F.cross_entropy(torch.from_numpy(z16), y)  # 200,000 x 1,000 float16: nan",
+)
+def reduction_in_storage_dtype(ctx: Context):
+    s, dtype = ctx.stats, ctx.logits.dtype
+    mean, count = s.loss.mean, s.loss.count
+    if not s.labelled or not mean or count == 0 or facts(dtype).bits > 16:
+        return  # float32 keeps counts exact to 16.7M rows and sums to 3.4e38
+    total = mean * count
+    fl_sum, fl_count = _rounded(total, dtype), _rounded(float(count), dtype)
+    if not (math.isinf(fl_sum) or math.isinf(fl_count)):
+        return  # rounded once each, sum and count leave the mean within 0.6 % (bfloat16)
+    with np.errstate(all="ignore"):
+        fl_mean = float(np.float64(fl_sum) / np.float64(fl_count))
+
+    def plain(x: float) -> float | str:  # JSON has no inf or NaN
+        return x if math.isfinite(x) else str(x)
+
+    evidence = {"dtype": dtype, "rows": count, "loss": mean, "sum": total,
+                "sum_in_dtype": plain(fl_sum), "count_in_dtype": plain(fl_count),
+                "mean_in_dtype": plain(fl_mean)}
+    breaks = min(_break_row(mean, dtype), _break_row(1.0, dtype))
+    got = "NaN" if math.isnan(fl_mean) else "inf" if math.isinf(fl_mean) else f"{fl_mean:g}"
+    what = []
+    if math.isinf(fl_sum):
+        what.append(f"the sum of the row losses ({num(total)}) is inf")
+    if math.isinf(fl_count):
+        what.append(f"the row count ({count:,}) is inf")
+    yield (
+        f"a mean loss over this export in {dtype} is {got}, not {mean:.4f}: "
+        f"{' and '.join(what)} in {dtype} (from about row {breaks:,} on); reduce in "
+        "float32 or float64",
+        {**evidence, "breaks_at_row": breaks},
     )

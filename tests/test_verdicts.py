@@ -1,0 +1,149 @@
+"""Issue 20: verdicts on real exports. Each file here is made by a framework call (torch,
+sklearn, Keras, JAX where installed); each test asserts the verdict, the severity and the
+numbers against what that framework itself computes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from logitcheck.cli import cli
+
+from .conftest import save
+from .reference import exact_losses
+
+
+def analyze(*args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(cli, ["analyze", *args, "--format", "json"],
+                                catch_exceptions=False)
+    assert result.stdout, result.stderr
+    return result.exit_code, json.loads(result.stdout)
+
+
+def by_code(doc: dict) -> dict[str, dict]:
+    return {f["code"]: f for f in doc["findings"]}
+
+
+# --- precision: healthy models pass the default gate -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def fp16_torch_export(tmp_path_factory):
+    """A small torch classifier trained until confident, its logits exported in float16."""
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(0)
+    n, d, c = 1200, 16, 10
+    centers = torch.randn(c, d, generator=g) * 4
+    y = torch.randint(0, c, (n,), generator=g)
+    x = centers[y] + torch.randn(n, d, generator=g)
+    model = torch.nn.Linear(d, c)
+    torch.nn.init.normal_(model.weight, std=0.01, generator=g)
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    for _ in range(300):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    with torch.no_grad():
+        z = model(x).half()
+    tmp = tmp_path_factory.mktemp("fp16")
+    return save(tmp / "logits.npy", z.numpy()), save(tmp / "labels.npy", y.numpy()), z, y
+
+
+def test_a_healthy_fp16_torch_export_passes_the_default_gate(fp16_torch_export):
+    import torch.nn.functional as F
+
+    logits, labels, z, y = fp16_torch_export
+    assert float(z.max()) > 20  # confident: exp(z) is inf in float16 above 11.09
+    torch_loss = F.cross_entropy(z.double(), y).item()
+    code, doc = analyze(logits, "--labels", labels)
+    assert code == 0
+    assert doc["metrics"]["loss_stable"] == pytest.approx(torch_loss, rel=1e-9)
+    lc101 = by_code(doc)["LC101"]
+    assert lc101["severity"] == "warning"
+    assert "would overflow" in lc101["message"]
+    assert lc101["evidence"]["headroom"] == pytest.approx(11.0898 - float(z.max()), abs=1e-3)
+    # the user's naive path is an error
+    code, doc = analyze(logits, "--labels", labels, "--loss-path", "naive")
+    assert code == 1 and by_code(doc)["LC101"]["severity"] == "error"
+
+
+def test_with_backend_torch_lc101_follows_what_torch_does(fp16_torch_export):
+    torch = pytest.importorskip("torch")
+    logits, labels, z, y = fp16_torch_export
+    # torch's softmax subtracts the row max: it never overflows in float16 (it underflows)
+    assert torch.isfinite(torch.softmax(z, dim=1)).all()
+    code, doc = analyze(logits, "--labels", labels, "--backend", "torch", "--loss-path", "naive")
+    f = by_code(doc)["LC101"]
+    assert f["evidence"]["computed_by"] == "PyTorch"
+    assert f["evidence"]["paths"]["softmax_then_log"]["failed_rows"] == 0
+    with np.errstate(over="ignore"):
+        by_hand = np.isinf(np.exp(z.float().numpy().astype(np.float16)).sum(axis=1, dtype=np.float16))
+    assert f["evidence"]["paths"]["no_max_shift"]["failed_rows"] == int(by_hand.sum()) > 0
+    assert "does not overflow" in f["message"]
+
+
+def test_a_confident_binary_logistic_regression_passes_the_default_gate(tmp_path):
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(-3, 1, (300, 2)), rng.normal(3, 1, (300, 2))])
+    y = np.repeat([0, 1], 300)
+    x[::50] *= 9  # a few rows far out on their own side: confidently right
+    lr = sklearn.LogisticRegression(max_iter=1000).fit(x, y)
+    z = lr.decision_function(x).astype(np.float32)
+    assert np.abs(z).max() > 88.8  # exp(z) is inf in float32
+    bce = torch.nn.BCEWithLogitsLoss()(torch.from_numpy(z), torch.from_numpy(y).float()).item()
+    code, doc = analyze(save(tmp_path / "z.npy", z), "--labels", save(tmp_path / "y.npy", y))
+    assert code == 0
+    assert doc["metrics"]["loss_stable"] == pytest.approx(bce, rel=1e-4, abs=1e-7)
+    f = by_code(doc)["LC101"]
+    assert f["severity"] == "warning"
+    assert "sigmoid / BCE" in f["message"] and "softmax" not in f["message"]
+    assert "BCEWithLogitsLoss" in f["fix"]["pytorch"]
+
+
+# --- the loss reduction in the storage dtype (pytorch#85791) ---------------------------
+
+
+@pytest.mark.parametrize("rows, confident, torch_says", [
+    (30_000, False, "inf"),  # the float16 sum passes 65504
+    (70_000, False, "nan"),  # ... and the row count too: inf / inf
+    (70_000, True, "0"),  # a finite sum over an infinite count: the mean is 0
+])
+def test_a_float16_mean_that_breaks_is_lc109_as_torch_computes_it(tmp_path, rows, confident,
+                                                                   torch_says):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(rows)
+    c = 10
+    y = rng.integers(0, c, rows)
+    if confident:
+        z = np.zeros((rows, c), np.float16)
+        z[np.arange(rows), y] = 8
+    else:
+        z = rng.standard_normal((rows, c)).astype(np.float16)
+    torch_mean = torch.nn.functional.cross_entropy(torch.from_numpy(z), torch.from_numpy(y))
+    assert str(torch_mean.item()) == {"inf": "inf", "nan": "nan", "0": "0.0"}[torch_says]
+    code, doc = analyze(save(tmp_path / "z.npy", z), "--labels", save(tmp_path / "y.npy", y))
+    f = by_code(doc)["LC109"]
+    assert f["severity"] == "warning" and code == 0
+    assert str(f["evidence"]["mean_in_dtype"]) == {"inf": "inf", "nan": "nan", "0": "0.0"}[
+        torch_says]
+    true = exact_losses(z.astype(np.float64), y).mean()
+    assert f["evidence"]["loss"] == pytest.approx(true, rel=1e-12)
+    # from this row on the float16 sum (or count) is inf: check it against torch itself
+    k = f["evidence"]["breaks_at_row"]
+    head = torch.from_numpy(z[: k - 200]), torch.from_numpy(y[: k - 200])
+    assert torch.isfinite(torch.nn.functional.cross_entropy(*head))
+    tail = torch.from_numpy(z[: k + 200]), torch.from_numpy(y[: k + 200])
+    assert not torch.isfinite(torch.nn.functional.cross_entropy(*tail)) or k == 65_520
+
+
+def test_a_float16_mean_that_holds_is_not_lc109(tmp_path):
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((20_000, 10)).astype(np.float16)  # sum about 55,000 < 65,504
+    y = rng.integers(0, 10, 20_000)
+    code, doc = analyze(save(tmp_path / "z.npy", z), "--labels", save(tmp_path / "y.npy", y))
+    assert "LC109" not in by_code(doc) and code == 0
