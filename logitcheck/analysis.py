@@ -18,6 +18,7 @@ from .io import Progress, Source, open_inputs
 from .kernel import KERNEL
 from .mergeable import Histogram, RowValues
 from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
+from .probe import probe_labels
 from .report.model import Finding, Report
 from .settings import Settings
 
@@ -44,14 +45,16 @@ def analyze(
                             stats.binary or stats.targets == "multilabel")
     computed = time.perf_counter()
     kind = infer_kind(stats, source.dtype)
+    probe = probe_labels(source, label_source, settings.ignore_index, settings.shift_labels)
     inputs = [source.info()] + ([label_source.info()] if label_source else [])
     ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings,
-                  backend)
+                  backend, probe)
     paths = [i.path for i in inputs]
     checked = [_with_positions(f, source) for f in run_checks(ctx)]
     findings, gate_info = gate.apply(checked, rules_in("input"), settings, paths)
     done = time.perf_counter()
     m = metrics(stats, source.dtype, backend)
+    m["label_readings"] = probe.to_dict() if probe is not None else None
     return Report(
         inputs=inputs,
         kind=kind,

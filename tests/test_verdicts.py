@@ -147,3 +147,117 @@ def test_a_float16_mean_that_holds_is_not_lc109(tmp_path):
     y = rng.integers(0, 10, 20_000)
     code, doc = analyze(save(tmp_path / "z.npy", z), "--labels", save(tmp_path / "y.npy", y))
     assert "LC109" not in by_code(doc) and code == 0
+
+
+# --- recall: the mistakes users really make --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def causal_lm(tmp_path_factory):
+    """A bigram LM trained with torch on sequences whose next token follows from the current
+    one, exported HF style: labels = input_ids, -100 on the padding at the end."""
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(0)
+    vocab, batch, steps = 50, 16, 24
+    ids = torch.empty(batch, steps, dtype=torch.long)
+    ids[:, 0] = torch.randint(0, vocab, (batch,), generator=g)
+    for t in range(1, steps):
+        ids[:, t] = (ids[:, t - 1] * 7 + 3) % vocab
+    model = torch.nn.Embedding(vocab, vocab)
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    x, target = ids[:, :-1], ids[:, 1:]
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x).flatten(0, 1), target.flatten()).backward()
+        opt.step()
+    with torch.no_grad():
+        logits = model(ids).float()
+    labels = ids.clone()
+    labels[::3, -4:] = -100  # padding
+    shifted = torch.nn.functional.cross_entropy(
+        logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100).item()
+    unshifted = torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), labels.flatten(), ignore_index=-100).item()
+    tmp = tmp_path_factory.mktemp("lm")
+    return (save(tmp / "logits.npy", logits.numpy()), save(tmp / "labels.npy", labels.numpy()),
+            shifted, unshifted)
+
+
+def test_unshifted_causal_lm_labels_are_lc304_with_the_shift_hint(causal_lm):
+    logits, labels, shifted, unshifted = causal_lm
+    assert unshifted > 5 * shifted
+    code, doc = analyze(logits, "--labels", labels)
+    assert code == 1
+    assert doc["metrics"]["loss_stable"] == pytest.approx(unshifted, rel=1e-5)
+    f = by_code(doc)["LC304"]
+    assert f["severity"] == "error" and f["evidence"]["reading"] == "shifted"
+    assert "pass --shift-labels" in f["message"]
+    assert f["evidence"]["other"]["loss"] == pytest.approx(shifted, rel=1e-5)
+    assert f["evidence"]["other"]["accuracy"] == 1.0
+    # with the shift: torch's loss, and no finding
+    code, doc = analyze(logits, "--labels", labels, "--shift-labels")
+    assert code == 0 and "LC304" not in by_code(doc)
+    assert doc["metrics"]["loss_stable"] == pytest.approx(shifted, rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A torch softmax classifier on 10 classes, trained on labels 0..9."""
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(1)
+    n, d, c = 1500, 12, 10
+    centers = torch.randn(c, d, generator=g) * 3
+    y = torch.randint(0, c, (n,), generator=g)
+    x = centers[y] + torch.randn(n, d, generator=g)
+    model = torch.nn.Linear(d, c)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(200):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    with torch.no_grad():
+        z = model(x).numpy()
+    return tmp_path_factory.mktemp("clf"), z, y.numpy()
+
+
+def test_one_based_labels_in_range_are_lc304_with_the_subtract_hint(classifier):
+    tmp, z, y = classifier
+    keep = y != 9  # class 9 never occurs: the 1-based ids 1..9 stay in range
+    z, y = z[keep], y[keep]
+    right = exact_losses(z.astype(np.float64), y)
+    off = exact_losses(z.astype(np.float64), y + 1)
+    code, doc = analyze(save(tmp / "z.npy", z), "--labels", save(tmp / "y1.npy", y + 1))
+    assert code == 1
+    f = by_code(doc)["LC304"]
+    assert f["evidence"]["reading"] == "labels - 1"
+    assert "labels 1-based? subtract 1" in f["message"]
+    assert f["evidence"]["loss"] == pytest.approx(off.mean(), rel=1e-12)
+    assert f["evidence"]["other"]["loss"] == pytest.approx(right.mean(), rel=1e-12)
+    accuracy = (z.argmax(1) == y).mean()
+    assert f["evidence"]["other"]["accuracy"] == pytest.approx(accuracy)
+    # the labels as they are: no finding
+    code, doc = analyze(save(tmp / "z.npy", z), "--labels", save(tmp / "y.npy", y))
+    assert "LC304" not in by_code(doc) and code == 0
+
+
+def test_one_based_labels_out_of_range_say_subtract_1(classifier, tmp_path):
+    _, z, y = classifier
+    result = CliRunner().invoke(cli, ["analyze", save(tmp_path / "z.npy", z), "--labels",
+                                      save(tmp_path / "y.npy", y + 1)])
+    assert result.exit_code == 2
+    assert "labels 1-based (1..C)? subtract 1" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_transposed_logits_say_so(classifier, tmp_path):
+    _, z, y = classifier
+    result = CliRunner().invoke(cli, ["analyze", save(tmp_path / "z.npy", z.T), "--labels",
+                                      save(tmp_path / "y.npy", y)])
+    assert result.exit_code == 2
+    assert ("transposed? the logits have 10 rows and 1,500 columns, and there are 1,500 "
+            "labels: pass --class-axis 0") in result.stderr
+    code, doc = analyze(str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"),
+                        "--class-axis", "0")
+    assert code == 0
+    assert doc["metrics"]["loss_stable"] == pytest.approx(
+        exact_losses(z.astype(np.float64), y).mean(), rel=1e-12)

@@ -27,6 +27,7 @@ class Context:
     labels: InputInfo | None
     settings: Settings
     backend: Any = None  # backends.run.BackendResult: what --backend/--cross-check computed
+    probe: Any = None  # probe.Probe: other readings of the labels on the first rows
 
 
 @dataclass(frozen=True)

@@ -366,6 +366,11 @@ def _shape_mismatch(source: Source, labels: Stored, shape: tuple[int, ...]) -> I
         where = f": expected {expected} (the logits' shape without the class axis {axis})"
     if axis == z.ndim - 1 and z.ndim >= 3 and shape == z.shape[:1] + z.shape[2:]:
         hints.append("PyTorch layout (N, C, ...)? try --class-axis 1")
+    if z.ndim == 2 and len(shape) == 1 and axis is not None and shape[0] == z.shape[axis] \
+            and shape[0] != expected[0]:
+        hints.append(f"transposed? the logits have {z.shape[0]:,} rows and {z.shape[1]:,} "
+                     f"columns, and there are {shape[0]:,} labels: pass --class-axis "
+                     f"{1 - axis} (or save logits.T)")
     if axis is not None and shape == expected + (z.shape[axis],):
         hints.append(f"one-hot labels? save labels.argmax(axis={len(shape) - 1})")
     hint = "; " + "; ".join(hints) if hints else ""
@@ -418,11 +423,15 @@ def make_labels(
         ((values < 0) | (values >= classes)) & (values != ignore_index))
     if len(out):
         r = int(out[0])
+        kept = values[values != ignore_index]
+        # ids 1..C: every label that is out of range is C, and none is 0
+        one_based = kept.size and kept.min() >= 1 and kept.max() == classes
         raise InputError(
             path,
             f"{source.describe_row(r)}: label {values[r].item():g} is outside the {classes} "
             f"classes [0, {classes - 1}] and is not the ignore index {ignore_index}"
-            + (f" ({out.size:,} such rows)" if out.size > 1 else ""),
+            + (f" ({out.size:,} such rows)" if out.size > 1 else "")
+            + ("; labels 1-based (1..C)? subtract 1" if one_based else ""),
         )
     return Labels(stored, view)
 
