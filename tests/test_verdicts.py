@@ -261,3 +261,46 @@ def test_transposed_logits_say_so(classifier, tmp_path):
     assert code == 0
     assert doc["metrics"]["loss_stable"] == pytest.approx(
         exact_losses(z.astype(np.float64), y).mean(), rel=1e-12)
+
+
+def test_multi_label_sigmoid_outputs_as_logits_are_an_error_with_both_losses(tmp_path):
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(2)
+    n, d, k = 800, 10, 6
+    x = torch.randn(n, d, generator=g)
+    t = (x[:, :k] + 0.3 * torch.randn(n, k, generator=g) > 0).float()
+    model = torch.nn.Linear(d, k)
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(200):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(model(x), t).backward()
+        opt.step()
+    with torch.no_grad():
+        p = torch.sigmoid(model(x))  # exported after the sigmoid
+    reported = torch.nn.BCEWithLogitsLoss()(p.double(), t.double()).item()
+    correct = torch.nn.BCELoss()(p.double(), t.double()).item()
+    code, doc = analyze(save(tmp_path / "p.npy", p.numpy()), "--labels",
+                        save(tmp_path / "t.npy", t.numpy()), "--multi-label")
+    assert code == 1
+    f = by_code(doc)["LC207"]
+    assert f["severity"] == "error"
+    assert f["evidence"]["loss_reported"] == pytest.approx(reported, rel=1e-6)
+    assert f["evidence"]["loss_correct"] == pytest.approx(correct, rel=1e-6)
+    assert f"reports {reported:.4f} where the correct loss is {correct:.4f}" in f["message"]
+
+
+def test_transposed_outputs_without_labels_are_a_warning(classifier, tmp_path):
+    _, z, _ = classifier
+    code, doc = analyze(save(tmp_path / "z.npy", z[:200].T))  # (10, 200)
+    f = by_code(doc)["LC003"]
+    assert code == 0 and f["severity"] == "warning"
+    assert f["evidence"] == {"rows": 10, "classes": 200}
+    e = np.exp(z[:200] - z[:200].max(axis=1, keepdims=True))
+    p = (e / e.sum(axis=1, keepdims=True)).T  # probabilities saved as (classes, samples)
+    code, doc = analyze(save(tmp_path / "p.npy", p))
+    f = by_code(doc)["LC209"]
+    assert "transposed? the array has 10 rows and 200 columns" in f["message"]
+    assert "LC003" not in by_code(doc)
+    # the right way round: neither
+    code, doc = analyze(save(tmp_path / "ok.npy", z[:200]))
+    assert not {"LC003", "LC209"} & set(by_code(doc))
