@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import gate
 from .backends.run import BackendResult, BackendRun
 from .checks import Context, rules_in, run_checks
@@ -55,6 +57,8 @@ def analyze(
     done = time.perf_counter()
     m = metrics(stats, source.dtype, backend)
     m["label_readings"] = probe.to_dict() if probe is not None else None
+    m["loss"] = declared_loss(stats, settings.expects)
+    _add_declared_row_losses(m, source, settings.expects)
     return Report(
         inputs=inputs,
         kind=kind,
@@ -70,6 +74,52 @@ def analyze(
         gate=gate_info,
         positions=positions(m, source),
     )
+
+
+#: what the user's loss computes from the values, by --expects (the reading they declare)
+_FORMULAS = {
+    "logits": ("-log_softmax(z)[y]", "-log_sigmoid BCE (with logits)"),
+    "probabilities": ("-log p_y", "BCE on probabilities"),
+    "log_probabilities": ("-z_y (nll_loss)", "-z_y (nll_loss)"),
+}
+
+
+def declared_loss(stats: Stats, expects: str) -> dict[str, Any]:
+    """The mean loss the user's declared loss computes (--expects): the headline number.
+    Where it is inf (a probability of 0 at the label), `value` is "inf" and `inf_rows`
+    says on how many rows."""
+    sigmoid = stats.binary or stats.targets == "multilabel"
+    formula = _FORMULAS[expects][1 if sigmoid else 0]
+    out: dict[str, Any] = {"expects": expects, "formula": formula, "value": None,
+                           "inf_rows": 0, "as_logits": stats.loss.mean if stats.labelled
+                           else None}
+    if not stats.labelled:
+        return out
+    if expects == "logits":
+        out["value"] = stats.loss.mean
+    elif expects == "probabilities":
+        out["value"] = stats.loss_as_probabilities.mean
+        out["inf_rows"] = stats.zero_label_value.count
+        if stats.zero_label_value:
+            out["value"] = "inf"
+    else:
+        out["value"] = stats.loss_as_log_probabilities.mean
+    return out
+
+
+def _add_declared_row_losses(m: dict[str, Any], source: Source, expects: str) -> None:
+    """Each table row's loss as the user's declared loss computes it (--expects
+    probabilities or log-probabilities: -log p_y or -z_y of the stored value)."""
+    rows = [r for key in ("worst_rows", "naive_failure_rows") for r in m[key]]
+    if expects == "logits" or not rows or m["classes"] < 2 or m["loss_stable"] is None:
+        return
+    for r in rows:
+        v = float(np.asarray(source.read(r["row"], r["row"] + 1), dtype=np.float64)[0, r["label"]])
+        if expects == "probabilities":
+            loss = -math.log(v) if v > 0 else math.inf
+        else:
+            loss = -v
+        r["loss_declared"] = _json_float(loss)
 
 
 def zones(stats: Stats) -> dict[str, Any]:

@@ -304,3 +304,48 @@ def test_transposed_outputs_without_labels_are_a_warning(classifier, tmp_path):
     # the right way round: neither
     code, doc = analyze(save(tmp_path / "ok.npy", z[:200]))
     assert not {"LC003", "LC209"} & set(by_code(doc))
+
+
+# --- the loss the user sees ------------------------------------------------------------
+
+
+def test_expects_probabilities_headlines_the_users_loss(tmp_path):
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    from sklearn.metrics import log_loss
+
+    rng = np.random.default_rng(4)
+    c = 4
+    y = rng.integers(0, c, 600)
+    x = rng.normal(size=(600, 5)) + 2.5 * np.eye(c, 5)[y]
+    p = sklearn.LogisticRegression(max_iter=1000).fit(x, y).predict_proba(x)
+    truth = log_loss(y, p)
+    as_logits = exact_losses(p, y).mean()
+    logits, labels = save(tmp_path / "p.npy", p), save(tmp_path / "y.npy", y)
+    code, doc = analyze(logits, "--labels", labels, "--expects", "probabilities")
+    assert code == 0
+    loss = doc["metrics"]["loss"]
+    assert loss["value"] == pytest.approx(truth, rel=1e-9)
+    assert loss["as_logits"] == pytest.approx(as_logits, rel=1e-12)
+    assert loss["formula"] == "-log p_y" and loss["inf_rows"] == 0
+    sk = doc["metrics"]["frameworks"]["sklearn.metrics.log_loss"]["loss"]
+    assert sk == pytest.approx(truth, rel=1e-9)
+    rows = doc["metrics"]["worst_rows"]
+    assert [r["loss_declared"] for r in rows] == pytest.approx(
+        [-np.log(p[r["row"], y[r["row"]]]) for r in rows], rel=1e-12)
+    text = CliRunner().invoke(cli, ["analyze", logits, "--labels", labels, "--expects",
+                                    "probabilities"]).stdout
+    headline = next(line for line in text.splitlines() if "loss:" in line)
+    assert f"loss: {truth:.6g} = -log p_y" in headline and f"{as_logits:.6g}" not in headline
+    assert f"read as logits {as_logits:.6g}" in text
+    assert "your loss" in text and "loss paths (the values read as logits)" in text
+
+
+def test_a_loss_of_zero_prints_0_and_a_large_gap_is_not_ok():
+    from logitcheck.report.common import gap_text
+    from logitcheck.report.tables import num
+
+    assert num(-0.0) == "0" and num(0.0) == "0"
+    assert gap_text({"max_rel_gap": 3.4e-7, "max_rel_gap_row": 3}) == (
+        "ok (rel. gap ≤ 3.4e-07)", True)
+    assert gap_text({"max_rel_gap": 1.0, "max_rel_gap_row": 12}) == (
+        "off by up to 100% (row 12)", False)

@@ -95,6 +95,11 @@ def loss_of(job: JobOutcome) -> str:
     if r is None:
         return ""
     loss = r.metrics["loss_candidate" if r.command == "compare" else "loss_stable"]
+    declared = r.metrics.get("loss") if r.command == "analyze" else None
+    if declared and declared["expects"] != "logits":  # the user's loss, not the logits reading
+        loss = declared["value"]
+        if isinstance(loss, str):
+            return loss
     return "n/a" if loss is None else f"{loss:.6g}"
 
 

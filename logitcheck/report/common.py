@@ -25,3 +25,20 @@ def verdict(report: Report) -> str:
         gate += ", exit-zero"
     mark = "FAIL" if report.exit_code else "PASS"
     return f"{mark}: {found} (fail-on {gate}, exit {report.exit_code})"
+
+
+#: a naive path within this relative gap of the stable loss on every row is "ok": rounding
+#: in the dtype; beyond it, the cell says how far off it is (a gap of 1.0 is 100 %)
+OK_REL_GAP = 1e-2
+
+
+def gap_text(p: dict) -> tuple[str, bool]:
+    """A finite naive path's cell: ("ok (rel. gap ≤ 3.4e-07)", True), or ("off by up to
+    100 % (row 12)", False) past OK_REL_GAP."""
+    gap = p["max_rel_gap"]
+    if gap is None:
+        return "ok", True
+    if gap <= OK_REL_GAP:
+        return f"ok (rel. gap ≤ {gap:.1e})", True
+    row = p.get("max_rel_gap_row")
+    return f"off by up to {gap:.0%}" + (f" (row {row})" if row is not None else ""), False

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .common import finding_title, verdict
+from .common import finding_title, gap_text, verdict
 from .model import Finding, Report, Severity
 from .pictures import pictures
 from .tables import TableData, row_tables, zone_table
@@ -107,9 +107,11 @@ def _summary(report: Report) -> Text:
         text.append(f"values in [{m['health']['min']:.4g}, {m['health']['max']:.4g}]   ")
     if m["loss_stable"] is not None:
         text.append("loss: ", style="bold")
-        text.append(f"{m['loss_stable']:.6g}   ")
+        text.append(_declared(m))
+        text.append("   ")
         text.append("accuracy: ", style="bold")
         text.append(f"{m['accuracy']:.2%}")
+        text.append(_beside(m), style="dim")
     else:
         text.append("no labels: naive paths evaluated at each row's least likely class")
     grad = m.get("gradients", {})
@@ -120,18 +122,51 @@ def _summary(report: Report) -> Text:
     return text
 
 
+def _g(x: float) -> str:
+    """A loss to 6 significant digits; 0, never -0 (a row with p_y = 1)."""
+    return "0" if x == 0 else f"{x:.6g}"
+
+
+def _declared(m: dict) -> str:
+    """The loss the user's declared loss computes (--expects), and beside it, when that is
+    not logits, what each framework reports on these values and the logits reading."""
+    loss = m.get("loss")
+    if not loss or loss["expects"] == "logits":
+        return f"{_g(m['loss_stable'])}"
+    value = loss["value"]
+    text = "n/a" if value is None else value if isinstance(value, str) else f"{_g(value)}"
+    if loss["inf_rows"]:
+        text += f" (p_y = 0 on {loss['inf_rows']:,} rows)"
+    return text + f" = {loss['formula']} (--expects {loss['expects'].replace('_', '-')})"
+
+
+def _beside(m: dict) -> str:
+    """What each framework reports on these values, and the logits reading's loss: a line
+    of its own under the headline when the user's loss does not take logits."""
+    loss = m.get("loss")
+    if not loss or loss["expects"] == "logits" or loss["value"] is None:
+        return ""
+    beside = [f"{name} {_g(f['loss'])}" for name, f in m["frameworks"].items()
+              if f["loss"] is not None]
+    if loss["as_logits"] is not None:
+        beside.append(f"read as logits {_g(loss['as_logits'])}")
+    return "\nframeworks on these values: " + " · ".join(beside) if beside else ""
+
+
 def _loss_table(report: Report) -> Table:
     """One row per path, one column per dtype: what each computation gives."""
     m = report.metrics
     dtypes = list(m["naive"])
-    table = Table(title="loss paths", title_justify="left")
+    expects = (m.get("loss") or {}).get("expects", "logits")
+    title = "loss paths" if expects == "logits" else "loss paths (the values read as logits)"
+    table = Table(title=title, title_justify="left")
     table.add_column("path", no_wrap=True)
     for dtype in dtypes:
         table.add_column(dtype, justify="right")
     bad = m["rows_with_nonfinite_loss"]
     stable = "reference"
     if m["loss_stable"] is not None:
-        stable = f"mean loss {m['loss_stable']:.6g}"
+        stable = f"mean loss {_g(m['loss_stable'])}"
     if bad:
         stable += f"\n{bad:,} rows inf/NaN"
     table.add_row("stable (log-softmax)", *([""] * (len(dtypes) - 1)), stable)
@@ -148,7 +183,7 @@ def _gaussian_table(report: Report) -> Table:
     table.add_column("value", justify="right")
     loss = m["loss_stable"]
     if loss is not None:
-        stable = f"{loss:.6g}"
+        stable = f"{_g(loss)}"
     else:
         stable = "no finite row" if m["targets"] else "no targets"
     table.add_row("stable NLL (float64)", stable)
@@ -165,7 +200,7 @@ def _gaussian_table(report: Report) -> Table:
     torch = m["torch_gaussian_nll"]
     if torch["loss"] is not None:
         clamped = f", clamped on {torch['clamped_rows']:,} rows" if torch["clamped_rows"] else ""
-        table.add_row("torch GaussianNLLLoss(full=True)", f"{torch['loss']:.6g}{clamped}")
+        table.add_row("torch GaussianNLLLoss(full=True)", f"{_g(torch['loss'])}{clamped}")
     return table
 
 
@@ -198,7 +233,7 @@ def _backend_tables(b: dict | None) -> list[Table]:
                 notes.append(f"{a['capped_rows']:,} clipped")
             if a["nonfinite_rows"]:
                 notes.append(f"{a['nonfinite_rows']:,} inf/NaN")
-            loss = "n/a" if a["loss"] is None else f"{a['loss']:.6g}"
+            loss = "n/a" if a["loss"] is None else f"{_g(a['loss'])}"
             table.add_row(name, a["dtype"], loss, ", ".join(notes) or "all finite")
         tables.append(table)
     if b["cross_check"]:
@@ -214,7 +249,7 @@ def _backend_tables(b: dict | None) -> list[Table]:
             verdict_text = Text("agrees") if c["agrees"] else Text("DISAGREES", style="red")
             row_gap = "n/a" if c["max_row_gap"] is None else (
                 f"{c['max_row_gap']:.1e} (row {c['max_row_gap_row']})")
-            table.add_row(name, "n/a" if c["loss"] is None else f"{c['loss']:.6g}",
+            table.add_row(name, "n/a" if c["loss"] is None else f"{_g(c['loss'])}",
                           "n/a" if c["mean_rel_gap"] is None else f"{c['mean_rel_gap']:.1e}",
                           row_gap, verdict_text)
         tables.append(table)
@@ -227,7 +262,7 @@ def _stable_cell(c: dict) -> Text:
     s = c["stable"]
     if s["failed_rows"]:
         return Text(f"{s['failed_rows']:,} rows inf/NaN", style="red")
-    loss = "" if s["loss"] is None else f"{s['loss']:.6g}"
+    loss = "" if s["loss"] is None else f"{_g(s['loss'])}"
     gap = "" if s["max_row_gap"] is None else f"\n(row gap ≤ {s['max_row_gap']:.1e})"
     return Text(loss + gap, style="" if s["agrees"] else "red")
 
@@ -251,7 +286,7 @@ def _drift_table(report: Report) -> Table:
     table.add_row("top-1 agreement", agree, f"≥ {t['min_top1_agreement']:.2%}")
     if m["loss_delta"] is not None:
         table.add_row("mean loss ref → cand",
-                      f"{m['loss_reference']:.6g} → {m['loss_candidate']:.6g}", "")
+                      f"{_g(m['loss_reference'])} → {_g(m['loss_candidate'])}", "")
         table.add_row("Δ mean loss", f"{m['loss_delta']:+.4g}", f"|Δ| ≤ {t['max_loss_delta']:g}")
     kinds = f"{m['kind_reference']['name']} → {m['kind_candidate']['name']}"
     table.add_row("holds", kinds, "same")
@@ -265,8 +300,8 @@ def _path_cell(p: dict) -> Text:
         kinds = ("overflow_rows", "underflow_rows")
         causes = [f"{p[k]:,} {k.split('_')[0]}" for k in kinds if p[k]]
         return Text(f"{p['failed_rows']:,} rows inf/NaN\n({', '.join(causes)})", style="red")
-    gap = p["max_rel_gap"]
-    return Text("ok" + (f" (rel. gap ≤ {gap:.1e})" if gap is not None else ""))
+    text, ok = gap_text(p)
+    return Text(text, style="" if ok else "yellow")
 
 
 def _rows(first: list[int], count: int) -> str:
