@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from . import baseline
-from .checks import REGISTRY, find_rule, rules_markdown
+from .checks import REGISTRY, SEVERITY_MODEL, find_rule, rules_markdown
 from .cli import (
     _EXPECTS,
     _LOSS_PATH,
@@ -269,7 +269,11 @@ def rules_command(fmt: str) -> None:
 @cli.command("explain")
 @click.argument("code")
 def explain_command(code: str) -> None:
-    """Explain one rule (by code, e.g. LC201, or name): what, why, example, fix."""
+    """Explain one rule (by code, e.g. LC201, or name): what, why, example, fix.
+    `explain severity`: when a finding is an error, a warning or an info."""
+    if code.strip().lower() == "severity":
+        click.echo(SEVERITY_MODEL)
+        return
     r = find_rule(code)
     if r is None:
         _fail(f"no rule {code!r}; 'logitcheck rules' lists them")
