@@ -349,3 +349,41 @@ def test_a_loss_of_zero_prints_0_and_a_large_gap_is_not_ok():
         "ok (rel. gap ≤ 3.4e-07)", True)
     assert gap_text({"max_rel_gap": 1.0, "max_rel_gap_row": 12}) == (
         "off by up to 100% (row 12)", False)
+
+
+def test_keras_softmax_outputs_under_expects_probabilities_headline_keras_loss(tmp_path):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(5)
+    c = 3
+    y = rng.integers(0, c, 300)
+    x = (rng.normal(size=(300, 4)) + 2 * np.eye(c, 4)[y]).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(c, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.05),
+                  loss=keras.losses.SparseCategoricalCrossentropy())
+    model.fit(x, y, epochs=5, verbose=0)
+    p = model.predict(x, verbose=0)
+    keras_loss = float(keras.losses.SparseCategoricalCrossentropy()(y, p))
+    code, doc = analyze(save(tmp_path / "p.npy", p), "--labels", save(tmp_path / "y.npy", y),
+                        "--expects", "probabilities")
+    assert code == 0
+    assert doc["metrics"]["loss"]["value"] == pytest.approx(keras_loss, rel=1e-5)
+    name = "keras.SparseCategoricalCrossentropy(from_logits=False)"
+    assert doc["metrics"]["frameworks"][name]["loss"] == pytest.approx(keras_loss, rel=1e-5)
+    # the same file read as logits (the default) is LC201: probabilities where logits belong
+    code, doc = analyze(str(tmp_path / "p.npy"), "--labels", str(tmp_path / "y.npy"))
+    assert code == 1 and by_code(doc)["LC201"]["severity"] == "error"
+
+
+def test_with_backend_jax_lc101_follows_what_jax_does(fp16_torch_export):
+    jax = pytest.importorskip("jax")
+    logits, labels, z, _ = fp16_torch_export
+    z16 = jax.numpy.asarray(z.numpy())
+    assert bool(jax.numpy.isfinite(jax.nn.softmax(z16, axis=1)).all())  # shifts by the max
+    code, doc = analyze(logits, "--labels", labels, "--backend", "jax")
+    f = by_code(doc)["LC101"]
+    assert f["evidence"]["computed_by"] == "JAX" and f["severity"] == "warning"
+    assert f["evidence"]["paths"]["softmax_then_log"]["failed_rows"] == 0
+    by_hand = ~jax.numpy.isfinite(jax.numpy.log(jax.numpy.exp(z16).sum(axis=1)))
+    assert f["evidence"]["paths"]["no_max_shift"]["failed_rows"] == int(by_hand.sum()) > 0
+    assert code == 0
