@@ -387,3 +387,20 @@ def test_with_backend_jax_lc101_follows_what_jax_does(fp16_torch_export):
     by_hand = ~jax.numpy.isfinite(jax.numpy.log(jax.numpy.exp(z16).sum(axis=1)))
     assert f["evidence"]["paths"]["no_max_shift"]["failed_rows"] == int(by_hand.sum()) > 0
     assert code == 0
+
+
+def test_loss_path_in_a_yaml_batch(tmp_path, samples):
+    config = tmp_path / "logitcheck.yaml"
+    z, y = samples / "fp16_overflow_logits.npy", samples / "labels.npy"
+    config.write_text(
+        "version: 1\njobs:\n"
+        f"  - name: naive\n    logits: {z}\n    labels: {y}\n    loss-path: naive\n"
+        f"  - name: stable\n    logits: {z}\n    labels: {y}\n")
+    result = CliRunner().invoke(cli, ["run", str(config), "-q"])
+    assert result.exit_code == 1
+    assert "2 jobs: 1 warn, 1 fail (exit 1)" in result.stdout
+    bad = CliRunner().invoke(cli, ["config", "validate", str(config.with_name("bad.yaml"))])
+    assert bad.exit_code == 2
+    config.with_name("bad.yaml").write_text(config.read_text().replace("naive\n", "sloppy\n"))
+    bad = CliRunner().invoke(cli, ["config", "validate", str(config.with_name("bad.yaml"))])
+    assert bad.exit_code == 2 and "loss-path" in bad.stderr and "'sloppy'" in bad.stderr
