@@ -164,10 +164,12 @@ def load_logits(
     assert table.values is not None
     key = ",".join(table.class_names) if len(table.class_names) <= 4 else (
         f"{table.class_names[0]}..{table.class_names[-1]}")
-    logits = Stored(path, table.values, fmt, key, class_names=table.class_names)
+    left_out = tuple(n or "(unnamed)" for n in table.left_out)
+    logits = Stored(path, table.values, fmt, key, class_names=table.class_names,
+                    first_line=table.head.first_line, left_out=left_out)
     labels = None
     if table.labels is not None:
-        labels = Stored(path, table.labels, fmt, column)
+        labels = Stored(path, table.labels, fmt, column, first_line=table.head.first_line)
     return logits, labels
 
 
@@ -189,7 +191,9 @@ def load_labels(
     column = settings.label_column
     if column is None:
         h = delimited.head(path)
-        column = delimited.default_label_column(h) or (h.names[0] if len(h.names) == 1 else None)
+        ids = delimited.id_columns(h)
+        rest = [n for i, n in enumerate(h.names) if i not in ids]  # not a row-id column
+        column = delimited.default_label_column(h) or (rest[0] if len(rest) == 1 else None)
         if column is None:
             raise InputError(path, f"has {len(h.names)} columns; name the label column with "
                              "--label-column")
@@ -197,7 +201,7 @@ def load_labels(
                            label_names=class_names, max_bytes=settings.max_bytes,
                            progress=progress)
     assert table.labels is not None
-    return Stored(path, table.labels, fmt, column)
+    return Stored(path, table.labels, fmt, column, first_line=table.head.first_line)
 
 
 # --- layout: N-D logits as (rows, classes) ---------------------------------------------------
@@ -275,7 +279,7 @@ class Source:
     def info(self) -> InputInfo:
         s = self.stored
         return InputInfo("logits", str(s.path), s.array.shape, self.dtype, s.nbytes,
-                         s.format, s.key)
+                         s.format, s.key, s.class_names, s.left_out, s.first_line)
 
 
 def _class_axis(path: Path, ndim: int, wanted: int | None) -> int | None:
@@ -344,7 +348,7 @@ class Labels:
     def info(self) -> InputInfo:
         s = self.stored
         return InputInfo("labels", str(s.path), s.array.shape, dtype_name(s.array.dtype),
-                         s.nbytes, s.format, s.key)
+                         s.nbytes, s.format, s.key, first_line=s.first_line)
 
 
 def _shape_mismatch(source: Source, labels: Stored, shape: tuple[int, ...]) -> InputError:

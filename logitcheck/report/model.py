@@ -55,6 +55,10 @@ class InputInfo:
     nbytes: int
     format: str = "npy"  # npy | npz | safetensors | csv | tsv
     key: str | None = None  # the .npz member, tensor or CSV column(s) read
+    # CSV/TSV: the class columns read, the id columns left out, the line of row 0
+    columns: tuple[str, ...] | None = None
+    left_out: tuple[str, ...] = ()
+    first_line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,9 @@ class InputInfo:
             "bytes": self.nbytes,
             "format": self.format,
             "key": self.key,
+            "columns": list(self.columns) if self.columns is not None else None,
+            "left_out_columns": list(self.left_out),
+            "first_line": self.first_line,
         }
 
 
