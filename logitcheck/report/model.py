@@ -100,6 +100,15 @@ class GateInfo:
     baseline: str | None = None
     inputs: tuple[str, ...] = ()  # the paths the fingerprint covers
     exit_zero: bool = False
+    baseline_fingerprint: str | None = None  # of the inputs when the baseline was written
+
+    @property
+    def changed_since_baseline(self) -> bool | None:
+        """Did the inputs change since the baseline was written (None: no baseline, or one
+        that does not say)?"""
+        if self.baseline is None or self.baseline_fingerprint is None:
+            return None
+        return self.baseline_fingerprint != self.fingerprint
 
     @cached_property
     def fingerprint(self) -> str:
@@ -118,6 +127,8 @@ class GateInfo:
             "suppressed": dict(self.suppressed),
             "baseline": self.baseline,
             "fingerprint": self.fingerprint,
+            "baseline_fingerprint": self.baseline_fingerprint,
+            "changed_since_baseline": self.changed_since_baseline,
             "exit_zero": self.exit_zero,
         }
 
