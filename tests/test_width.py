@@ -118,3 +118,21 @@ def test_report_width_reads_columns(monkeypatch):
     monkeypatch.delenv("COLUMNS")
     assert report_width(False) == 100
 
+
+
+@pytest.mark.parametrize("width", (60, 80))
+def test_batch_summary_at_width(tmp_path, width):
+    config = tmp_path / "logitcheck.yaml"
+    config.write_text(
+        "version: 1\njobs:\n"
+        f"  - name: nightly export of the model with a long name\n"
+        f"    logits: {SAMPLES / 'probs_as_logits.npy'}\n"
+        f"    labels: {SAMPLES / 'labels.npy'}\n"
+        f"  - name: healthy\n    logits: {SAMPLES / 'healthy_logits.npy'}\n"
+        f"    labels: {SAMPLES / 'labels.npy'}\n")
+    result = run(width, "run", str(config))
+    assert result.exit_code == 1
+    check_layout(result.stdout, width)
+    doc = json.loads(run(width, "run", str(config), "--format", "json").stdout)
+    for job in doc["jobs"]:
+        assert f"{job['report']['metrics']['loss_stable']:.6g}" in result.stdout
