@@ -121,10 +121,11 @@ def _inputs(report: Report, width: int = 100) -> Group:
     group = _fitted(columns, width, title="logitcheck", title_justify="left", show_edge=False,
                     box=None)
     for i in report.inputs:
-        if i.columns is not None and len(i.columns) > 1:
+        if i.columns is not None:  # CSV/TSV: which columns were read as classes
             names = list(i.columns)
             shown = names if len(names) <= 6 else [*names[:3], "...", names[-1]]
-            line = Text(f"{i.role}: {len(names)} class columns: {', '.join(shown)}", style="dim")
+            line = Text(f"{i.role}: {len(names)} class column{'s' * (len(names) != 1)}: "
+                        f"{', '.join(shown)}", style="dim")
             if i.left_out:
                 line.append(f"; left out as row ids: {', '.join(i.left_out)} (--class-columns "
                             "chooses the columns)")
