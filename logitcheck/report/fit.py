@@ -10,6 +10,7 @@ matter least are left out, and the caller says which.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +83,13 @@ def _overhead(n: int, options: dict[str, Any]) -> int:
     for _ in range(n):
         probe.add_column(width=1)
     probe.add_row(*(["x"] * n))
-    console = Console(width=10_000)
-    return Measurement.get(console, console.options, probe).maximum - n
+    global _probe_console
+    if _probe_console is None:
+        _probe_console = Console(width=10_000, file=io.StringIO())
+    return Measurement.get(_probe_console, _probe_console.options, probe).maximum - n
+
+
+_probe_console: Console | None = None
 
 
 def fit_columns(columns: list[Column], width: int, options: dict[str, Any]
