@@ -53,7 +53,7 @@ def _load(path: Path, max_bytes: int | None) -> Any:
     try:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as exc:
+        except (RuntimeError, TypeError) as exc:  # TypeError: a torch before 2.1, no mmap
             if "mmap" not in str(exc):
                 raise
             # the legacy (pre-1.6) format cannot be mapped: read whole, within the cap
