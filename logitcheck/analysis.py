@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import gate
 from .backends.run import BackendResult, BackendRun
 from .checks import Context, rules_in, run_checks
@@ -18,6 +20,7 @@ from .io import Progress, Source, open_inputs
 from .kernel import KERNEL
 from .mergeable import Histogram, RowValues
 from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
+from .probe import probe_labels
 from .report.model import Finding, Report
 from .settings import Settings
 
@@ -44,14 +47,18 @@ def analyze(
                             stats.binary or stats.targets == "multilabel")
     computed = time.perf_counter()
     kind = infer_kind(stats, source.dtype)
+    probe = probe_labels(source, label_source, settings.ignore_index, settings.shift_labels)
     inputs = [source.info()] + ([label_source.info()] if label_source else [])
     ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings,
-                  backend)
+                  backend, probe)
     paths = [i.path for i in inputs]
     checked = [_with_positions(f, source) for f in run_checks(ctx)]
     findings, gate_info = gate.apply(checked, rules_in("input"), settings, paths)
     done = time.perf_counter()
     m = metrics(stats, source.dtype, backend)
+    m["label_readings"] = probe.to_dict() if probe is not None else None
+    m["loss"] = declared_loss(stats, settings.expects)
+    _add_declared_row_losses(m, source, settings.expects)
     return Report(
         inputs=inputs,
         kind=kind,
@@ -67,6 +74,52 @@ def analyze(
         gate=gate_info,
         positions=positions(m, source),
     )
+
+
+#: what the user's loss computes from the values, by --expects (the reading they declare)
+_FORMULAS = {
+    "logits": ("-log_softmax(z)[y]", "-log_sigmoid BCE (with logits)"),
+    "probabilities": ("-log p_y", "BCE on probabilities"),
+    "log_probabilities": ("-z_y (nll_loss)", "-z_y (nll_loss)"),
+}
+
+
+def declared_loss(stats: Stats, expects: str) -> dict[str, Any]:
+    """The mean loss the user's declared loss computes (--expects): the headline number.
+    Where it is inf (a probability of 0 at the label), `value` is "inf" and `inf_rows`
+    says on how many rows."""
+    sigmoid = stats.binary or stats.targets == "multilabel"
+    formula = _FORMULAS[expects][1 if sigmoid else 0]
+    out: dict[str, Any] = {"expects": expects, "formula": formula, "value": None,
+                           "inf_rows": 0, "as_logits": stats.loss.mean if stats.labelled
+                           else None}
+    if not stats.labelled:
+        return out
+    if expects == "logits":
+        out["value"] = stats.loss.mean
+    elif expects == "probabilities":
+        out["value"] = stats.loss_as_probabilities.mean
+        out["inf_rows"] = stats.zero_label_value.count
+        if stats.zero_label_value:
+            out["value"] = "inf"
+    else:
+        out["value"] = stats.loss_as_log_probabilities.mean
+    return out
+
+
+def _add_declared_row_losses(m: dict[str, Any], source: Source, expects: str) -> None:
+    """Each table row's loss as the user's declared loss computes it (--expects
+    probabilities or log-probabilities: -log p_y or -z_y of the stored value)."""
+    rows = [r for key in ("worst_rows", "naive_failure_rows") for r in m[key]]
+    if expects == "logits" or not rows or m["classes"] < 2 or m["loss_stable"] is None:
+        return
+    for r in rows:
+        v = float(np.asarray(source.read(r["row"], r["row"] + 1), dtype=np.float64)[0, r["label"]])
+        if expects == "probabilities":
+            loss = -math.log(v) if v > 0 else math.inf
+        else:
+            loss = -v
+        r["loss_declared"] = _json_float(loss)
 
 
 def zones(stats: Stats) -> dict[str, Any]:

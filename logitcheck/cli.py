@@ -220,6 +220,15 @@ _EXPECTS = click.option(
 )
 
 
+_LOSS_PATH = click.option(
+    "--loss-path", type=click.Choice(["stable", "naive"]), default="stable",
+    show_default=True,
+    help="The loss path you compute: stable (log-softmax, F.cross_entropy, from_logits=True: "
+    "a naive path that would break is a warning) or naive (softmax then log by hand: an "
+    "error).",
+)
+
+
 def _settings(kw: dict[str, Any], **more: Any) -> Settings:
     """The same option -> Settings mapping as YAML batches (options.py)."""
     known = {k: v for k, v in kw.items() if k in DEFAULTS}
@@ -252,19 +261,27 @@ def _guarded(what: str, run: Callable[[], T]) -> T:
     raise AssertionError  # pragma: no cover - _fail exits
 
 
+def report_width(tty: bool) -> int:
+    """COLUMNS when set (as rich and shutil read it), else a terminal's width; pipes and
+    files get 100 columns. At least 40: the tables are laid out for it (report/fit.py)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(40, int(columns))
+    if tty:
+        import shutil
+
+        return max(40, shutil.get_terminal_size((100, 24)).columns)
+    return 100
+
+
 def _finish(what: str, make_report: Callable[[], Any], output: Output,
             renderers: Any = RENDERERS) -> None:
     def run() -> Report:
         report = make_report()
-        width = 100
-        if sys.stdout.isatty():
-            import shutil  # a terminal's width only: pipes and files get 100 columns
-
-            width = shutil.get_terminal_size((100, 24)).columns
         terminal = Terminal(
             stdout_tty=sys.stdout.isatty(),
             stderr_tty=sys.stderr.isatty(),
-            width=width,
+            width=report_width(sys.stdout.isatty()),
             no_color_env=bool(os.environ.get("NO_COLOR")),
         )
         texts.extend(deliver(report, output, terminal, renderers))
@@ -283,14 +300,15 @@ def _finish(what: str, make_report: Callable[[], Any], output: Output,
 @cli.command("analyze")
 @click.argument("logits", type=click.Path(path_type=str))
 @_EXPECTS
+@_LOSS_PATH
 @_run_options
 @input_options
 @_backend_options
 @engine_options
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
-    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files, a
-    directory of .npy shards, or a zarr store.
+    """Analyze LOGITS: model outputs in .npy, .npz, safetensors, .pt or CSV/TSV (.gz) files,
+    a directory of .npy shards, or a zarr store.
 
     2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
     """

@@ -18,9 +18,10 @@ from typing import Any
 import click
 
 from . import baseline
-from .checks import REGISTRY, find_rule, rules_markdown
+from .checks import REGISTRY, SEVERITY_MODEL, find_rule, rules_markdown
 from .cli import (
     _EXPECTS,
+    _LOSS_PATH,
     _analysis_options,
     _backend_options,
     _compute_options,
@@ -35,7 +36,7 @@ from .cli import (
     cli,
 )
 from .cli_options import engine_options, input_options, render_inspect
-from .errors import LogitcheckError
+from .errors import EXIT_ERROR, LogitcheckError
 from .options import SCALES
 from .outputs import check_outputs, input_paths, write_atomic
 from .report import Report
@@ -90,6 +91,7 @@ def baseline_group() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("logits", type=click.Path(path_type=str))
 @_EXPECTS
+@_LOSS_PATH
 @_run_options
 @input_options
 @_backend_options
@@ -152,18 +154,28 @@ def gaussian_command(mean: str, scale: str, targets: str | None, **kw: Any) -> N
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def inspect_command(files: tuple[str, ...], fmt: str) -> None:
-    """Shape, dtype, keys and size of each FILE, from its headers alone (no data is read)."""
+    """Shape, dtype, keys and size of each FILE, from its headers alone (no data is read).
+
+    Every readable FILE is described; each one that is not gets one error line on stderr,
+    and the exit code is then 2."""
     from .io.describe import describe
 
-    try:
-        docs = [describe(f) for f in files]
-    except LogitcheckError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        if os.environ.get("LOGITCHECK_DEBUG"):
-            raise
-        _fail(f"internal error ({type(exc).__name__}: {exc}); set LOGITCHECK_DEBUG=1 for details")
-    click.echo(render_inspect(docs, fmt), nl=False)
+    docs, errors = [], []
+    for f in files:
+        try:
+            docs.append(describe(f))
+        except LogitcheckError as exc:
+            errors.append({"path": f, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+            if os.environ.get("LOGITCHECK_DEBUG"):
+                raise
+            errors.append({"path": f, "error": f"internal error ({type(exc).__name__}: {exc}); "
+                           "set LOGITCHECK_DEBUG=1 for details"})
+    if docs:  # what could be read, even when another file could not
+        click.echo(render_inspect(docs, fmt, errors), nl=False)
+    for e in errors:
+        click.echo(f"logitcheck: error: {e['error']}", err=True)
+    sys.exit(EXIT_ERROR if errors else 0)
 
 
 @cli.command("run")
@@ -173,6 +185,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 @click.option("-j", "--parallel", type=click.IntRange(min=1), default=1, show_default=True,
               help="Jobs run at once (threads).")
 @_EXPECTS
+@_LOSS_PATH
 @_drift_options
 @_analysis_options
 @input_options
@@ -268,7 +281,11 @@ def rules_command(fmt: str) -> None:
 @cli.command("explain")
 @click.argument("code")
 def explain_command(code: str) -> None:
-    """Explain one rule (by code, e.g. LC201, or name): what, why, example, fix."""
+    """Explain one rule (by code, e.g. LC201, or name): what, why, example, fix.
+    `explain severity`: when a finding is an error, a warning or an info."""
+    if code.strip().lower() == "severity":
+        click.echo(SEVERITY_MODEL)
+        return
     r = find_rule(code)
     if r is None:
         _fail(f"no rule {code!r}; 'logitcheck rules' lists them")

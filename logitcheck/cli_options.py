@@ -146,14 +146,20 @@ class StderrProgress:
             self._bar.stop()
 
 
-def render_inspect(docs: list[dict[str, Any]], fmt: str) -> str:
+def render_inspect(docs: list[dict[str, Any]], fmt: str,
+                   errors: list[dict[str, str]] | None = None) -> str:
+    """errors: the files that could not be described ({path, error}; JSON lists them)."""
     from .sanitize import clean_data
 
-    docs = clean_data(docs)  # names, keys and columns come from the files
+    docs = clean_data(docs)  # names, keys, columns and messages come from the files
+    errors = clean_data(errors)
     if fmt == "json":
         import json
 
-        return json.dumps({"schema_version": "1", "files": docs}, indent=2) + "\n"
+        doc: dict[str, Any] = {"schema_version": "1", "files": docs}
+        if errors:
+            doc["errors"] = errors
+        return json.dumps(doc, indent=2) + "\n"
     lines = []
     for d in docs:
         lines.append(f"{d['path']}: {d['format']}, {d['bytes']:,} bytes")

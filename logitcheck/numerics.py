@@ -616,6 +616,8 @@ def _sigmoid_part(z, values, labels, offset, plan: Plan, binary: bool, positive:
             target = targets[:, 0].astype(np.intp)
             out.update(_readings(values, None, True, target, None, offset, positive,
                                  plan.storage))
+        elif positive:
+            out.update(_multilabel_as_probabilities(values, targets, offset))
     naive = {d: naive_sigmoid(z, d, targets) for d in plan.dtypes}
     out["naive"] = {d: naive_stats(naive[d], loss, offset) for d in plan.dtypes}
     out["_loss"] = loss
@@ -629,6 +631,18 @@ def _sigmoid_part(z, values, labels, offset, plan: Plan, binary: bool, positive:
     if positive and not binary:
         out["_log_ratio"] = np.log(values.max(axis=1)) - np.log(values.min(axis=1))
     return out
+
+
+def _multilabel_as_probabilities(values, targets, offset: RowIds) -> dict:
+    """Each row's binary cross-entropy with its values read as sigmoid probabilities
+    (torch's BCELoss without its clamp), where every value of the row lies in [0, 1]."""
+    p = np.asarray(values, dtype=np.float64)
+    inside = ((p >= 0) & (p <= 1)).all(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bce = -np.where(targets > 0.5, np.log(p), np.log1p(-p)).mean(axis=1)
+    ok = inside & np.isfinite(bce)
+    return {"loss_as_probabilities": ExactSum.of(bce[ok]),
+            "zero_label_value": RowSet.from_mask(inside & ~ok, offset)}
 
 
 def _report_part(loss, extra: dict, offset: RowIds, plan: Plan, labelled: bool) -> dict:

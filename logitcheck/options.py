@@ -21,6 +21,7 @@ from .settings import DriftThresholds, Settings
 
 FAIL_ON = ("error", "warning", "info", "never")
 EXPECTS = ("logits", "probabilities", "log-probabilities")
+LOSS_PATHS = ("stable", "naive")
 ANALYZE, COMPARE = frozenset({"analyze"}), frozenset({"compare"})
 GAUSSIAN = frozenset({"gaussian"})
 BOTH = ANALYZE | COMPARE
@@ -54,6 +55,7 @@ def build_settings(kw: Mapping[str, Any], **more: Any) -> Settings:
         multilabel=kw["multi_label"],
         fail_on=None if fail_on == "never" else Severity.parse(fail_on),
         expects=kw["expects"].replace("-", "_"),
+        loss_path=kw["loss_path"],
         chunk_rows=kw["chunk_rows"],
         threads=kw["threads"],
         engine=kw["engine"],
@@ -224,6 +226,7 @@ _OPTIONS = [
     Option("ignore", "ignore", (), _codes("--ignore"), lambda v: list(gate.split_codes("", v))),
     Option("severity", "severities", (), _severities, _show_severities),
     Option("expects", "expects", "logits", _choice(EXPECTS), commands=ANALYZE),
+    Option("loss-path", "loss_path", "stable", _choice(LOSS_PATHS), commands=ANALYZE),
     Option("ignore-index", "ignore_index", -100, _number(int), commands=BOTH),
     Option("label-smoothing", "label_smoothing", 0.0,
            _number(float, 0.0, 1.0, high_open=True), commands=BOTH),

@@ -34,6 +34,10 @@ class Settings:
     # what the user's loss expects: "logits" (the argument is LOGITS), "probabilities"
     # (Keras from_logits=False, sklearn log_loss) or "log_probabilities" (nll_loss)
     expects: str = "logits"
+    # the loss path the user computes: "stable" (log-softmax, F.cross_entropy,
+    # from_logits=True; the naive paths' failures are hazards, warnings) or "naive"
+    # (softmax then log by hand: their failures are the user's, errors)
+    loss_path: str = "stable"
     # rows whose label equals this are left out, as torch's F.cross_entropy does
     ignore_index: int = -100
     label_smoothing: float = 0.0  # as torch's F.cross_entropy(label_smoothing=)

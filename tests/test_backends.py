@@ -301,7 +301,7 @@ def test_import_and_default_analyze_load_no_framework():
         "from logitcheck.cli import main\n"
         "logitcheck.analyze('sample_data/healthy_logits.npy', 'sample_data/labels.npy')\n"
         "sys.argv = ['logitcheck', 'analyze', 'sample_data/fp16_overflow_logits.npy',"
-        " '--labels', 'sample_data/labels.npy', '--format', 'json']\n"
+        " '--labels', 'sample_data/labels.npy', '--format', 'json', '--loss-path', 'naive']\n"
         "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
         "bad = [m for m in ('torch', 'tensorflow', 'jax', 'keras', 'optax', 'dask', 'distributed',"
         " 'zarr') if m in sys.modules]\n"
@@ -349,7 +349,8 @@ def test_tensorflow_json_stdout_stays_clean():
     pytest.importorskip("tensorflow")
     proc = subprocess.run(
         [sys.executable, "-m", "logitcheck", "analyze", "sample_data/fp16_overflow_logits.npy",
-         "--labels", "sample_data/labels.npy", "--backend", "tensorflow", "--format", "json"],
+         "--labels", "sample_data/labels.npy", "--backend", "tensorflow", "--format", "json",
+         "--loss-path", "naive"],
         capture_output=True, text=True, cwd=SAMPLES.parent, timeout=300,
     )
     assert proc.returncode == 1, proc.stderr

@@ -67,15 +67,23 @@ def test_probabilities_sample_gives_lc201_with_both_losses(labels):
     assert as_logits > 1.5 and correct < 0.8
 
 
-def test_fp16_sample_gives_lc101_with_exact_rows(labels):
-    result, doc = run_json(str(SAMPLES / "fp16_overflow_logits.npy"), "--labels", LABELS)
-    assert result.exit_code == 1
+@pytest.mark.parametrize("loss_path, severity, code", [
+    (None, "warning", 0), ("stable", "warning", 0), ("naive", "error", 1)])
+def test_fp16_sample_gives_lc101_with_exact_rows(labels, loss_path, severity, code):
+    # the severity model: a naive path that would break is a hazard (warning) on the
+    # stable loss path, the default, and an error when the user's own path is naive
+    more = ("--loss-path", loss_path) if loss_path else ()
+    result, doc = run_json(str(SAMPLES / "fp16_overflow_logits.npy"), "--labels", LABELS, *more)
+    assert result.exit_code == code
     assert [f["code"] for f in doc["findings"]] == ["LC101"]
     finding = doc["findings"][0]
     z16 = np.load(SAMPLES / "fp16_overflow_logits.npy")
     with np.errstate(over="ignore"):
         overflow_rows = np.flatnonzero(np.isinf(np.exp(z16).sum(axis=1)))
-    assert finding["severity"] == "error"
+    assert finding["severity"] == severity
+    assert finding["evidence"]["loss_path"] == (loss_path or "stable")
+    assert finding["evidence"]["headroom"] == pytest.approx(11.0898 - float(z16.max()), abs=1e-4)
+    assert ("would overflow" in finding["message"]) == (severity == "warning")
     assert finding["evidence"]["dtype"] == "float16"
     assert finding["evidence"]["rows"] == overflow_rows.size > 0
     assert finding["evidence"]["first_rows"] == overflow_rows[:10].tolist()
@@ -86,7 +94,8 @@ def test_fp16_sample_gives_lc101_with_exact_rows(labels):
 
 
 def test_fp32_sample_gives_lc102_on_the_confidently_wrong_rows(labels):
-    result, doc = run_json(str(SAMPLES / "fp32_underflow_logits.npy"), "--labels", LABELS)
+    result, doc = run_json(str(SAMPLES / "fp32_underflow_logits.npy"), "--labels", LABELS,
+                           "--loss-path", "naive")
     assert result.exit_code == 1
     errors = [f for f in doc["findings"] if f["severity"] == "error"]
     assert [f["code"] for f in errors] == ["LC102"]
@@ -113,7 +122,8 @@ def test_without_labels_the_paths_are_checked_at_the_least_likely_class():
     z = np.load(SAMPLES / "fp32_underflow_logits.npy").astype(np.float64)
     expected = np.flatnonzero(z.max(axis=1) - z.min(axis=1) > 104.5)
     assert doc["metrics"]["naive"]["float32"]["softmax_then_log"]["failed_rows"] == expected.size
-    assert result.exit_code == 1
+    assert result.exit_code == 0  # a hazard on the default stable path
+    assert {f["code"]: f["severity"] for f in doc["findings"]}["LC102"] == "warning"
 
 
 def test_non_finite_input_gives_lc001(tmp_path):

@@ -200,8 +200,8 @@ def test_a_row_whose_range_overflows_float64(tmp_path):
     y = save(tmp_path / "y.npy", np.array([1, 1]))
     doc = json.loads(invoke("analyze", z, "--labels", y, "--format", "json").stdout)
     assert doc["exit_code"] == 1
-    lc003 = [f for f in doc["findings"] if f["code"] == "LC003"]
-    assert lc003 and lc003[0]["evidence"] == {"rows": 1, "first_rows": [0]}
+    lc004 = [f for f in doc["findings"] if f["code"] == "LC004"]
+    assert lc004 and lc004[0]["evidence"] == {"rows": 1, "first_rows": [0]}
     assert "Infinity" in json.dumps(doc)
     html = tmp_path / "r.html"
     rich = invoke("analyze", z, "--labels", y, "--html", str(html))

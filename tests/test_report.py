@@ -75,9 +75,12 @@ def test_verbose_report_snapshot():
 
 
 def test_quiet_prints_the_verdict_only():
-    result = analyze_sample("fp16_overflow_logits", "-q")
+    result = analyze_sample("fp16_overflow_logits", "-q", "--loss-path", "naive")
     assert result.stdout == "FAIL: 1 error (fail-on error, exit 1)\n"
     assert result.exit_code == 1
+    result = analyze_sample("fp16_overflow_logits", "-q")  # the stable path: a hazard
+    assert result.stdout == "PASS: 1 warning (fail-on error, exit 0)\n"
+    assert result.exit_code == 0
     # with a machine-readable format the human report on stderr is the verdict too
     result = analyze_sample("healthy_logits", "-q", "--format", "json")
     assert result.stderr == "PASS: no findings (fail-on error, exit 0)\n"
@@ -138,7 +141,7 @@ def test_html_is_written_atomically_and_escapes_the_data(tmp_path):
     save(evil, z)
     page = tmp_path / "report.html"
     result = run("analyze", str(evil), "--labels", "sample_data/labels.npy", "--html", str(page),
-                 "-q")
+                 "-q", "--loss-path", "naive")
     assert result.exit_code == 1
     text = page.read_text(encoding="utf-8")
     assert "<img" not in text

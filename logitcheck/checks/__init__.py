@@ -27,6 +27,7 @@ class Context:
     labels: InputInfo | None
     settings: Settings
     backend: Any = None  # backends.run.BackendResult: what --backend/--cross-check computed
+    probe: Any = None  # probe.Probe: other readings of the labels on the first rows
 
 
 @dataclass(frozen=True)
@@ -38,15 +39,43 @@ class Rule:
     why: str
     fix: dict[str, str]  # framework -> how to fix it there
     example: str
-    check: Callable[[Any], Iterator[tuple[str, dict[str, Any]]]]
+    check: Callable[[Any], Iterator[tuple[Any, ...]]]
     scope: str = "input"
 
     def run(self, ctx: Any) -> Iterator[Finding]:
-        for message, evidence in self.check(ctx):
-            yield Finding(self.code, self.name, self.severity, message, evidence, self.fix)
+        # a check yields (message, evidence), or (message, evidence, {"severity": ...,
+        # "fix": ...}) where they depend on what it found (LC101: a hazard on the stable
+        # path, an error on the naive one); the gate's --severity overrides apply after
+        for message, evidence, *more in self.check(ctx):
+            over = more[0] if more else {}
+            yield Finding(self.code, self.name, over.get("severity", self.severity), message,
+                          evidence, over.get("fix", self.fix))
 
 
 REGISTRY: dict[str, Rule] = {}
+
+#: `logitcheck explain severity` and the README: when a finding fails the gate
+SEVERITY_MODEL = """\
+error: the loss you compute is wrong or will not be finite: probabilities fed to a
+  loss that takes logits (LC201), double softmax (LC202), misaligned labels (LC304), NaN
+  or inf stored in the file (LC001), or a naive path that fails on the path you use.
+warning: a hazard that has not hurt this export's loss, or a loss that is finite but
+  imprecise: the naive softmax would overflow or underflow (LC101, LC102) while your
+  loss path is stable, a float16 mean over the whole export (LC109), coarse storage.
+info: headroom and context: narrower dtypes that would break (LC104), classes that
+  never occur (LC302).
+
+The naive paths (softmax then log; log-sum-exp without the max shift) are computed on
+every run. Their failures are errors only when they are yours: --loss-path naive (you
+compute softmax then log by hand), stored inf/NaN, or --backend's own loss API returning
+inf/NaN. With the default --loss-path stable (F.cross_entropy, log_softmax,
+from_logits=True) they are warnings that name the rows and the headroom left. With
+--backend torch/tensorflow/jax the counts are the framework's own: its softmax subtracts
+the row max, so only a hand-written log(sum(exp(z))) overflows.
+
+The gate fails on findings at or above --fail-on (error by default); --severity
+CODE=LEVEL moves one rule, --select/--ignore choose rules, --baseline accepts known
+findings."""
 
 
 def rule(

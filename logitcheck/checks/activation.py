@@ -234,20 +234,28 @@ def binary_probabilities_as_logits(ctx: Context):
     Severity.WARNING,
     summary="Independent sigmoid outputs (multi-label) where logits are expected.",
     why="Values in [0, 1] whose rows do not sum to 1, many saturated near 0 or 1, are "
-    "independent sigmoids: fed to a loss with logits they are squashed a second time.",
+    "independent sigmoids: fed to a loss with logits they are squashed a second time. With "
+    "multi-label targets (--multi-label) the loss is then known to be wrong: an error, with "
+    "the loss reported and the correct one; without targets, a warning.",
     fix=_SIGMOID_FIX,
     example="nn.BCEWithLogitsLoss()(torch.sigmoid(multi_label_logits), targets)",
 )
 def sigmoid_probabilities_as_logits(ctx: Context):
     if ctx.settings.expects != "logits" or ctx.kind.name != "sigmoid_probabilities":
         return
+    s = ctx.stats
     share = ctx.kind.evidence.get("saturated_share", 0.0)
-    yield from _yield(
-        ctx,
-        f"{_kind_phrase(ctx)}: {share:.1%} of the values lie below 0.02 or above 0.98, as "
-        "sigmoid outputs do; a loss that expects logits squashes them again",
-        ExactSum(), ExactSum(), "",
-    )
+    message = (f"{_kind_phrase(ctx)}: {share:.1%} of the values lie below 0.02 or above 0.98, "
+               "as sigmoid outputs do; a loss that expects logits squashes them again")
+    if s.targets != "multilabel" or not s.labelled or s.loss_as_probabilities.mean is None:
+        yield from _yield(ctx, message, ExactSum(), ExactSum(), "")
+        return
+    for text, evidence in _yield(ctx, message, s.loss, s.loss_as_probabilities,
+                                 "BCEWithLogitsLoss (from_logits=True)"):
+        if s.zero_label_value:
+            text += (f" (left out: {s.zero_label_value.count:,} rows where a target's "
+                     "probability is 0, whose true loss is inf)")
+        yield text, evidence, {"severity": Severity.ERROR}
 
 
 @rule(
@@ -291,6 +299,9 @@ def softmax_wrong_axis(ctx: Context):
         return
     s = ctx.stats
     message = f"{_kind_phrase(ctx)}; the rows' losses cannot be recovered from these values"
+    if s.rows < s.classes:
+        message += (f"; or transposed? the array has {s.rows:,} rows and {s.classes:,} "
+                    "columns: if each column is a sample, pass --class-axis 0")
     if s.labelled and s.loss_as_probabilities.mean is not None:
         message += f" (-log(p_y) on them gives {s.loss_as_probabilities.mean:.4f})"
     yield message, {"kind": ctx.kind.name, **ctx.kind.evidence,

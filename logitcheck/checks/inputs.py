@@ -57,6 +57,37 @@ def non_finite_values(ctx: Context):
 
 @rule(
     "LC003",
+    "fewer-rows-than-classes",
+    Severity.WARNING,
+    summary="A 2-D array with fewer rows than classes and no labels: transposed?",
+    why="Logits saved as (classes, samples) read as a few rows over very many classes: every "
+    "statistic is then taken across samples instead of across classes. With labels, their "
+    "count settles it (an error names the axis); without, this warning asks.",
+    fix={
+        "numpy": "Save logits with shape (samples, classes): np.save(path, z.T) if it was "
+        "(classes, samples); or pass --class-axis 0.",
+        "pytorch": "Export model(x) as (batch, classes); for (N, C, ...) outputs pass "
+        "--class-axis 1.",
+        "keras": "Export model.predict(x) as it is: (batch, classes).",
+        "jax": "Export the logits as (batch, classes): logits.T if they were transposed.",
+    },
+    example="np.save('logits.npy', logits.T)  # (10, 5000): 10 rows of 5,000 'classes'",
+)
+def fewer_rows_than_classes(ctx: Context):
+    s = ctx.stats
+    if (ctx.labels is not None or len(ctx.logits.shape) != 2 or s.binary
+            or not 1 < s.rows < s.classes or ctx.kind.name == "softmax_wrong_axis"):
+        return  # columns that sum to 1 are LC209's, which says the same
+    yield (
+        f"the array has {s.rows:,} rows and {s.classes:,} columns, so it is read as "
+        f"{s.rows:,} samples of {s.classes:,} classes: transposed? if each column is a "
+        "sample, pass --class-axis 0",
+        {"rows": s.rows, "classes": s.classes},
+    )
+
+
+@rule(
+    "LC004",
     "stable-loss-not-finite",
     Severity.ERROR,
     summary="Even the stable loss is inf or NaN on rows whose values are all finite.",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..dtypes import facts
 from ..numerics import PATHS, exp_overflow_threshold
 from ..report.model import Severity
@@ -22,6 +24,17 @@ _STABLE_FIX = {
 }
 
 
+_BCE_FIX = {
+    "numpy": "Use np.logaddexp(0, z) - z * t (a shifted softplus), or "
+    "scipy.special.log_expit(z), instead of np.log(1 / (1 + np.exp(-z))).",
+    "pytorch": "Pass raw logits to nn.BCEWithLogitsLoss / F.binary_cross_entropy_with_logits; "
+    "never torch.sigmoid followed by nn.BCELoss or torch.log.",
+    "keras": "Use keras.losses.BinaryCrossentropy(from_logits=True) on raw logits, not a "
+    "sigmoid layer plus a log.",
+    "jax": "Use optax.sigmoid_binary_cross_entropy(logits, labels) or jax.nn.log_sigmoid(z).",
+}
+
+
 def underflow_threshold(dtype: str) -> float:
     """The row range beyond which the smallest probability rounds to exactly 0."""
     return facts(dtype).zero_range
@@ -37,6 +50,61 @@ def _per_path(paths, attr: str) -> dict:
     return {p: {"failed_rows": r.count, "first_rows": list(r.first)} for p, r in sets.items()}
 
 
+def _framework(ctx: Context):
+    """With --backend: the framework's own statistics (its naive paths in the storage dtype,
+    its loss APIs), or None when numpy's reference is all there is."""
+    b = ctx.backend
+    if b is None or b.run.backend is None:
+        return None
+    return b.stats.get(b.run.name)
+
+
+def _naive_paths(ctx: Context) -> tuple[str, dict, str | None]:
+    """The storage dtype, the naive paths' statistics in it, and the framework that
+    computed them: --backend's own (torch's softmax shifts by the max, so its softmax then
+    log underflows but never overflows), else the textbook formulas emulated in numpy."""
+    dtype, paths = _storage_paths(ctx)
+    main = _framework(ctx)
+    d = main.dtypes.get(dtype) if main is not None else None
+    if d is not None and d.status == "ok" and d.naive:
+        return dtype, d.naive, ctx.backend.run.backend.label
+    return dtype, paths, None
+
+
+def _severity(ctx: Context) -> tuple[Severity, str]:
+    """The severity model of LC101/LC102 (see `logitcheck explain LC101`): a naive path's
+    failure is the user's error when their loss takes that path (--loss-path naive), when
+    the stored values already hold inf/NaN, or when their framework's own loss API
+    (--backend) returns inf/NaN; otherwise it is a hazard, a warning."""
+    s = ctx.stats
+    if ctx.settings.loss_path == "naive":
+        return Severity.ERROR, "your loss path is naive (--loss-path naive)"
+    if s.nan_values or s.posinf_values:
+        return Severity.ERROR, "the stored values already hold inf/NaN"
+    main = _framework(ctx)
+    broken = [f"{name} returns inf/NaN on {a.nonfinite.count:,} rows"
+              for name, a in (main.api.items() if main is not None else ()) if a.nonfinite]
+    if broken:
+        return Severity.ERROR, "; ".join(broken)
+    return Severity.WARNING, (
+        "a hazard only: your loss path is stable (--loss-path stable, the default), and "
+        "the stable loss is finite there")
+
+
+def _worst_path(paths: dict, kind: str):
+    """The path that fails most often by `kind` (overflow or underflow), and its rows."""
+    worst = max(PATHS, key=lambda p: getattr(paths[p], kind).count)
+    return worst, getattr(paths[worst], kind)
+
+
+def _extras(ctx: Context) -> tuple[Severity, str, dict]:
+    level, why = _severity(ctx)
+    more: dict = {"severity": level}
+    if ctx.stats.binary or ctx.stats.targets == "multilabel":
+        more["fix"] = _BCE_FIX
+    return level, why, more
+
+
 @rule(
     "LC101",
     "naive-overflow",
@@ -44,32 +112,54 @@ def _per_path(paths, attr: str) -> dict:
     summary="The naive softmax overflows (exp(z) = inf) in the storage dtype.",
     why="exp(z) is inf above 11.09 in float16, 88.72 in float32 and 709.78 in float64; "
     "softmax then log, or log(sum(exp(z))) without subtracting the row max, then "
-    "returns inf or NaN for a row whose true loss is finite.",
+    "returns inf or NaN for a row whose true loss is finite. Severity: an error when your "
+    "loss takes the naive path (--loss-path naive), when the stored values already hold "
+    "inf/NaN, or when your framework's own loss (--backend) returns inf/NaN; a warning "
+    "(a hazard: the rows and the headroom) when your loss path is stable, the default. "
+    "With --backend, the counts are the framework's own: torch's and TensorFlow's softmax "
+    "subtract the row max themselves, so only log(sum(exp(z))) written by hand overflows.",
     fix=_STABLE_FIX,
     example="torch.log(torch.softmax(z.half(), 1))  # z = 12.0 gives exp(z) = inf in float16",
 )
 def naive_overflow(ctx: Context):
-    dtype, paths = _storage_paths(ctx)
+    dtype, paths, framework = _naive_paths(ctx)
     if not paths:
         return
-    worst = max(PATHS, key=lambda p: paths[p].overflow.count)
-    rows = paths[worst].overflow
+    path, rows = _worst_path(paths, "overflow")
     if not rows:
         return
+    s = ctx.stats
     threshold = exp_overflow_threshold(dtype)
+    level, why, more = _extras(ctx)
+    would = "overflows" if level is Severity.ERROR else "would overflow"
+    top = s.finite_max
+    past = f", {num(top - threshold)} past it" if top is not None and top > threshold else ""
+    if s.binary or s.targets == "multilabel":
+        what = (f"the naive sigmoid / BCE path {would} in {dtype}: exp(z) is inf above "
+                f"z = {threshold:.2f} (the largest logit is {num(top)}{past}), so "
+                "log(1 + exp(z)) or 1 / (1 + exp(-z)) by hand returns inf or NaN")
+    else:
+        what = (f"the naive softmax {would} in {dtype}: sum(exp(z)) passes {dtype}'s largest "
+                f"value {facts(dtype).max:.6g} (exp(z) alone is inf above z = {threshold:.2f}; "
+                f"the largest logit is {num(top)}{past}), so the naive loss is inf or NaN")
+    if framework is not None and not paths["softmax_then_log"].overflow:
+        what += (f"; {framework}'s own softmax subtracts the row max and does not overflow: "
+                 "only log(sum(exp(z))) written without the max shift does")
     yield (
-        f"the naive softmax overflows in {dtype} on {rows_phrase(rows, ctx.stats.rows)}: "
-        f"sum(exp(z)) passes {dtype}'s largest value {facts(dtype).max:.6g} "
-        f"(exp(z) alone is inf above z = {threshold:.2f}; the largest logit is "
-        f"{num(ctx.stats.finite_max)}), so the naive loss is inf or NaN there",
+        f"{what} on {rows_phrase(rows, s.rows)}; {why}",
         {
             "dtype": dtype,
             "overflow_threshold": threshold,
-            "max_logit": ctx.stats.finite_max,
+            "max_logit": top,
+            "headroom": None if top is None else threshold - top,
             "rows": rows.count,
             "first_rows": list(rows.first),
+            "path": path,
+            "computed_by": framework or "numpy (emulated)",
+            "loss_path": ctx.settings.loss_path,
             "paths": _per_path(paths, "overflow"),
         },
+        more,
     )
 
 
@@ -80,33 +170,50 @@ def naive_overflow(ctx: Context):
     summary="The naive softmax underflows (p_y = 0, infinite loss) in the storage dtype.",
     why="Once a row's range (max - z_y) passes 17.33 in float16, 103.97 in float32 or "
     "745.13 in float64, exp(z_y)/sum(exp(z)) rounds to exactly 0 and -log(0) = inf, "
-    "though the true loss is simply large and finite.",
+    "though the true loss is simply large and finite. Severity as LC101: an error on the "
+    "naive loss path, on stored inf/NaN or when your framework's loss fails; a warning (a "
+    "hazard) on the stable path, the default.",
     fix=_STABLE_FIX,
     example="np.log(softmax(z))[y]  # z = [60, -50] in float32: p_y = 0, loss inf, true 110",
 )
 def naive_underflow(ctx: Context):
-    dtype, paths = _storage_paths(ctx)
+    dtype, paths, framework = _naive_paths(ctx)
     if not paths:
         return
-    worst = max(PATHS, key=lambda p: paths[p].underflow.count)
-    rows = paths[worst].underflow
+    path, rows = _worst_path(paths, "underflow")
     if not rows:
         return
+    s = ctx.stats
     threshold = underflow_threshold(dtype)
-    where = "p_y" if ctx.stats.labelled else "the least likely class's probability"
-    cause = f"{where} rounds to 0 once a row's range passes {threshold:.2f}"
-    if ctx.stats.binary:
-        cause = "sigmoid(z) rounds to exactly 1 (or 0), so log(1 - p) (or log p) is -inf"
+    level, why, more = _extras(ctx)
+    would = "underflows" if level is Severity.ERROR else "would underflow"
+    span = s.max_range.value if s.max_range else None
+    if s.binary or s.targets == "multilabel":
+        what = (f"the naive sigmoid / BCE path {would} in {dtype}: sigmoid(z) rounds to "
+                "exactly 1 (or 0), so log(1 - p) (or log p) is -inf and BCELoss on "
+                "sigmoid outputs is inf (clamped to 100 by torch)")
+    else:
+        where = "p_y" if s.labelled else "the least likely class's probability"
+        largest = (f"; the largest row range is {num(span)}, {num(span - threshold)} past it"
+                   if span is not None and span > threshold else "")
+        what = (f"the naive softmax {would} in {dtype}: {where} rounds to 0 once a row's "
+                f"range passes {threshold:.2f}{largest}, so the naive loss is inf while the "
+                "stable loss is finite")
     yield (
-        f"the naive softmax underflows in {dtype} on {rows_phrase(rows, ctx.stats.rows)}: "
-        f"{cause}, so the naive loss is inf while the stable loss is finite",
+        f"{what} on {rows_phrase(rows, s.rows)}; {why}",
         {
             "dtype": dtype,
             "underflow_range": threshold,
+            "max_range": span,
+            "headroom": None if span is None else threshold - span,
             "rows": rows.count,
             "first_rows": list(rows.first),
+            "path": path,
+            "computed_by": framework or "numpy (emulated)",
+            "loss_path": ctx.settings.loss_path,
             "paths": _per_path(paths, "underflow"),
         },
+        more,
     )
 
 
@@ -303,4 +410,74 @@ def constant_rows(ctx: Context):
         f"{rows_phrase(rows, ctx.stats.rows)} hold one value in every class: their loss is "
         f"exactly ln(C) = {math.log(ctx.stats.classes):.4f}",
         {"rows": rows.count, "first_rows": list(rows.first)},
+    )
+
+
+def _rounded(x: float, dtype: str) -> float:
+    """x rounded to nearest in `dtype` (inf past its largest value plus half a step)."""
+    f = facts(dtype)
+    if x >= f.max + f.spacing(f.max) / 2:
+        return math.inf
+    step = f.spacing(x)
+    return round(x / step) * step if step else x
+
+
+def _break_row(per_row: float, dtype: str) -> int:
+    """The first row count n whose sum n * per_row rounds to inf in `dtype`."""
+    f = facts(dtype)
+    return math.ceil((f.max + f.spacing(f.max) / 2) / per_row)
+
+
+@rule(
+    "LC109",
+    "reduction-in-storage-dtype",
+    Severity.WARNING,
+    summary="The mean or sum of the row losses overflows in the storage dtype (float16).",
+    why="A loss reduced over the whole export in the dtype it is stored in keeps its sum and "
+    "its row count in that dtype: torch's F.cross_entropy on a float16 CPU tensor accumulates "
+    "in float32 but rounds both to float16, so the sum is inf once it passes 65504 (mean "
+    "inf), and the row count is inf from 65,520 rows on (mean NaN, or 0 when the sum is "
+    "finite). bfloat16 reaches 3.4e38 (rounded once each, its sum and count leave the mean "
+    "within 0.6 %). Per-batch losses are "
+    "not affected; a loss over the exported file in its own dtype is.",
+    fix={
+        "numpy": "Reduce in float64: loss.astype(np.float64).mean(), or np.mean(loss, "
+        "dtype=np.float64).",
+        "pytorch": "Cast first: F.cross_entropy(logits.float(), labels), or reduction='none' "
+        "followed by .double().mean().",
+        "keras": "Cast the logits with tf.cast(logits, tf.float32) before the loss.",
+        "jax": "Cast the logits with logits.astype(jnp.float32) before the loss.",
+    },
+    example="F.cross_entropy(torch.from_numpy(z16), y)  # 200,000 x 1,000 float16: nan",
+)
+def reduction_in_storage_dtype(ctx: Context):
+    s, dtype = ctx.stats, ctx.logits.dtype
+    mean, count = s.loss.mean, s.loss.count
+    if not s.labelled or not mean or count == 0 or facts(dtype).bits > 16:
+        return  # float32 keeps counts exact to 16.7M rows and sums to 3.4e38
+    total = mean * count
+    fl_sum, fl_count = _rounded(total, dtype), _rounded(float(count), dtype)
+    if not (math.isinf(fl_sum) or math.isinf(fl_count)):
+        return  # rounded once each, sum and count leave the mean within 0.6 % (bfloat16)
+    with np.errstate(all="ignore"):
+        fl_mean = float(np.float64(fl_sum) / np.float64(fl_count))
+
+    def plain(x: float) -> float | str:  # JSON has no inf or NaN
+        return x if math.isfinite(x) else str(x)
+
+    evidence = {"dtype": dtype, "rows": count, "loss": mean, "sum": total,
+                "sum_in_dtype": plain(fl_sum), "count_in_dtype": plain(fl_count),
+                "mean_in_dtype": plain(fl_mean)}
+    breaks = min(_break_row(mean, dtype), _break_row(1.0, dtype))
+    got = "NaN" if math.isnan(fl_mean) else "inf" if math.isinf(fl_mean) else f"{fl_mean:g}"
+    what = []
+    if math.isinf(fl_sum):
+        what.append(f"the sum of the row losses ({num(total)}) is inf")
+    if math.isinf(fl_count):
+        what.append(f"the row count ({count:,}) is inf")
+    yield (
+        f"a mean loss over this export in {dtype} is {got}, not {mean:.4f}: "
+        f"{' and '.join(what)} in {dtype} (from about row {breaks:,} on); reduce in "
+        "float32 or float64",
+        {**evidence, "breaks_at_row": breaks},
     )

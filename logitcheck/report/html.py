@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from .common import finding_title, no_finite_loss, verdict
+from .common import finding_title, gap_text, no_finite_loss, verdict
 from .json_format import dumps as json_dumps
 from .model import Finding, Report
 from .pictures import Picture, bin_of, bin_range, pictures
@@ -139,7 +139,9 @@ def _summary(report: Report) -> str:
                                  f'({p["overflow_rows"]:,} overflow, '
                                  f'{p["underflow_rows"]:,} underflow)</td>')
                 else:
-                    cells.append(f"<td>ok (rel. gap ≤ {num(p['max_rel_gap'], 2)})</td>")
+                    text, ok = gap_text(p)
+                    cells.append(f"<td>{escape(text)}</td>" if ok else
+                                 f'<td class="bad">{escape(text)}</td>')
             rows.append(f"<tr><td>naive: {escape(name)}</td>{''.join(cells)}</tr>")
         out.append(f"<h2>Loss paths</h2><table><tr><th>path</th>{head}</tr>{''.join(rows)}"
                    "</table>")

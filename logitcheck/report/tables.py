@@ -29,6 +29,8 @@ def num(value: Any, digits: int = 4) -> str:
         return "—"
     if isinstance(value, str):
         return value
+    if value == 0:
+        return "0"  # never "-0": a loss of -0.0 is 0
     return f"{value:.{digits}g}"
 
 
@@ -39,8 +41,11 @@ def row_tables(report: Report, worst_limit: int = 10) -> list[TableData]:
     out = []
     labelled = m.get("evaluated_at") == "label"
     if m.get("worst_rows") and labelled:
+        by = "stable loss"
+        if (m.get("loss") or {}).get("expects", "logits") != "logits":
+            by = "the values' stable loss as logits; your loss beside it"
         out.append(_rows_table(report, m["worst_rows"][:worst_limit],
-                               f"worst rows by stable loss (top {min(worst_limit, 10)})"))
+                               f"worst rows by {by} (top {min(worst_limit, 10)})"))
     if m.get("naive_failure_rows"):
         storage = report.inputs[0].dtype
         out.append(_rows_table(
@@ -57,13 +62,15 @@ def _rows_table(report: Report, rows: list[dict[str, Any]], title: str) -> Table
     dtypes = list(rows[0]["naive"]) if rows else []
     paths = list(rows[0]["naive"][dtypes[0]]) if dtypes else []
     positions = bool(report.positions)
+    declared = any("loss_declared" in r for r in rows)  # --expects probabilities, ...
     header = ["row", *(["position"] if positions else []),
               "label" if labelled else "class (least likely)", "p_y", "stable loss",
-              *(f"{d} naive" for d in dtypes)]
+              *(["your loss"] if declared else []), *(f"{d} naive" for d in dtypes)]
     body, bad = [], []
     for r in rows:
         cells = [str(r["row"]), *([report.positions.get(r["row"], "")] if positions else []),
-                 "—" if r["label"] is None else str(r["label"]), num(r["p_y"]), num(r["loss"], 6)]
+                 "—" if r["label"] is None else str(r["label"]), num(r["p_y"]), num(r["loss"], 6),
+                 *([num(r.get("loss_declared"), 6)] if declared else [])]
         flags = [False] * len(cells)
         for d in dtypes:
             values = [r["naive"][d][p] for p in paths]

@@ -363,7 +363,7 @@ def special_case(rng: random.Random) -> Case:
             "logits": ["analyze", "x.npy"],
             "labels": ["analyze", "ok.npy", "--labels", "x.npy"],
             "baseline": ["analyze", "ok.npy", "--labels", "y.npy", "--baseline", "x.npy"],
-            "inspect": ["inspect", "ok.npy", "x.npy"],
+            "inspect": ["inspect", "x.npy"],
             "compare": ["compare", "x.npy", "ok.npy"],
             "config": ["config", "validate", "x.npy"],
         }.get(where)
