@@ -1,8 +1,8 @@
 """The JSON document: schema_version "1", keys in a stable order, strict JSON numbers.
 
 Strict JSON has no inf or NaN; a value that is one (a row range of inf on float64 logits
-near the largest float, a loss that overflows) is written as the string "Infinity",
-"-Infinity" or "NaN", which JavaScript's Number() and Python's float() both read back.
+near the largest float, a loss that overflows) is written as the string "inf", "-inf" or
+"nan", as the rows of metrics.worst_rows already are; Python's float() reads them back.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, float):
         if math.isfinite(value):
             return value
-        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+        return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
