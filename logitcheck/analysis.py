@@ -145,6 +145,8 @@ def _add_declared_row_losses(m: dict[str, Any], read_rows: RowReader, expects: s
     if expects == "logits" or not rows or m["classes"] < 2 or m["loss_stable"] is None:
         return
     for r in rows:
+        if r["label"] is None:  # multi-label targets: no single label to read the value at
+            continue
         z = read_rows([r["row"]])[0]
         v = float(np.asarray(z, dtype=np.float64)[0, r["label"]])
         if expects == "probabilities":
