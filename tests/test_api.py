@@ -187,7 +187,7 @@ def test_torch_bfloat16_is_the_cli_report_on_a_bf16_safetensors_file(tmp_path):
 def test_jax_arrays(tmp_path):
     jnp = pytest.importorskip("jax.numpy")
     z, y = _fp16_rows(n=400)
-    z32 = z.astype(np.float32)
+    z32, y = z.astype(np.float32), y.astype(np.int32)  # JAX's default integers
     report = check(jnp.asarray(z32), jnp.asarray(y))
     assert report.inputs[0].format == "jax"
     assert_same(report, cli(tmp_path, z32, y))
@@ -320,7 +320,7 @@ def test_merged_checkers_are_one_checker_in_any_grouping():
     one = Checker(**options)
     parts = []
     for k, (zz, yy) in enumerate(zip(np.split(z, [700, 1500, 2200]), np.split(y, [700, 1500,
-                                                                                2200]))):
+                                                                                2200]), strict=False)):
         one.update(zz, yy)
         part = Checker(**options)
         for a, b in zip(np.array_split(zz, k + 1), np.array_split(yy, k + 1), strict=True):
@@ -461,3 +461,61 @@ def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
     assert result.attempted > 0 or module == "logitcheck.report.model"
+
+
+def test_readme_from_python_examples():
+    readme = Path(__file__).resolve().parent.parent / "README.md"
+    text = readme.read_text().split("<!-- from-python:start -->\n")[1]
+    text = text.split("<!-- from-python:end -->")[0].replace("```python\n", "").replace(
+        "```\n", "")
+    test = doctest.DocTestParser().get_doctest(text, {}, "README", str(readme), 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.summarize(verbose=False) == (0, 13)
+
+
+# --- more of what a stream keeps --------------------------------------------------------------
+
+
+def test_a_stream_holds_the_statistics_not_the_rows():
+    z, y = _fp16_rows(n=20000)
+    c = Checker(loss_path="naive")
+    for zz, yy in zip(np.array_split(z, 100), np.array_split(y, 100), strict=True):
+        c.update(zz, yy)
+    assert len(c._kept) <= 20  # the rows the two report tables show
+    assert c._sampled == sum(s.shape[0] for s in c._sample_z) == 4096  # probe.MAX_ROWS
+    assert_same(c.report(), check(z, y, loss_path="naive"))
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_stream_with_a_framework_backend_is_one_call(backend):
+    pytest.importorskip(backend)
+    z, y = _fp16_rows(n=1200)
+    z = z.astype(np.float16)
+    options = {"backend": backend, "cross_check": True}
+    one = check(z, y, **options)
+    assert one.metrics["backend"]["name"] == backend
+    assert one.metrics["backend"]["dtypes"]["float16"]["no_max_shift"]["failed_rows"] > 0
+    cuts = _cuts(1200, 30, seed=4)
+    if backend == "jax":
+        # XLA's log_softmax of a row differs in the last bits with the block's shape (as
+        # --chunk-rows changes it): the same blocks give the same numbers
+        options["chunk_rows"] = 40
+        one = check(z, y, **options)
+        cuts = np.arange(40, 1200, 40)
+    assert_same(_stream(z, y, cuts, **options), one)
+    a = Checker.of(z[:520], y[:520], **options)
+    b = pickle.loads(pickle.dumps(Checker.of(z[520:], y[520:], **options)))
+    assert_same(a.merge(b).report(), one)
+
+
+def test_multi_label_probabilities_as_the_cli(tmp_path):
+    rng = np.random.default_rng(7)
+    targets = rng.integers(0, 2, size=(300, 4)).astype(np.float32)
+    p = (1 / (1 + np.exp(-(6 * targets - 3 + rng.normal(size=(300, 4)))))).astype(np.float32)
+    args = ("--expects", "probabilities", "--multi-label")
+    expected = cli(tmp_path, p, targets, *args)  # a TypeError before: no single label
+    report = check(p, targets, expects="probabilities", multi_label=True)
+    assert_same(report, expected)
+    assert_same(_stream(p, targets, _cuts(300, 20), expects="probabilities",
+                        multi_label=True), report)
