@@ -405,12 +405,12 @@ class Checker:
                 settings.multilabel)
             name, label_name = "logits", "labels" if labels is not None else None
         layout = self._check_layout(source, label_source, name, label_name)
-        if self._plan is None:
-            self._plan = plan_for(source, label_source, settings)
+        plan = self._plan or plan_for(source, label_source, settings)  # fixed by the first
         opened = time.perf_counter()
-        part, backends = compute_all(source, label_source, settings, self._backend_run().jobs,
-                                     plan=self._plan, offset=self.rows, fill=False)
-        self._layout = layout
+        jobs = self._backend_run(plan).jobs
+        part, backends = compute_all(source, label_source, settings, jobs, plan=plan,
+                                     offset=self.rows, fill=False)
+        self._layout, self._plan = layout, plan
         self._add(part, backends, source, label_source)
         self._sample(source, label_source)
         self.rows += source.shape[0]
@@ -419,11 +419,10 @@ class Checker:
         self._seconds["open_s"] += opened - started
         self._seconds["compute_s"] += time.perf_counter() - opened
 
-    def _backend_run(self) -> BackendRun:
+    def _backend_run(self, plan: Plan) -> BackendRun:
+        """The backends (--backend, --cross-check), opened at the first batch (and again
+        after unpickling)."""
         if self._run is None:
-            assert self._layout is not None or self._plan is not None
-            plan = self._plan
-            assert plan is not None
             self._run = BackendRun.open(self.settings, plan.storage, plan)
         return self._run
 
@@ -452,12 +451,8 @@ class Checker:
                 or label_layout[1][1:] != first.labels[1][1:]):
             raise UsageError(f"update(): this batch's labels have shape {label_layout[1]}, "
                              f"the first batch's {first.labels[1]}")
-        names = first.name if name in first.name.split(", ") else f"{first.name}, {name}"
-        lnames = first.label_name
-        if label_name is not None and lnames is not None and \
-                label_name not in lnames.split(", "):
-            lnames = f"{lnames}, {label_name}"
-        return dataclasses.replace(first, name=names, label_name=lnames)
+        return dataclasses.replace(first, name=_named(first.name, name),
+                                   label_name=_named(first.label_name, label_name))
 
     def _add(self, part: Stats, backends: dict[str, BackendStats], source: Source,
              labels: Labels | None) -> None:
@@ -516,6 +511,12 @@ class Checker:
                              f"{' with' if theirs.labels else ' without'} labels, this one "
                              f"{first.describe()}{' with' if first.labels else ' without'} "
                              "labels")
+        names, label_names = first.name, first.label_name
+        for name in theirs.name.partition(" (+")[0].split(", "):
+            names = _named(names, name)
+        for name in (theirs.label_name or "").partition(" (+")[0].split(", "):
+            label_names = _named(label_names, name or None)
+        self._layout = dataclasses.replace(first, name=names, label_name=label_names)
         k = self.rows
         self._stats = self._stats.merge(shift_rows(other._stats, k))
         self._backends = merge_runs(self._backends, shift_rows(other._backends, k))
@@ -566,7 +567,7 @@ class Checker:
                              self.rows, layout.dtype, source.lead_shape)
             probe = probe_labels(sample, _Labels(sample),  # type: ignore[arg-type]
                                  settings.ignore_index, settings.shift_labels)
-        return build_report(source, inputs, settings, self._backend_run(), stats,
+        return build_report(source, inputs, settings, self._backend_run(self._plan), stats,
                             self._backends, probe, self._read_kept, [], dict(self._seconds),
                             computed)
 
@@ -574,6 +575,25 @@ class Checker:
         z = np.concatenate([self._kept[r][0] for r in rows])
         ys = [self._kept[r][1] for r in rows]
         return z, None if ys[0] is None else np.concatenate(ys)  # type: ignore[arg-type]
+
+
+#: the input names a stream's report shows (files given as batches), at most
+NAMES_SHOWN = 3
+
+
+def _named(names: str | None, name: str | None) -> str | None:
+    """'a.npy, b.npy, c.npy (+2 more)': the first NAMES_SHOWN names of the batches'
+    inputs, then how many more (arrays are all 'logits', 'labels')."""
+    if names is None or name is None:
+        return names
+    shown, _, more = names.partition(" (+")
+    parts = shown.split(", ")
+    extra = int(more.split(" ")[0]) if more else 0
+    if name in parts:
+        return names
+    if len(parts) < NAMES_SHOWN:
+        return ", ".join([*parts, name])
+    return f"{shown} (+{extra + 1} more)"
 
 
 def _without(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:

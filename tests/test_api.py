@@ -319,8 +319,8 @@ def test_merged_checkers_are_one_checker_in_any_grouping():
     options = {"loss_path": "naive", "dtypes": "float16"}
     one = Checker(**options)
     parts = []
-    for k, (zz, yy) in enumerate(zip(np.split(z, [700, 1500, 2200]), np.split(y, [700, 1500,
-                                                                                2200]), strict=False)):
+    cuts = [700, 1500, 2200]
+    for k, (zz, yy) in enumerate(zip(np.split(z, cuts), np.split(y, cuts), strict=True)):
         one.update(zz, yy)
         part = Checker(**options)
         for a, b in zip(np.array_split(zz, k + 1), np.array_split(yy, k + 1), strict=True):
@@ -519,3 +519,14 @@ def test_multi_label_probabilities_as_the_cli(tmp_path):
     assert_same(report, expected)
     assert_same(_stream(p, targets, _cuts(300, 20), expects="probabilities",
                         multi_label=True), report)
+
+
+def test_a_stream_of_many_files_names_the_first_three():
+    from logitcheck.api import _named
+
+    names = None
+    out = "a"
+    for name in ("b", "a", "c", "d", "e", "d"):
+        out = _named(out, name)
+    assert out == "a, b, c (+3 more)"
+    assert _named(names, "x") is None
