@@ -160,7 +160,16 @@ class Report:
     def render(self, fmt: str = "rich", *, color: bool = False, width: int = 100,
                verbosity: int = 0) -> str:
         """The report in a --format: rich (plain text unless color), json, junit, github,
-        markdown or html. verbosity: -1 the verdict line, 1 evidence and zones too."""
+        markdown or html. verbosity: -1 the verdict line, 1 evidence and zones too.
+
+        >>> import numpy as np, logitcheck
+        >>> r = logitcheck.check(np.array([[4.0, 0.0], [0.0, 4.0]] * 32), [0, 1] * 32)
+        >>> print(r.render(verbosity=-1), end="")
+        PASS: no findings (fail-on error, exit 0)
+        >>> r
+        <logitcheck Report analyze: PASS: no findings (fail-on error, exit 0)
+          64 rows x 2 classes, holds logits; loss 0.0181499 (-log_softmax(z)[y])>
+        """
         from . import RENDERERS  # renderers import this module
 
         if fmt not in RENDERERS:
