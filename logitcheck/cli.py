@@ -216,19 +216,27 @@ def _guarded(what: str, run: Callable[[], T]) -> T:
     raise AssertionError  # pragma: no cover - _fail exits
 
 
+def report_width(tty: bool) -> int:
+    """COLUMNS when set (as rich and shutil read it), else a terminal's width; pipes and
+    files get 100 columns. At least 40: the tables are laid out for it (report/fit.py)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(40, int(columns))
+    if tty:
+        import shutil
+
+        return max(40, shutil.get_terminal_size((100, 24)).columns)
+    return 100
+
+
 def _finish(what: str, make_report: Callable[[], Any], output: Output,
             renderers: Any = RENDERERS) -> None:
     def run() -> Report:
         report = make_report()
-        width = 100
-        if sys.stdout.isatty():
-            import shutil  # a terminal's width only: pipes and files get 100 columns
-
-            width = shutil.get_terminal_size((100, 24)).columns
         terminal = Terminal(
             stdout_tty=sys.stdout.isatty(),
             stderr_tty=sys.stderr.isatty(),
-            width=width,
+            width=report_width(sys.stdout.isatty()),
             no_color_env=bool(os.environ.get("NO_COLOR")),
         )
         texts.extend(deliver(report, output, terminal, renderers))
@@ -254,8 +262,8 @@ def _finish(what: str, make_report: Callable[[], Any], output: Output,
 @engine_options
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
-    """Analyze LOGITS: model outputs in .npy, .npz, safetensors or CSV/TSV (.gz) files, a
-    directory of .npy shards, or a zarr store.
+    """Analyze LOGITS: model outputs in .npy, .npz, safetensors, .pt or CSV/TSV (.gz) files,
+    a directory of .npy shards, or a zarr store.
 
     2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
     """

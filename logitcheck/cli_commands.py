@@ -36,7 +36,7 @@ from .cli import (
     cli,
 )
 from .cli_options import engine_options, input_options, render_inspect
-from .errors import LogitcheckError
+from .errors import EXIT_ERROR, LogitcheckError
 from .options import SCALES
 from .outputs import write_atomic
 from .report import Report
@@ -152,18 +152,28 @@ def gaussian_command(mean: str, scale: str, targets: str | None, **kw: Any) -> N
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 def inspect_command(files: tuple[str, ...], fmt: str) -> None:
-    """Shape, dtype, keys and size of each FILE, from its headers alone (no data is read)."""
+    """Shape, dtype, keys and size of each FILE, from its headers alone (no data is read).
+
+    Every readable FILE is described; each one that is not gets one error line on stderr,
+    and the exit code is then 2."""
     from .io.describe import describe
 
-    try:
-        docs = [describe(f) for f in files]
-    except LogitcheckError as exc:
-        _fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
-        if os.environ.get("LOGITCHECK_DEBUG"):
-            raise
-        _fail(f"internal error ({type(exc).__name__}: {exc}); set LOGITCHECK_DEBUG=1 for details")
-    click.echo(render_inspect(docs, fmt), nl=False)
+    docs, errors = [], []
+    for f in files:
+        try:
+            docs.append(describe(f))
+        except LogitcheckError as exc:
+            errors.append({"path": f, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+            if os.environ.get("LOGITCHECK_DEBUG"):
+                raise
+            errors.append({"path": f, "error": f"internal error ({type(exc).__name__}: {exc}); "
+                           "set LOGITCHECK_DEBUG=1 for details"})
+    if docs:  # what could be read, even when another file could not
+        click.echo(render_inspect(docs, fmt, errors), nl=False)
+    for e in errors:
+        click.echo(f"logitcheck: error: {e['error']}", err=True)
+    sys.exit(EXIT_ERROR if errors else 0)
 
 
 @cli.command("run")

@@ -146,11 +146,16 @@ class StderrProgress:
             self._bar.stop()
 
 
-def render_inspect(docs: list[dict[str, Any]], fmt: str) -> str:
+def render_inspect(docs: list[dict[str, Any]], fmt: str,
+                   errors: list[dict[str, str]] | None = None) -> str:
+    """errors: the files that could not be described ({path, error}; JSON lists them)."""
     if fmt == "json":
         import json
 
-        return json.dumps({"schema_version": "1", "files": docs}, indent=2) + "\n"
+        doc: dict[str, Any] = {"schema_version": "1", "files": docs}
+        if errors:
+            doc["errors"] = errors
+        return json.dumps(doc, indent=2) + "\n"
     lines = []
     for d in docs:
         lines.append(f"{d['path']}: {d['format']}, {d['bytes']:,} bytes")

@@ -1,16 +1,16 @@
 """The CI gate: what happens to the findings after the checks ran.
 
 In order: rules not selected, or ignored, are dropped (and counted as suppressed);
-severity overrides apply; findings whose content key is in the baseline are marked
-baselined (still reported, never failing). Report.exit_code then compares what is left
-with fail-on, and --exit-zero turns findings into a report only.
+severity overrides apply; findings whose key (rule, input names, identity: baseline.py)
+is in the baseline are marked baselined (still reported, never failing). Report.exit_code
+then compares what is left with fail-on, and --exit-zero turns findings into a report only.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from .baseline import finding_key, load_keys
+from . import baseline
 from .checks import REGISTRY, Rule
 from .errors import UsageError
 from .report.model import Finding, GateInfo, Severity
@@ -65,7 +65,7 @@ def apply(
     findings: list[Finding], rules: dict[str, Rule], settings: Settings, inputs: list[str]
 ) -> tuple[list[Finding], GateInfo]:
     """The findings that count, in report order, and how the gate got them."""
-    accepted = load_keys(settings.baseline) if settings.baseline else frozenset()
+    accepted = baseline.load(settings.baseline) if settings.baseline else None
     kept: list[Finding] = []
     suppressed: dict[str, int] = {}
     for f in findings:
@@ -86,8 +86,10 @@ def apply(
         baseline=settings.baseline,
         inputs=tuple(str(p) for p in inputs),
         exit_zero=settings.exit_zero,
+        baseline_fingerprint=accepted.fingerprint if accepted is not None else None,
     )
-    if accepted:  # the fingerprint (read from the inputs) only where keys are compared
-        kept = [replace(f, baselined=finding_key(f, info.fingerprint) in accepted)
-                for f in kept]
+    if accepted is not None and accepted.keys:
+        names = baseline.input_names(info.inputs)
+        kept = [replace(f, baselined=accepted.key(f, names, lambda: info.fingerprint)
+                        in accepted.keys) for f in kept]
     return kept, info

@@ -60,3 +60,10 @@ def analyze_json(*args: str) -> tuple[int, dict]:
     doc = json.loads(result.stdout)
     doc.pop("timings")
     return result.exit_code, doc
+
+
+@pytest.fixture(autouse=True)
+def _report_width(monkeypatch):
+    """The human report is 100 columns wide in every test (the CLI reads COLUMNS, which a
+    developer's shell may export); tests of other widths pass COLUMNS themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)

@@ -68,7 +68,7 @@ def test_json_keeps_the_version_1_fields_in_order_and_adds_gate_fields():
     assert doc["command"] == "analyze"
     assert list(doc["gate"]) == [
         "select", "ignore", "severity", "skipped_rules", "suppressed", "baseline",
-        "fingerprint", "exit_zero",
+        "fingerprint", "baseline_fingerprint", "changed_since_baseline", "exit_zero",
     ]
     assert re.fullmatch(r"[0-9a-f]{64}", doc["gate"]["fingerprint"])
 

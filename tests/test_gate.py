@@ -147,7 +147,9 @@ def test_baseline_accepts_known_findings_and_fails_on_new_ones(tmp_path):
     assert result.exit_code == 0
     assert "wrote 1 finding" in result.stderr
     written = json.loads(Path(base).read_text())
-    assert written["logitcheck_baseline"] == "1"
+    assert written["logitcheck_baseline"] == "2"
+    assert written["inputs"] == ["probs_as_logits.npy", "labels.npy"]
+    assert re.fullmatch(r"[0-9a-f]{64}", written["fingerprint"])
     assert [e["code"] for e in written["findings"]] == ["LC201"]
     assert re.fullmatch(r"[0-9a-f]{64}", written["findings"][0]["key"])
 
@@ -183,15 +185,70 @@ def test_baseline_of_a_healthy_run_fails_on_a_changed_file(tmp_path):
     ]
 
 
-def test_baseline_keys_depend_on_the_input_content(tmp_path):
+def test_baseline_survives_a_new_export_and_says_it_changed(tmp_path):
     base = str(tmp_path / "baseline.json")
     z = np.load(ERROR_FILE)
     path = save(tmp_path / "p.npy", z)
     assert run("baseline", "write", base, path).exit_code == 0
-    assert run("analyze", path, "--baseline", base).exit_code == 0
-    z[-1] = z[-1][::-1]  # same kind of values, same finding, different last row
+    result = run("analyze", path, "--baseline", base, "-q")
+    assert (result.exit_code, result.stdout) == (0, "PASS: 0 new; 1 baselined (fail-on error, "
+                                                    "exit 0)\n")
+    # the nightly export: every value a little different, same file name, another directory
+    nightly = tmp_path / "2026-12-06"
+    nightly.mkdir()
+    p = z * (1 + 0.01 * np.random.default_rng(3).random(z.shape))
+    moved = save(nightly / "p.npy", (p / p.sum(axis=1, keepdims=True)).astype(z.dtype))
+    result = run("analyze", moved, "--baseline", base, "-q")
+    assert (result.exit_code, result.stdout) == (
+        0, "PASS: 0 new; 1 baselined, the inputs changed since the baseline (fail-on error, "
+        "exit 0)\n")
+    d = doc("analyze", moved, "--baseline", base)
+    assert d["gate"]["changed_since_baseline"] is True
+    assert d["gate"]["baseline_fingerprint"] == json.loads(Path(base).read_text())["fingerprint"]
+    assert [(f["code"], f["baselined"]) for f in d["findings"]] == [("LC201", True)]
+    # another file name is another input: its findings are new
+    other = save(tmp_path / "q.npy", z)
+    result = run("analyze", other, "--baseline", base, "-q")
+    assert (result.exit_code, result.stdout) == (
+        1, "FAIL: 1 new (1 error); 0 baselined (fail-on error, exit 1)\n")
+
+
+def test_baseline_findings_of_one_rule_differ_by_identity(tmp_path):
+    from logitcheck.baseline import finding_key
+    from logitcheck.report.model import Finding, Severity
+
+    def finding(dtype: str, rows: int) -> Finding:
+        return Finding("LC104", "low-precision-headroom", Severity.INFO, "m",
+                       {"dtype": dtype, "max_logit": 1999.0, "first_rows": [rows]}, {})
+
+    names = ["p.npy"]
+    assert finding_key(finding("float16", 1), names) == finding_key(finding("float16", 7), names)
+    assert finding_key(finding("float16", 1), names) != finding_key(finding("bfloat16", 1), names)
+    assert finding_key(finding("float16", 1), names) != finding_key(finding("float16", 1), ["q"])
+
+
+def test_a_format_1_baseline_is_still_read(tmp_path):
+    from logitcheck.baseline import file_fingerprint, finding_key_v1
+    from logitcheck.report.model import Finding, Severity
+
+    z = np.load(ERROR_FILE)
+    path = save(tmp_path / "p.npy", z)
+    evidence = doc("analyze", path)["findings"][0]["evidence"]
+    fingerprint = __import__("hashlib").sha256(file_fingerprint(path).encode()).hexdigest()
+    key = finding_key_v1(Finding("LC201", "probabilities-as-logits", Severity.ERROR, "",
+                                 evidence, {}), fingerprint)
+    base = tmp_path / "v1.json"
+    base.write_text(json.dumps({"logitcheck_baseline": "1", "findings": [{"key": key}]}))
+    result = run("analyze", path, "--baseline", str(base), "-q")
+    assert (result.exit_code, result.stdout) == (0, "PASS: 0 new; 1 baselined (fail-on error, "
+                                                    "exit 0)\n")
+    z[-1] = z[-1][::-1]  # format 1 keys hold the file's bytes: a changed file is new
     save(tmp_path / "p.npy", z)
-    assert run("analyze", path, "--baseline", base).exit_code == 1
+    assert run("analyze", path, "--baseline", str(base)).exit_code == 1
+    base.write_text(json.dumps({"logitcheck_baseline": "7", "findings": []}))
+    result = run("analyze", path, "--baseline", str(base))
+    assert result.exit_code == 2
+    assert "baseline format '7' is not one this logitcheck reads (1, 2)" in result.stderr
 
 
 def test_baseline_write_rejects_bad_input():

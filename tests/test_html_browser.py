@@ -44,7 +44,7 @@ def test_html_page_renders_in_a_browser_without_errors(tmp_path, name):
     page = tmp_path / "report.html"
     result = CliRunner().invoke(cli, [
         "analyze", str(SAMPLES / f"{name}.npy"), "--labels", str(SAMPLES / "labels.npy"),
-        "--html", str(page), "-q"])
+        "--html", str(page), "-q", "--loss-path", "naive"])
     assert result.exit_code == 1
     done = chromium(tmp_path, "--dump-dom", page.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]

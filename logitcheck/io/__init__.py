@@ -26,14 +26,15 @@ from .npy import open_npy
 from .stored import Stored, dtype_name, widen_bfloat16
 from .targets import dense_targets
 
-SUPPORTED = (".npy", ".npz", ".safetensors", ".csv", ".tsv", ".csv.gz", ".tsv.gz")
-KEYED = ("npz", "safetensors", "zarr")  # formats holding several arrays, chosen by key
+SUPPORTED = (".npy", ".npz", ".safetensors", ".csv", ".tsv", ".csv.gz", ".tsv.gz", ".pt",
+             ".pth")
+KEYED = ("npz", "safetensors", "zarr", "pt")  # formats holding several arrays, chosen by key
 Progress = Callable[..., None]  # (done, total[, stage]), in bytes
 
 # The format modules (delimited, npz, safetensors, shards, zarr_store) are imported by the
 # functions that read their format, not here: a run on a .npy file loads none of them (the
 # CSV reader alone pulls in csv, gzip, tempfile and, for big files, pyarrow).
-_FORMAT_MODULES = ("delimited", "npz", "safetensors", "shards", "zarr_store")
+_FORMAT_MODULES = ("delimited", "npz", "safetensors", "shards", "zarr_store", "torchfile")
 
 
 def __getattr__(name: str) -> object:
@@ -46,8 +47,8 @@ def __getattr__(name: str) -> object:
 
 
 def file_format(path: Path) -> str:
-    """npy | npz | safetensors | csv | tsv, from the file name; for a directory, zarr (a
-    zarr store) or shards (.npy shards)."""
+    """npy | npz | safetensors | csv | tsv | pt (.pt, .pth), from the file name; for a
+    directory, zarr (a zarr store) or shards (.npy shards)."""
     if path.is_dir():
         from . import zarr_store
 
@@ -55,7 +56,7 @@ def file_format(path: Path) -> str:
     name = path.name.lower()
     for suffix in SUPPORTED:
         if name.endswith(suffix):
-            return suffix.lstrip(".").removesuffix(".gz")
+            return "pt" if suffix == ".pth" else suffix.lstrip(".").removesuffix(".gz")
     suffix = "".join(path.suffixes[-2:]) if path.suffixes else ""
     kind = f"'{suffix}'" if suffix else "a file with no extension"
     raise InputError(path, f"unsupported format {kind} (supported: {', '.join(SUPPORTED)})")
@@ -88,6 +89,11 @@ def _load_keyed(path: Path, fmt: str, key: str, max_bytes: int | None) -> Stored
         from . import zarr_store
 
         return Stored(path, zarr_store.load(path, key, max_bytes), fmt, key)
+    if fmt == "pt":
+        from . import torchfile
+
+        array, bf16 = torchfile.load(path, key, max_bytes)
+        return Stored(path, array, fmt, key, bfloat16=bf16)
     from . import safetensors
 
     tensor = next(t for t in safetensors.header(path) if t.key == key)
@@ -104,6 +110,10 @@ def _keys(path: Path, fmt: str) -> list[str]:
         from . import npz
 
         return npz.keys(path)
+    if fmt == "pt":
+        from . import torchfile
+
+        return torchfile.keys(path)
     from . import safetensors
 
     return [t.key for t in safetensors.header(path)]
@@ -118,6 +128,16 @@ def _unkeyed(path: Path, fmt: str, settings: Settings, option: str, key: str | N
         from . import shards
 
         return Stored(path, shards.open_shards(path, settings.max_bytes), fmt)
+    if fmt == "pt":
+        from . import torchfile
+
+        one = torchfile.single(path, settings.max_bytes)
+        if one is None:
+            return None  # a dict of tensors: chosen by key
+        if key is not None:
+            raise InputError(path, f"holds one tensor, not a dict: {option} {key!r} does not "
+                             "apply")
+        return Stored(path, one[0], fmt, bfloat16=one[1])
     if fmt != "zarr":
         return None
     from . import zarr_store
@@ -164,10 +184,12 @@ def load_logits(
     assert table.values is not None
     key = ",".join(table.class_names) if len(table.class_names) <= 4 else (
         f"{table.class_names[0]}..{table.class_names[-1]}")
-    logits = Stored(path, table.values, fmt, key, class_names=table.class_names)
+    left_out = tuple(n or "(unnamed)" for n in table.left_out)
+    logits = Stored(path, table.values, fmt, key, class_names=table.class_names,
+                    first_line=table.head.first_line, left_out=left_out)
     labels = None
     if table.labels is not None:
-        labels = Stored(path, table.labels, fmt, column)
+        labels = Stored(path, table.labels, fmt, column, first_line=table.head.first_line)
     return logits, labels
 
 
@@ -189,7 +211,9 @@ def load_labels(
     column = settings.label_column
     if column is None:
         h = delimited.head(path)
-        column = delimited.default_label_column(h) or (h.names[0] if len(h.names) == 1 else None)
+        ids = delimited.id_columns(h)
+        rest = [n for i, n in enumerate(h.names) if i not in ids]  # not a row-id column
+        column = delimited.default_label_column(h) or (rest[0] if len(rest) == 1 else None)
         if column is None:
             raise InputError(path, f"has {len(h.names)} columns; name the label column with "
                              "--label-column")
@@ -197,7 +221,7 @@ def load_labels(
                            label_names=class_names, max_bytes=settings.max_bytes,
                            progress=progress)
     assert table.labels is not None
-    return Stored(path, table.labels, fmt, column)
+    return Stored(path, table.labels, fmt, column, first_line=table.head.first_line)
 
 
 # --- layout: N-D logits as (rows, classes) ---------------------------------------------------
@@ -275,7 +299,7 @@ class Source:
     def info(self) -> InputInfo:
         s = self.stored
         return InputInfo("logits", str(s.path), s.array.shape, self.dtype, s.nbytes,
-                         s.format, s.key)
+                         s.format, s.key, s.class_names, s.left_out, s.first_line)
 
 
 def _class_axis(path: Path, ndim: int, wanted: int | None) -> int | None:
@@ -344,7 +368,7 @@ class Labels:
     def info(self) -> InputInfo:
         s = self.stored
         return InputInfo("labels", str(s.path), s.array.shape, dtype_name(s.array.dtype),
-                         s.nbytes, s.format, s.key)
+                         s.nbytes, s.format, s.key, first_line=s.first_line)
 
 
 def _shape_mismatch(source: Source, labels: Stored, shape: tuple[int, ...]) -> InputError:
@@ -469,7 +493,7 @@ def _check_options_apply(logits: Path, labels: str | Path | None, settings: Sett
                "--class-columns": (settings.class_columns, {"csv", "tsv"})}
     for option, (value, wanted) in options.items():
         if value is not None and not formats & wanted:
-            kinds = " or ".join(sorted(wanted))
+            kinds = " or ".join(k for k in (*KEYED, "csv", "tsv") if k in wanted)
             raise UsageError(f"{option}: applies to {kinds} files only, and the inputs are "
                              f"{' and '.join(sorted(formats))} ({', '.join(map(str, paths))})")
 

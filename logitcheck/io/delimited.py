@@ -61,6 +61,9 @@ class Head:
     sample_bytes: int  # ... and their length
     sample_raw_bytes: int  # file bytes consumed to read the sample (compressed, for .gz)
     complete: bool  # the sample is the whole file
+    first_line: int = 1  # the line number of data row 0 (after the header, blank lines)
+    # the first column holds unique increasing integers in the sample (a row index)
+    increasing_first: bool = False
 
     def label(self, i: int) -> str:
         return self.names[i] if self.has_header else str(i + 1)
@@ -159,6 +162,7 @@ def head(path: Path) -> Head:
             raise InputError(path, "is empty (no header, no rows)")
         cells = _split(first, delimiter, path, text.line)[0]
         has_header = not all(_is_number(c) for c in cells)
+        first_line = text.line + 1 if has_header else text.line
         sample, size, complete = [] if has_header else [first[0]], 0, False
         while size < _SAMPLE_BYTES:
             more = text.lines(1024)
@@ -175,7 +179,25 @@ def head(path: Path) -> Head:
     numeric = tuple(not sample or (i < len(data) and _is_number(data[i]))
                     for i in range(len(names)))
     return Head(names, has_header, numeric, delimiter, len(first[0]) if has_header else 0,
-                len(sample), sum(len(ln) for ln in sample), raw, complete)
+                len(sample), sum(len(ln) for ln in sample), raw, complete, first_line,
+                len(names) > 1 and _increasing(sample, delimiter))
+
+
+def _increasing(sample: list[str], delimiter: str) -> bool:
+    """The first cells of the sample's lines are unique increasing integers: a row index
+    (pandas' to_csv keeps it), never class scores. Eight rows at least, to say so."""
+    if len(sample) < 8:
+        return False
+    previous = None
+    for line in sample:
+        cell = line.split(delimiter, 1)[0].strip().strip('"')
+        if not cell.lstrip("-").isdigit():
+            return False
+        value = int(cell)
+        if previous is not None and value <= previous:
+            return False
+        previous = value
+    return True
 
 
 def estimated_rows(path: Path, h: Head) -> tuple[int, bool]:
@@ -212,6 +234,22 @@ def _unnamed(name: str) -> bool:
     return name == "" or name.startswith("Unnamed: ")  # a pandas index column
 
 
+#: Columns with these names (any case) hold row ids, not class scores.
+ID_COLUMNS = ("id", "idx", "index", "row", "row_id", "row_idx", "sample", "sample_id",
+              "sample_idx", "example_id", "uid", "#")
+
+
+def id_columns(h: Head, label: int | None = None) -> list[int]:
+    """Columns left out of the class columns by default: pandas' unnamed index, a column
+    named like an id, and a first column of unique increasing integers (judged on the
+    sample of the first MiB)."""
+    out = [i for i, n in enumerate(h.names)
+           if i != label and (_unnamed(n) or n.strip().lower() in ID_COLUMNS)]
+    if h.increasing_first and label != 0 and 0 not in out and h.numeric[0]:
+        out.insert(0, 0)
+    return out
+
+
 def class_columns(path: Path, h: Head, pattern: str | None, label: int | None) -> list[int]:
     if pattern is not None:
         wanted = [p.strip() for p in pattern.split(",") if p.strip()]
@@ -221,7 +259,8 @@ def class_columns(path: Path, h: Head, pattern: str | None, label: int | None) -
             raise InputError(path, f"--class-columns {pattern!r} matches no column "
                              f"(columns: {', '.join(h.names[:12])})")
         return cols
-    cols = [i for i, n in enumerate(h.names) if i != label and h.numeric[i] and not _unnamed(n)]
+    ids = id_columns(h, label)
+    cols = [i for i, n in enumerate(h.names) if i != label and h.numeric[i] and i not in ids]
     if not cols:
         raise InputError(path, "no numeric class columns (choose them with --class-columns)")
     return cols
@@ -244,6 +283,7 @@ class Table:
     labels: np.ndarray | None  # (rows,) int64
     class_names: tuple[str, ...]
     head: Head
+    left_out: tuple[str, ...] = ()  # id columns not read as classes (no --class-columns)
 
 
 def load(
@@ -262,6 +302,8 @@ def load(
     h = head(path)
     label = _column(path, h, label_column, "--label-column") if label_column else None
     cols = class_columns(path, h, class_pattern, label) if want_values else []
+    left_out = tuple(h.label(i) for i in id_columns(h, label)) if (
+        want_values and class_pattern is None) else ()
     if not read_labels:
         label = None
     names = tuple(h.names[i] for i in cols)
@@ -283,7 +325,7 @@ def load(
         if out is not None:
             out.close()  # the map keeps the (already unlinked) file alive
     ids_all = np.concatenate(sink.labels) if sink.labels else None
-    return Table(array, ids_all, names, h)
+    return Table(array, ids_all, names, h, left_out)
 
 
 #: Files from this size on are read by pyarrow when it is installed: below it, importing

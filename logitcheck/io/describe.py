@@ -43,6 +43,10 @@ def describe(path: str | Path) -> dict[str, Any]:
         out["shards"] = d["shards"]
     elif fmt == "zarr":
         out["arrays"] = zarr_store.describe(path)
+    elif fmt == "pt":
+        from . import torchfile
+
+        out["arrays"] = torchfile.describe(path)
     elif fmt == "npy":
         shape, dtype, fortran, _ = read_header(path)
         out["arrays"] = [_array(None, shape, dtype_name(dtype), declared_bytes(shape, dtype),

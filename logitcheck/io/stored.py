@@ -29,6 +29,8 @@ class Stored:
     key: str | None = None  # the member, tensor or column it came from
     bfloat16: bool = False
     class_names: tuple[str, ...] | None = None  # CSV class columns, for labels given by name
+    first_line: int | None = None  # CSV/TSV: the line of row 0 (for annotations)
+    left_out: tuple[str, ...] = ()  # CSV/TSV: id columns not read as class columns
 
     @property
     def dtype(self) -> str:

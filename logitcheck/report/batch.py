@@ -14,10 +14,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
-from rich.table import Table
 from rich.text import Text
 
 from ..errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from .fit import Column, fitted_table
 from .github import escape_data, escape_property, render_github
 from .junit import render_junit, xml_text
 from .markdown import MAX_BYTES, cell, render_markdown
@@ -124,13 +124,17 @@ def render_batch_rich(batch: BatchReport, *, color: bool = False, width: int = 1
     console = Console(file=buffer, width=width, force_terminal=color, no_color=not color,
                       color_system="standard" if color else None, highlight=False,
                       soft_wrap=False)
-    table = Table(title=f"logitcheck run {batch.config}", title_justify="left")
-    for col in ("job", "status", "kind", "loss", "findings"):
-        table.add_column(col, justify="right" if col == "loss" else "left",
-                         no_wrap=col in ("job", "status", "loss"))
+    # laid out by fit.py: the loss never cut, names and messages wrapped at spaces
+    columns = [Column("job", justify="left", wrap=True), Column("status", justify="left"),
+               Column("kind", justify="left", wrap=True), Column("loss"),
+               Column("findings", justify="left", wrap=True)]
     for job in batch.jobs:
-        table.add_row(job.name, Text(job.status, style=_STYLE[job.status]), kind_of(job),
-                      loss_of(job), findings_of(job))
+        cells = (Text(job.name), Text(job.status, style=_STYLE[job.status]),
+                 Text(kind_of(job)), Text(loss_of(job)), Text(findings_of(job)))
+        for col, text in zip(columns, cells, strict=True):
+            col.cells.append(text)
+    table, _ = fitted_table(columns, width, title=f"logitcheck run {batch.config}",
+                            title_justify="left")
     console.print(table)
     for job in batch.jobs:
         if batch.quiet and job.status not in ("fail", "error"):

@@ -10,13 +10,25 @@ def finding_title(finding: Finding) -> str:
     return f"{finding.code} {finding.name}"
 
 
+def _counts(findings: list[Finding]) -> str:
+    """'2 errors, 1 warning' ('' for none)."""
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in Severity}
+    return ", ".join(f"{n} {s.label}{'s' * (n != 1)}"
+                     for s, n in sorted(counts.items(), reverse=True) if n)
+
+
 def verdict(report: Report) -> str:
-    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in Severity}
-    parts = [f"{n} {s.label}{'s' * (n != 1)}" for s, n in sorted(counts.items(), reverse=True) if n]
-    found = ", ".join(parts) if parts else "no findings"
-    baselined = sum(1 for f in report.findings if f.baselined)
-    if baselined:
-        found += f", {baselined} baselined"
+    """'FAIL: 2 errors (fail-on error, exit 1)'; with --baseline, what is new first:
+    'PASS: 0 new; 2 baselined (fail-on error, exit 0)',
+    'FAIL: 1 new (1 error); 2 baselined, the inputs changed since the baseline (...)'."""
+    if report.gate.baseline is not None:
+        new = [f for f in report.findings if not f.baselined]
+        found = f"{len(new)} new" + (f" ({_counts(new)})" if new else "")
+        found += f"; {len(report.findings) - len(new)} baselined"
+        if report.gate.changed_since_baseline:
+            found += ", the inputs changed since the baseline"
+    else:
+        found = _counts(report.findings) or "no findings"
     suppressed = sum(report.gate.suppressed.values())
     if suppressed:
         found += f", {suppressed} suppressed by --select/--ignore"

@@ -55,6 +55,10 @@ class InputInfo:
     nbytes: int
     format: str = "npy"  # npy | npz | safetensors | csv | tsv
     key: str | None = None  # the .npz member, tensor or CSV column(s) read
+    # CSV/TSV: the class columns read, the id columns left out, the line of row 0
+    columns: tuple[str, ...] | None = None
+    left_out: tuple[str, ...] = ()
+    first_line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,9 @@ class InputInfo:
             "bytes": self.nbytes,
             "format": self.format,
             "key": self.key,
+            "columns": list(self.columns) if self.columns is not None else None,
+            "left_out_columns": list(self.left_out),
+            "first_line": self.first_line,
         }
 
 
@@ -93,6 +100,15 @@ class GateInfo:
     baseline: str | None = None
     inputs: tuple[str, ...] = ()  # the paths the fingerprint covers
     exit_zero: bool = False
+    baseline_fingerprint: str | None = None  # of the inputs when the baseline was written
+
+    @property
+    def changed_since_baseline(self) -> bool | None:
+        """Did the inputs change since the baseline was written (None: no baseline, or one
+        that does not say)?"""
+        if self.baseline is None or self.baseline_fingerprint is None:
+            return None
+        return self.baseline_fingerprint != self.fingerprint
 
     @cached_property
     def fingerprint(self) -> str:
@@ -111,6 +127,8 @@ class GateInfo:
             "suppressed": dict(self.suppressed),
             "baseline": self.baseline,
             "fingerprint": self.fingerprint,
+            "baseline_fingerprint": self.baseline_fingerprint,
+            "changed_since_baseline": self.changed_since_baseline,
             "exit_zero": self.exit_zero,
         }
 

@@ -8,13 +8,14 @@ per-dtype zone table.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from .common import finding_title, gap_text, verdict
+from .fit import Column, fit_columns, fitted_table, left_out_note
 from .model import Finding, Report, Severity
 from .pictures import pictures
 from .tables import TableData, row_tables, zone_table
@@ -40,23 +41,24 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100, verbos
     if verbosity < 0:
         console.print(verdict(report), style="bold")
         return buffer.getvalue()
-    console.print(_inputs(report))
+    console.print(_inputs(report, width))
     if report.command == "compare":
-        console.print(_drift_table(report))
+        console.print(_drift_table(report, width))
     elif report.command == "gaussian":
-        console.print(_gaussian_table(report))
+        console.print(_gaussian_table(report, width))
     else:
         console.print(_summary(report))
     if report.command == "analyze" and report.metrics["naive"]:
-        console.print(_loss_table(report))
+        console.print(_loss_table(report, width))
     zones = zone_table(report) if verbosity > 0 else None
     if zones is not None:
-        console.print(_table(zones))
+        console.print(_table(zones, width))
     for picture in pictures(report):
         console.print(draw(picture, width))
+    storage = report.inputs[0].dtype if report.inputs else ""
     for data in row_tables(report, worst_limit=10 if verbosity > 0 else 5):
-        console.print(_table(data))
-    for table in _backend_tables(report.metrics.get("backend")):
+        console.print(_table(data, width, storage))
+    for table in _backend_tables(report.metrics.get("backend"), width, storage):
         console.print(table)
     for finding in report.findings:
         console.print(_finding(finding, verbose=verbosity > 0))
@@ -64,15 +66,35 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100, verbos
     return buffer.getvalue()
 
 
-def _table(data: TableData) -> Group:
-    table = Table(title=data.title, title_justify="left", box=None, show_edge=False,
-                  header_style="bold", pad_edge=False)
-    for i, col in enumerate(data.header):
-        table.add_column(col, justify="left" if i == 0 else "right", no_wrap=True)
+def _fitted(columns: list[Column], width: int, **options: Any) -> Group:
+    """The table at `width` (fit.py), and a line naming the columns that did not fit."""
+    table, dropped = fitted_table(columns, width, **options)
+    return Group(table, left_out_note(dropped, width)) if dropped else Group(table)
+
+
+def _dtype_drop(dtypes: list[str], storage: str) -> list[int]:
+    """Which dtype columns go first when the table is too wide: never the storage dtype's;
+    of the others, the rightmost (widest) first."""
+    drops = [0 if d == storage else 10 + i for i, d in enumerate(dtypes)]
+    if drops and all(drops):
+        drops[0] = 0  # the storage dtype is not among them: keep the first
+    return drops
+
+
+def _table(data: TableData, width: int, storage: str = "") -> Group:
+    dtypes = [h.removesuffix(" naive") for h in data.header]
+    drops = _dtype_drop(dtypes, storage)
+    columns = [Column(h, justify="left" if i == 0 else "right",
+                      drop=drops[i] if h.endswith(" naive") else int(h == "p_y"))
+               for i, h in enumerate(data.header)]
     for cells, bad in zip(data.rows, data.bad or [()] * len(data.rows), strict=True):
-        table.add_row(*(Text(c, style="red" if i < len(bad) and bad[i] else "")
-                        for i, c in enumerate(cells)))
-    return Group(table, Text(data.note, style="dim")) if data.note else Group(table)
+        for i, c in enumerate(cells):
+            columns[i].cells.append(Text(c, style="red" if i < len(bad) and bad[i] else ""))
+    group = _fitted(columns, width, title=data.title, title_justify="left", box=None,
+                    show_edge=False, header_style="bold", pad_edge=False)
+    if data.note:
+        group.renderables.append(Text(data.note, style="dim"))
+    return group
 
 
 def _size(nbytes: int) -> str:
@@ -84,15 +106,31 @@ def _size(nbytes: int) -> str:
     raise AssertionError  # pragma: no cover
 
 
-def _inputs(report: Report) -> Table:
-    table = Table(title="logitcheck", title_justify="left", show_edge=False, box=None)
-    for col in ("input", "path", "shape", "dtype", "size"):
-        table.add_column(col)
+def _inputs(report: Report, width: int = 100) -> Group:
+    """One row per input (a long path loses its leading directories, never its file
+    name); a CSV's class columns, and the id columns left out, under it."""
+    columns = [Column("input", justify="left"), Column("path", justify="left", path=True),
+               Column("shape", justify="left"), Column("dtype", justify="left", drop=1),
+               Column("size", justify="left", drop=2)]
     for i in report.inputs:
         shape = " × ".join(f"{d:,}" for d in i.shape)
-        path = Text(f"{i.path} [{i.key}]" if i.key else i.path)  # Text: no markup in keys
-        table.add_row(i.role, path, shape, i.dtype, _size(i.nbytes))
-    return table
+        for col, cell in zip(columns, (i.role, i.path, shape, i.dtype, _size(i.nbytes)),
+                             strict=True):
+            col.cells.append(Text(cell))  # Text: no markup read in paths and keys
+        columns[1].suffixes.append(f" [{i.key}]" if i.key else "")
+    group = _fitted(columns, width, title="logitcheck", title_justify="left", show_edge=False,
+                    box=None)
+    for i in report.inputs:
+        if i.columns is not None:  # CSV/TSV: which columns were read as classes
+            names = list(i.columns)
+            shown = names if len(names) <= 6 else [*names[:3], "...", names[-1]]
+            line = Text(f"{i.role}: {len(names)} class column{'s' * (len(names) != 1)}: "
+                        f"{', '.join(shown)}", style="dim")
+            if i.left_out:
+                line.append(f"; left out as row ids: {', '.join(i.left_out)} (--class-columns "
+                            "chooses the columns)")
+            group.renderables.append(line)
+    return group
 
 
 def _summary(report: Report) -> Text:
@@ -153,34 +191,34 @@ def _beside(m: dict) -> str:
     return "\nframeworks on these values: " + " · ".join(beside) if beside else ""
 
 
-def _loss_table(report: Report) -> Table:
+def _loss_table(report: Report, width: int = 100) -> Group:
     """One row per path, one column per dtype: what each computation gives."""
     m = report.metrics
     dtypes = list(m["naive"])
+    storage = report.inputs[0].dtype if report.inputs else ""
     expects = (m.get("loss") or {}).get("expects", "logits")
     title = "loss paths" if expects == "logits" else "loss paths (the values read as logits)"
-    table = Table(title=title, title_justify="left")
-    table.add_column("path", no_wrap=True)
-    for dtype in dtypes:
-        table.add_column(dtype, justify="right")
     bad = m["rows_with_nonfinite_loss"]
     stable = "reference"
     if m["loss_stable"] is not None:
         stable = f"mean loss {_g(m['loss_stable'])}"
     if bad:
         stable += f"\n{bad:,} rows inf/NaN"
-    table.add_row("stable (log-softmax)", *([""] * (len(dtypes) - 1)), stable)
-    for path, name in _PATH_NAMES.items():
-        table.add_row(f"naive: {name}", *(_path_cell(m["naive"][d][path]) for d in dtypes))
-    return table
+    names = ["stable (log-softmax)", *(f"naive: {name}" for name in _PATH_NAMES.values())]
+    columns = [Column("path", [Text(n) for n in names], justify="left", wrap=True)]
+    for dtype, drop in zip(dtypes, _dtype_drop(dtypes, storage), strict=True):
+        cells = [Text(""), *(_path_cell(m["naive"][dtype][path]) for path in _PATH_NAMES)]
+        columns.append(Column(dtype, cells, wrap=True, drop=drop))
+    options: dict[str, Any] = {"title": title, "title_justify": "left"}
+    kept, _, _ = fit_columns(columns, width, options)
+    kept[-1].cells[0] = Text(stable)  # the stable loss in the last column shown
+    return _fitted(columns, width, **options)
 
 
-def _gaussian_table(report: Report) -> Table:
+def _gaussian_table(report: Report, width: int = 100) -> Group:
     """The Gaussian NLL: stable loss, naive path per dtype, the scale column, torch."""
     m = report.metrics
-    table = Table(title=f"Gaussian NLL (scale: {m['scale']})", title_justify="left")
-    table.add_column("")
-    table.add_column("value", justify="right")
+    table = _Rows(("", "value"))
     loss = m["loss_stable"]
     if loss is not None:
         stable = f"{_g(loss)}"
@@ -201,10 +239,27 @@ def _gaussian_table(report: Report) -> Table:
     if torch["loss"] is not None:
         clamped = f", clamped on {torch['clamped_rows']:,} rows" if torch["clamped_rows"] else ""
         table.add_row("torch GaussianNLLLoss(full=True)", f"{_g(torch['loss'])}{clamped}")
-    return table
+    return table.fitted(width, title=f"Gaussian NLL (scale: {m['scale']})",
+                        title_justify="left")
 
 
-def _backend_tables(b: dict | None) -> list[Table]:
+class _Rows:
+    """Rows gathered as for rich's Table, laid out by fit.py: every column prose that wraps
+    at spaces (the numbers in it stay whole), the first left-aligned."""
+
+    def __init__(self, headers: tuple[str, ...]) -> None:
+        self.columns = [Column(h, justify="left" if i == 0 else "right", wrap=True)
+                        for i, h in enumerate(headers)]
+
+    def add_row(self, *cells: Text | str) -> None:
+        for col, cell in zip(self.columns, cells, strict=True):
+            col.cells.append(cell if isinstance(cell, Text) else Text(cell))
+
+    def fitted(self, width: int, **options: Any) -> Group:
+        return _fitted(self.columns, width, **options)
+
+
+def _backend_tables(b: dict | None, width: int = 100, storage: str = "") -> list[Group]:
     """--backend: its paths per dtype and its loss APIs; --cross-check: each backend."""
     if not b:
         return []
@@ -212,21 +267,19 @@ def _backend_tables(b: dict | None) -> list[Table]:
     where = f"{b['name']} {b['version']} on {b['device']}"
     if b["dtypes"]:
         dtypes = list(b["dtypes"])
-        table = Table(title=f"loss paths on {where}", title_justify="left",
-                      caption="; ".join(b["notes"]) or None, caption_justify="left")
-        table.add_column("path", no_wrap=True)
-        for dtype in dtypes:
-            table.add_column(dtype, justify="right")
-        cells = [b["dtypes"][d] for d in dtypes]
-        table.add_row(f"stable ({b['stable_primitive']})", *(_stable_cell(c) for c in cells))
-        for path, name in _PATH_NAMES.items():
-            table.add_row(f"naive: {name}", *(
-                _path_cell(c[path]) if c["status"] == "ok" else Text("") for c in cells))
-        tables.append(table)
+        names = [f"stable ({b['stable_primitive']})",
+                 *(f"naive: {name}" for name in _PATH_NAMES.values())]
+        columns = [Column("path", [Text(n) for n in names], justify="left", wrap=True)]
+        for dtype, drop in zip(dtypes, _dtype_drop(dtypes, storage), strict=True):
+            c = b["dtypes"][dtype]
+            cells = [_stable_cell(c), *(_path_cell(c[path]) if c["status"] == "ok" else Text("")
+                                        for path in _PATH_NAMES)]
+            columns.append(Column(dtype, cells, wrap=True, drop=drop))
+        tables.append(_fitted(columns, width, title=f"loss paths on {where}",
+                              title_justify="left", caption="; ".join(b["notes"]) or None,
+                              caption_justify="left"))
     if b["api_losses"]:
-        table = Table(title=f"loss APIs on {where}, as called", title_justify="left")
-        for col in ("API", "dtype", "mean loss", "rows"):
-            table.add_column(col, justify="left" if col == "API" else "right")
+        table = _Rows(("API", "dtype", "mean loss", "rows"))
         for name, a in b["api_losses"].items():
             notes = []
             if a["capped_rows"]:
@@ -235,13 +288,11 @@ def _backend_tables(b: dict | None) -> list[Table]:
                 notes.append(f"{a['nonfinite_rows']:,} inf/NaN")
             loss = "n/a" if a["loss"] is None else f"{_g(a['loss'])}"
             table.add_row(name, a["dtype"], loss, ", ".join(notes) or "all finite")
-        tables.append(table)
+        tables.append(table.fitted(width, title=f"loss APIs on {where}, as called",
+                                   title_justify="left"))
     if b["cross_check"]:
         cc = b["cross_check"]
-        table = Table(title=f"cross-check: stable path in {cc['dtype']} "
-                      f"(tolerance {cc['tolerance']:.1e})", title_justify="left")
-        for col in ("backend", "mean loss", "mean gap", "max row gap", "verdict"):
-            table.add_column(col, justify="left" if col == "backend" else "right")
+        table = _Rows(("backend", "mean loss", "mean gap", "max row gap", "verdict"))
         for name, c in cc["backends"].items():
             if c["status"] != "ok":
                 table.add_row(name, Text(c["status"], style="dim"), "", "", "")
@@ -252,7 +303,8 @@ def _backend_tables(b: dict | None) -> list[Table]:
             table.add_row(name, "n/a" if c["loss"] is None else f"{_g(c['loss'])}",
                           "n/a" if c["mean_rel_gap"] is None else f"{c['mean_rel_gap']:.1e}",
                           row_gap, verdict_text)
-        tables.append(table)
+        tables.append(table.fitted(width, title=f"cross-check: stable path in {cc['dtype']} "
+                                   f"(tolerance {cc['tolerance']:.1e})", title_justify="left"))
     return tables
 
 
@@ -267,12 +319,10 @@ def _stable_cell(c: dict) -> Text:
     return Text(loss + gap, style="" if s["agrees"] else "red")
 
 
-def _drift_table(report: Report) -> Table:
+def _drift_table(report: Report, width: int = 100) -> Group:
     """compare: each statistic, its value and the threshold it is held to."""
     m, t = report.metrics, report.metrics["thresholds"]
-    table = Table(title="drift (candidate vs reference)", title_justify="left")
-    for col in ("statistic", "value", "threshold"):
-        table.add_column(col, justify="left" if col == "statistic" else "right")
+    table = _Rows(("statistic", "value", "threshold"))
 
     def at(value, row) -> str:
         return "n/a" if value is None else f"{value:.4g} (row {row})"
@@ -292,7 +342,7 @@ def _drift_table(report: Report) -> Table:
     table.add_row("holds", kinds, "same")
     if m["rows_with_nonfinite_values"]:
         table.add_row("rows left out (NaN/inf)", f"{m['rows_with_nonfinite_values']:,}", "")
-    return table
+    return table.fitted(width, title="drift (candidate vs reference)", title_justify="left")
 
 
 def _path_cell(p: dict) -> Text:
