@@ -194,8 +194,12 @@ def test_jax_arrays(tmp_path):
     zb = _bf16_exact(z32)
     path = write_safetensors(tmp_path / "b.safetensors", {"logits": zb, "labels": y},
                              bf16=("logits",))
-    assert_same(check(jnp.asarray(zb, dtype=jnp.bfloat16), jnp.asarray(y)),
-                analyze_json(path))
+    expected = analyze_json(path)
+    assert_same(check(jnp.asarray(zb, dtype=jnp.bfloat16), jnp.asarray(y)), expected)
+    c = Checker()
+    for k in range(0, 400, 64):
+        c.update(jnp.asarray(zb[k:k + 64], dtype=jnp.bfloat16), jnp.asarray(y[k:k + 64]))
+    assert_same(c.report(), expected)
 
 
 def test_tensorflow_tensors(tmp_path):
@@ -208,7 +212,12 @@ def test_tensorflow_tensors(tmp_path):
     zb = _bf16_exact(z.astype(np.float32))
     path = write_safetensors(tmp_path / "b.safetensors", {"logits": zb, "labels": y},
                              bf16=("logits",))
-    assert_same(check(tf.cast(tf.constant(zb), tf.bfloat16), tf.constant(y)), analyze_json(path))
+    expected = analyze_json(path)
+    assert_same(check(tf.cast(tf.constant(zb), tf.bfloat16), tf.constant(y)), expected)
+    c = Checker()
+    for k in range(0, 400, 64):
+        c.update(tf.cast(tf.constant(zb[k:k + 64]), tf.bfloat16), tf.constant(y[k:k + 64]))
+    assert_same(c.report(), expected)
 
 
 # --- streaming: the same Report as one call -----------------------------------------------------
@@ -530,3 +539,33 @@ def test_a_stream_of_many_files_names_the_first_three():
         out = _named(out, name)
     assert out == "a, b, c (+3 more)"
     assert _named(names, "x") is None
+
+
+# --- logitcheck.testing -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framework", ["numpy", "torch", "jax", "tensorflow"])
+def test_assert_outputs_ok_with_each_framework(tmp_path, framework):
+    from logitcheck.testing import assert_outputs_ok
+
+    z = np.load(SAMPLES / "fp16_overflow_logits.npy")
+    y = np.load(SAMPLES / "labels.npy")
+    as_tensor = {"numpy": np.asarray}
+    if framework != "numpy":
+        module = pytest.importorskip(framework)
+        as_tensor[framework] = {"torch": lambda a: module.tensor(a),
+                                "jax": lambda a: module.numpy.asarray(a),
+                                "tensorflow": lambda a: module.constant(a)}[framework]
+    t = as_tensor[framework]
+    y_t = t(y.astype(np.int32) if framework == "jax" else y)
+    report = assert_outputs_ok(t(z), y_t)  # LC101 is a warning on the stable path
+    assert_same(report, cli(tmp_path, z, np.asarray(y_t), "--fail-on", "error"))
+    with pytest.raises(AssertionError) as info:
+        assert_outputs_ok(t(z), y_t, fail_on="warning")
+    lines = str(info.value).splitlines()
+    assert lines[0] == "logitcheck: FAIL: 1 warning (fail-on warning, exit 1)"
+    assert lines[1].startswith("LC101 naive-overflow [warning]: the naive softmax would overflow "
+                               "in float16")
+    assert lines[2].startswith("  fix (pytorch): ")
+    with pytest.raises(AssertionError, match="LC101 naive-overflow .error."):
+        assert_outputs_ok(t(z), y_t, loss_path="naive")
