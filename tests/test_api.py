@@ -253,6 +253,12 @@ STREAMS = {
     "binary": (np.load(SAMPLES / "binary_logits.npy"), np.load(SAMPLES / "binary_labels.npy"),
                {}),
     "no labels": (np.load(SAMPLES / "softmax_wrong_axis.npy"), None, {}),
+    "rounded probabilities": (np.round(np.load(SAMPLES / "probs_as_logits.npy"), 4),
+                              np.load(SAMPLES / "labels.npy"), {"expects": "probabilities"}),
+    # in [0, 1] but for one row: the batches that hold it leave the [0, 1] evidence out
+    "nearly unit values": (np.where(np.arange(2000)[:, None] == 1234, 1.5,
+                                    np.load(SAMPLES / "probs_as_logits.npy")),
+                           np.load(SAMPLES / "labels.npy"), {}),
     "soft targets": (np.load(SAMPLES / "healthy_logits.npy"),
                      np.full((2000, 10), 0.1, dtype=np.float32), {"label_smoothing": 0.1}),
 }
