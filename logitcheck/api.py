@@ -523,8 +523,8 @@ class Checker:
         wanted = _table_rows(self._stats)
         kept = {**self._kept, **{r + k: v for r, v in other._kept.items()}}
         self._kept = {r: v for r, v in kept.items() if r in wanted}
-        room = (self._probe_rows() - self._sampled) if self._sample_z or not self.rows \
-            else 0
+        # this sample holds min(rows, cap) rows: all of them while there is room left
+        room = self._probe_rows() - self._sampled
         for z, y in zip(other._sample_z, other._sample_y, strict=True):
             if room <= 0:
                 break

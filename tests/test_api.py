@@ -575,3 +575,16 @@ def test_assert_outputs_ok_with_each_framework(tmp_path, framework):
     assert lines[2].startswith("  fix (pytorch): ")
     with pytest.raises(AssertionError, match="LC101 naive-overflow .error."):
         assert_outputs_ok(t(z), y_t, loss_path="naive")
+
+
+def test_merged_small_ranks_share_the_label_probe():
+    z, y, options = STREAMS["1-based labels"]
+    cuts = [5, 17, 18, 40, 1000]
+    ranks = [Checker.of(zz, yy, **options) for zz, yy in zip(np.split(z, cuts),
+                                                              np.split(y, cuts), strict=True)]
+    merged = ranks[0]
+    for r in ranks[1:]:
+        merged.merge(r)
+    report = merged.report()
+    assert "LC304" in [f.code for f in report.findings]
+    assert_same(report, check(z, y, **options))
