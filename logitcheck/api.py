@@ -349,6 +349,10 @@ class Checker:
         self.options: dict[str, Any] = dict(options)
         self.settings = settings_from(options, arrays=False)
         _no_dask(self.settings, "a Checker")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every batch (the options stay): the next update is row 0 again."""
         self.rows = 0  # rows given so far, ignored ones included: the next row's number
         self.batches = 0
         self._layout: _Layout | None = None
@@ -407,10 +411,11 @@ class Checker:
         layout = self._check_layout(source, label_source, name, label_name)
         plan = self._plan or plan_for(source, label_source, settings)  # fixed by the first
         opened = time.perf_counter()
-        jobs = self._backend_run(plan).jobs
-        part, backends = compute_all(source, label_source, settings, jobs, plan=plan,
+        run = self._run if self._plan is not None and self._run is not None else \
+            BackendRun.open(settings, plan.storage, plan)
+        part, backends = compute_all(source, label_source, settings, run.jobs, plan=plan,
                                      offset=self.rows, fill=False)
-        self._layout, self._plan = layout, plan
+        self._layout, self._plan, self._run = layout, plan, run
         self._add(part, backends, source, label_source)
         self._sample(source, label_source)
         self.rows += source.shape[0]

@@ -418,6 +418,9 @@ def test_bad_arrays_are_named_errors():
         c.update(z, None)
     with pytest.raises(UsageError, match="no rows yet"):
         Checker().report()
+    c.reset()
+    c.update(z.astype(np.float32), y)  # a new stream: a new first batch
+    assert c.rows == 20 and c.report().inputs[0].dtype == "float32"
 
 
 # --- the Report in Python ---------------------------------------------------------------------
