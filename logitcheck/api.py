@@ -108,6 +108,10 @@ FILE_ONLY = ("logits_key", "labels_key", "label_column", "class_columns", "max_b
              "engine", "scheduler")
 
 
+Options.__doc__ = (Options.__doc__ or "") + "\n\n    Defaults:\n" + "\n".join(
+    f"        {name}={option.default!r}" for name, option in KEYWORDS.items())
+
+
 def settings_from(options: Mapping[str, Any], *, arrays: bool = True) -> Settings:
     """Settings from keyword options, checked as YAML batch values are (options.py)."""
     kw: dict[str, Any] = {}
