@@ -125,6 +125,34 @@ PATTR static void PT(load_rowf)(const void *row, int kind, Py_ssize_t j0, Py_ssi
     else for (Py_ssize_t k = 0; k < n; k++) x[k] = bf16_to_float(h[k]);
 }
 
+/* the first column holding v (which the row holds): sixteen compares a step, OR-ed (a
+ * loop that vectorises), then the step that hit; c - 1 if none (not reached) */
+PATTR static Py_ssize_t PT(first_equal)(const void *row, Py_ssize_t c, int kind, double v) {
+    Py_ssize_t j = 0;
+    if (kind == KIND_F64) {
+        const double *p = row;
+        for (; j + 16 <= c; j += 16) {
+            int hit = 0;
+            for (int l = 0; l < 16; l++) hit |= p[j + l] == v;
+            if (hit) break;
+        }
+        while (j < c - 1 && p[j] != v) j++;
+        return j;
+    }
+    const float f = (float)v; /* a value of the row: exact */
+    float buf[16];
+    for (; j + 16 <= c; j += 16) {
+        const float *p = buf;
+        if (kind == KIND_F32) p = (const float *)row + j;
+        else PT(load_rowf)(row, kind, j, 16, buf);
+        int hit = 0;
+        for (int l = 0; l < 16; l++) hit |= p[l] == f;
+        if (hit) break;
+    }
+    while (j < c - 1 && (float)load_any(row, kind, j) != f) j++;
+    return j;
+}
+
 #define PCHUNK 1024 /* columns a step (a multiple of 8) */
 
 /* row_float / row_f64: pass 1 in the AVX2 code's lanes (8 floats or 4 doubles, the same
@@ -215,11 +243,9 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
         out->m = out->mn = out->rest = NAN;
         return;
     }
-    Py_ssize_t top = 0, amin = 0;
-    while (top < c - 1 && load_any(row, kind, top) != m) top++;
-    if (want_amin) while (amin < c - 1 && load_any(row, kind, amin) != mnv) amin++;
+    const Py_ssize_t top = PT(first_equal)(row, c, kind, m);
     out->m = m; out->mn = mnv; out->top = top;
-    out->amin = want_amin ? amin : -1;
+    out->amin = want_amin ? PT(first_equal)(row, c, kind, mnv) : -1;
     if (!isfinite(m)) { out->rest = NAN; return; }
     const double span = kind == KIND_F32 ? 0x1p28 : 0x1p44;
     const int exact = kind == KIND_F16 || (kind != KIND_F64 && !(hi > lo * span));
@@ -243,13 +269,13 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
         if (top >= j0 && top < j0 + n) t[top - j0] = 0.0; /* the argmax is not a term */
         Py_ssize_t nn = (n + 7) & ~(Py_ssize_t)7;
         for (Py_ssize_t k = n; k < nn; k++) t[k] = 0.0;
-        for (Py_ssize_t g = 0; g < nn; g += 8) {
-            for (int l = 0; l < 4; l++) {
-                double T = t[g + l] + t[g + 4 + l];
-                double u = rs[l] + T, w = u - rs[l];
-                rc[l] = rc[l] + ((rs[l] - (u - w)) + (T - w));
-                rs[l] = u;
-            }
+        for (Py_ssize_t g = 0; g < nn; g += 8) { /* one statement a lane array: they vectorise */
+            double T[4], u[4], w[4];
+            for (int l = 0; l < 4; l++) T[l] = t[g + l] + t[g + 4 + l];
+            for (int l = 0; l < 4; l++) u[l] = rs[l] + T[l];
+            for (int l = 0; l < 4; l++) w[l] = u[l] - rs[l];
+            for (int l = 0; l < 4; l++) rc[l] = rc[l] + ((rs[l] - (u[l] - w[l])) + (T[l] - w[l]));
+            for (int l = 0; l < 4; l++) rs[l] = u[l];
         }
     }
     double rest = 0, comp = 0;
