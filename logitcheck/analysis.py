@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from . import gate
+from ._entry import kernel_description
 from .backends.run import BackendResult, BackendRun
 from .checks import Context, rules_in, run_checks
 from .dtypes import FLOATS, facts
 from .engine import compute_all, plan_for
 from .inference import infer_kind
 from .io import Progress, Source, open_inputs
-from ._entry import kernel_description
 from .kernel import KERNEL
 from .mergeable import Histogram, RowValues
 from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
