@@ -337,6 +337,22 @@ static inline Py_ssize_t upper_bound(const double *edges, Py_ssize_t ne, double 
 
 #define SMALL_C 16 /* rows of at most this many floats: several rows at once (rows8_small) */
 
+/* GCC's and Clang's generic vectors (any target: NEON, SSE, AVX) for the portable code's
+ * lane loops that compilers leave scalar; plain loops elsewhere (MSVC). The same
+ * arithmetic lane by lane either way. VSELECT(T, mask, a, b): a where mask, else b. */
+#if defined(__GNUC__) || defined(__clang__)
+#define LC_VEC 1
+/* (unaligned, and may alias their elements: loads straight from float / double arrays; a
+ * memcpy into a vector was two 16-byte copies and a stalled 32-byte load) */
+typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
+#define VSELECT(T, mask, a, b) ((T)(((v8i)(mask) & (v8i)(a)) | (~(v8i)(mask) & (v8i)(b))))
+#else
+#define LC_VEC 0
+#endif
+
 /* The portable kernel, for any CPU */
 #define PT(name) name##_p
 #define PATTR

@@ -162,6 +162,7 @@ PATTR static Py_ssize_t PT(first_equal)(const void *row, Py_ssize_t c, int kind,
 PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want_amin, RowOut *out) {
     double m, mnv, hi = 0, lo = INFINITY;
     int anynan = 0;
+    Py_ssize_t top = -1, amin = -1; /* found in pass 1 (vectors), else by first_equal */
     if (kind == KIND_F64) {
         const double *p = row;
         double mx[4], mn[4], tiny[4];
@@ -187,6 +188,7 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
     } else {
         float mx[8], mn[8], xf[PCHUNK];
         uint32_t big[8], tiny[8];
+        int32_t ix[8] = {0}, in[8] = {0};
         for (int l = 0; l < 8; l++) { mx[l] = -INFINITY; mn[l] = INFINITY; big[l] = 0; tiny[l] = 0xffffffffu; }
         for (Py_ssize_t j0 = 0; j0 < c; j0 += PCHUNK) {
             const Py_ssize_t n = c - j0 < PCHUNK ? c - j0 : PCHUNK;
@@ -194,6 +196,29 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
             PT(load_rowf)(row, kind, j0, n, xf);
             for (Py_ssize_t k = n; k < nn; k++) xf[k] = xf[nn - 8]; /* past the row: the
                                                                last group's first column */
+#if LC_VEC /* the same lanes as vectors (compilers left the loop below scalar) */
+            v8f vmx, vmn;
+            v8u vbig, vtiny;
+            vmx = *(v8f *)mx; vmn = *(v8f *)mn; vbig = *(v8u *)big; vtiny = *(v8u *)tiny;
+            /* each lane's first column holding its max (min): where a value is strictly
+             * above (below) it; the padding past the row repeats a column of the row, and
+             * the lowest column wins below */
+            v8i vix = *(v8i *)ix, vin = *(v8i *)in;
+            v8i col = {0, 1, 2, 3, 4, 5, 6, 7};
+            col += (int32_t)j0;
+            for (Py_ssize_t g = 0; g < nn; g += 8, col += 8) {
+                const v8f v = *(const v8f *)(xf + g);
+                v8u a = (v8u)v & 0x7fffffffu, a1 = a - 1u;
+                vix = VSELECT(v8i, v > vmx, col, vix);
+                vin = VSELECT(v8i, v < vmn, col, vin);
+                vmx = VSELECT(v8f, vmx > v, vmx, v);
+                vmn = VSELECT(v8f, vmn < v, vmn, v);
+                vbig = VSELECT(v8u, vbig > a, vbig, a);
+                vtiny = VSELECT(v8u, vtiny < a1, vtiny, a1);
+            }
+            *(v8f *)mx = vmx; *(v8f *)mn = vmn; *(v8u *)big = vbig; *(v8u *)tiny = vtiny;
+            *(v8i *)ix = vix; *(v8i *)in = vin;
+#else
             for (Py_ssize_t g = 0; g < nn; g += 8) {
                 for (int l = 0; l < 8; l++) {
                     float v = xf[g + l];
@@ -206,6 +231,7 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
                     tiny[l] = tiny[l] < a - 1 ? tiny[l] : a - 1;
                 }
             }
+#endif
         }
         uint32_t bits = 0, t = 0xffffffffu;
         for (int l = 0; l < 8; l++) {
@@ -224,6 +250,15 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
             m = h4[l] > m ? h4[l] : m;
             mnv = n4[l] < mnv ? n4[l] : mnv;
         }
+#if LC_VEC
+        if (c < INT32_MAX - 16) { /* the lowest column of a lane whose max (min) is the row's */
+            top = amin = c;
+            for (int l = 0; l < 8; l++) {
+                if (mx[l] == m && ix[l] < top) top = ix[l];
+                if (mn[l] == mnv && in[l] < amin) amin = in[l];
+            }
+        }
+#endif
         if (t != 0xffffffffu) {
             float f;
             t += 1;
@@ -243,9 +278,9 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
         out->m = out->mn = out->rest = NAN;
         return;
     }
-    const Py_ssize_t top = PT(first_equal)(row, c, kind, m);
+    if (top < 0) top = PT(first_equal)(row, c, kind, m);
     out->m = m; out->mn = mnv; out->top = top;
-    out->amin = want_amin ? PT(first_equal)(row, c, kind, mnv) : -1;
+    out->amin = !want_amin ? -1 : amin >= 0 ? amin : PT(first_equal)(row, c, kind, mnv);
     if (!isfinite(m)) { out->rest = NAN; return; }
     const double span = kind == KIND_F32 ? 0x1p28 : 0x1p44;
     const int exact = kind == KIND_F16 || (kind != KIND_F64 && !(hi > lo * span));
@@ -269,7 +304,18 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
         if (top >= j0 && top < j0 + n) t[top - j0] = 0.0; /* the argmax is not a term */
         Py_ssize_t nn = (n + 7) & ~(Py_ssize_t)7;
         for (Py_ssize_t k = n; k < nn; k++) t[k] = 0.0;
-        for (Py_ssize_t g = 0; g < nn; g += 8) { /* one statement a lane array: they vectorise */
+#if LC_VEC
+        v4d vrs, vrc;
+        vrs = *(v4d *)rs; vrc = *(v4d *)rc;
+        for (Py_ssize_t g = 0; g < nn; g += 8) {
+            const v4d a = *(const v4d *)(t + g), b = *(const v4d *)(t + g + 4);
+            v4d T = a + b, u = vrs + T, w = u - vrs;
+            vrc = vrc + ((vrs - (u - w)) + (T - w));
+            vrs = u;
+        }
+        *(v4d *)rs = vrs; *(v4d *)rc = vrc;
+#else
+        for (Py_ssize_t g = 0; g < nn; g += 8) {
             double T[4], u[4], w[4];
             for (int l = 0; l < 4; l++) T[l] = t[g + l] + t[g + 4 + l];
             for (int l = 0; l < 4; l++) u[l] = rs[l] + T[l];
@@ -277,6 +323,7 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
             for (int l = 0; l < 4; l++) rc[l] = rc[l] + ((rs[l] - (u[l] - w[l])) + (T[l] - w[l]));
             for (int l = 0; l < 4; l++) rs[l] = u[l];
         }
+#endif
     }
     double rest = 0, comp = 0;
     for (int l = 0; l < 4; l++) {
