@@ -19,9 +19,12 @@ PATTR static inline double PT(exp_reduced)(double x, int64_t *ki) {
     *ki = (int64_t)(as_bits(kd) - as_bits(shift));
     double r = fma(-k, EXP_LN2_HI, x);
     r = fma(-k, EXP_LN2_LO, r);
-    double p = EXP_POLY[0];
-    for (int j = 1; j < 12; j++) p = fma(p, r, EXP_POLY[j]);
-    return p;
+    /* written out: a loop here kept the callers' loops from vectorising */
+    double p = fma(EXP_POLY[0], r, EXP_POLY[1]);
+    p = fma(p, r, EXP_POLY[2]); p = fma(p, r, EXP_POLY[3]); p = fma(p, r, EXP_POLY[4]);
+    p = fma(p, r, EXP_POLY[5]); p = fma(p, r, EXP_POLY[6]); p = fma(p, r, EXP_POLY[7]);
+    p = fma(p, r, EXP_POLY[8]); p = fma(p, r, EXP_POLY[9]); p = fma(p, r, EXP_POLY[10]);
+    return fma(p, r, EXP_POLY[11]);
 }
 
 /* exp4's: x <= 0 (NaN: 0), clamped at -746, 2^k in two normal factors */
@@ -409,11 +412,102 @@ PATTR static void PT(rows_small)(const char *base, Py_ssize_t n, Py_ssize_t c, i
     }
 }
 
+#if LC_VEC
+/* rows_small with generic vectors, eight rows a step: pass 1 on lanes of rows, then each
+ * pass 2 step (shift, exp, rounding error, argmax dropped) a loop over the block's 8 * c
+ * values that compilers vectorise, then the lanes' TwoSums column by column. The same
+ * arithmetic per row, the same bits. */
+PATTR static void PT(rows_small_vec)(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
+                                     double *m, int64_t *top, double *mn, int64_t *amin,
+                                     double *rest, double *min_abs) {
+    const Py_ssize_t size = kind_size(kind), nv = 8 * c;
+    const v8f pinf = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    for (Py_ssize_t i = 0; i < n; i += 8) {
+        const int cnt = n - i < 8 ? (int)(n - i) : 8;
+        float v[SMALL_C * 8];
+        for (int l = 0; l < 8; l++) {
+            float r[SMALL_C];
+            PT(load_rowf)(base + (i + (l < cnt ? l : cnt - 1)) * c * size, kind, 0, c, r);
+            for (Py_ssize_t j = 0; j < c; j++) v[8 * j + l] = r[j];
+        }
+        v8f x = *(const v8f *)v, vmx = x, vmn = x;
+        v8i vtp = {0}, vam = {0}, vnan = x != x;
+        v8f a = (v8f)((v8u)x & 0x7fffffffu), big = a, tiny = VSELECT(v8f, a == 0.0f, pinf, a);
+        for (Py_ssize_t j = 1; j < c; j++) {
+            x = *(const v8f *)(v + 8 * j);
+            const v8i gt = x > vmx, lt = x < vmn, jj = {0, 0, 0, 0, 0, 0, 0, 0};
+            vmx = VSELECT(v8f, gt, x, vmx);
+            vtp = VSELECT(v8i, gt, jj + (int32_t)j, vtp);
+            vmn = VSELECT(v8f, lt, x, vmn);
+            vam = VSELECT(v8i, lt, jj + (int32_t)j, vam);
+            vnan |= x != x;
+            a = (v8f)((v8u)x & 0x7fffffffu);
+            big = VSELECT(v8f, big > a, big, a);
+            a = VSELECT(v8f, a == 0.0f, pinf, a);
+            tiny = VSELECT(v8f, tiny < a, tiny, a);
+        }
+        float mx[8], mnf[8], tn[8];
+        int32_t tp[8], am[8], nan[8];
+        *(v8f *)mx = vmx; *(v8f *)mnf = vmn; *(v8f *)tn = tiny;
+        *(v8i *)tp = vtp; *(v8i *)am = vam; *(v8i *)nan = vnan;
+        double m0[8];
+        int slow[8];
+        for (int l = 0; l < 8; l++) {
+            slow[l] = nan[l] || fabsf(mx[l]) == INFINITY;
+            m0[l] = slow[l] ? 0.0 : (double)mx[l];
+        }
+        double xs[SMALL_C * 8], d[SMALL_C * 8], t[SMALL_C * 8], mrep[SMALL_C * 8];
+        int64_t drop[SMALL_C * 8];
+        for (Py_ssize_t k = 0; k < nv; k++) {
+            xs[k] = v[k];
+            mrep[k] = m0[k & 7];
+            drop[k] = tp[k & 7] == (int32_t)(k >> 3);
+        }
+        for (Py_ssize_t k = 0; k < nv; k++) d[k] = xs[k] - mrep[k];
+        for (Py_ssize_t k = 0; k < nv; k++) t[k] = PT(exp_full)(d[k]);
+        for (Py_ssize_t k = 0; k < nv; k++) {
+            double bb = d[k] - xs[k], e = (xs[k] - (d[k] - bb)) - (mrep[k] + bb);
+            e = d[k] > -746.0 ? e : 0.0;
+            t[k] = fma(t[k], e, t[k]);
+            t[k] = drop[k] ? 0.0 : t[k];
+        }
+        v4d rs0 = {0}, rc0 = {0}, rs1 = {0}, rc1 = {0};
+        for (Py_ssize_t j = 0; j < c; j++) {
+            const v4d t0 = *(const v4d *)(t + 8 * j), t1 = *(const v4d *)(t + 8 * j + 4);
+            v4d u = rs0 + t0, w = u - rs0;
+            rc0 = rc0 + ((rs0 - (u - w)) + (t0 - w));
+            rs0 = u;
+            u = rs1 + t1; w = u - rs1;
+            rc1 = rc1 + ((rs1 - (u - w)) + (t1 - w));
+            rs1 = u;
+        }
+        double rsum[8];
+        *(v4d *)rsum = rs0 + rc0;
+        *(v4d *)(rsum + 4) = rs1 + rc1;
+        for (int l = 0; l < cnt; l++) {
+            if (slow[l]) {
+                RowOut r;
+                PT(row_wide)(base + (i + l) * c * size, c, kind, 1, &r);
+                m[i + l] = r.m; mn[i + l] = r.mn; top[i + l] = r.top; amin[i + l] = r.amin;
+                rest[i + l] = r.rest; min_abs[i + l] = r.min_abs;
+                continue;
+            }
+            m[i + l] = mx[l]; mn[i + l] = mnf[l]; top[i + l] = tp[l]; amin[i + l] = am[l];
+            rest[i + l] = rsum[l]; min_abs[i + l] = tn[l];
+        }
+    }
+}
+#endif
+
 PATTR static void PT(stats_rows)(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
                                  int want_amin, double *m, int64_t *top, double *mn,
                                  int64_t *amin, double *rest, double *min_abs) {
     if (kind != KIND_F64 && c <= SMALL_C) {
+#if LC_VEC
+        PT(rows_small_vec)(base, n, c, kind, m, top, mn, amin, rest, min_abs);
+#else
         PT(rows_small)(base, n, c, kind, m, top, mn, amin, rest, min_abs);
+#endif
         return;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
