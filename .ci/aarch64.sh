@@ -4,7 +4,9 @@
 # numpy (their .debs extracted into a sysroot) and pytest & co from PyPI:
 #   1. tests/test_kernel.py: the kernel's results against the numpy path, on ARM;
 #   2. .ci/aarch64_bits.py: every output of the kernel on ARM (the portable C) is the
-#      same bits as on this x86-64 machine (AVX2/AVX-512 code).
+#      same bits as on this x86-64 machine (AVX2/AVX-512 code);
+#   3. the same for the kernel built as plain C11 (-DLC_PLAIN: no GCC vectors, no x86
+#      code, as MSVC compiles it), here on x86-64.
 # Needs root (apt) and the x86-64 venv with the kernel built in place (.ci/run's). Takes
 # about 3 minutes; AARCH64_WORK (default build/aarch64) keeps the downloads between runs.
 set -euo pipefail
@@ -64,4 +66,19 @@ echo "aarch64: the same bits as x86-64"
 env -u LOGITCHECK_KERNEL -u LOGITCHECK_SIMD "$PY" .ci/aarch64_bits.py dump "$WORK/x86_64.npz"
 arm .ci/aarch64_bits.py dump "$WORK/aarch64.npz"
 "$PY" .ci/aarch64_bits.py compare "$WORK/x86_64.npz" "$WORK/aarch64.npz"
+
+echo "plain C11 build (as MSVC compiles it): the same bits"
+rm -rf "$WORK/plain" && mkdir -p "$WORK/plain"
+cp -r logitcheck tests .ci "$WORK/plain/"
+find "$WORK/plain" \( -name '*.so' -o -name '*.pyd' \) -delete
+"$PY" - "$WORK/plain" <<'PYEOF'
+import subprocess, sys, sysconfig
+out = f"{sys.argv[1]}/logitcheck/_kernel{sysconfig.get_config_var('EXT_SUFFIX')}"
+subprocess.run(["cc", "-DLC_PLAIN", "-std=c11", "-O3", "-fno-math-errno", "-fno-trapping-math",
+                "-ffp-contract=off", "-Wall", "-Werror", "-fPIC", "-shared",
+                "-I" + sysconfig.get_paths()["include"], "logitcheck/_kernel.c", "-o", out],
+               check=True)
+PYEOF
+(cd "$WORK/plain" && env -u LOGITCHECK_KERNEL -u LOGITCHECK_SIMD "$PY" .ci/aarch64_bits.py dump "$WORK/plain.npz")
+"$PY" .ci/aarch64_bits.py compare "$WORK/x86_64.npz" "$WORK/plain.npz"
 echo "aarch64: passed"

@@ -26,7 +26,9 @@
 
 /* The x86 SIMD code needs GCC or Clang (their vector extensions, target attributes and
  * CPU detection); everything else compiles with any C11 compiler, MSVC included. */
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(LC_PLAIN) /* -DLC_PLAIN: plain C11 only, as MSVC compiles it (a test build) */
+#define LC_X86 0
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define LC_X86 1
 #else
 #define LC_X86 0
@@ -340,7 +342,7 @@ static inline Py_ssize_t upper_bound(const double *edges, Py_ssize_t ne, double 
 /* GCC's and Clang's generic vectors (any target: NEON, SSE, AVX) for the portable code's
  * lane loops that compilers leave scalar; plain loops elsewhere (MSVC). The same
  * arithmetic lane by lane either way. VSELECT(T, mask, a, b): a where mask, else b. */
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(LC_PLAIN)
 #define LC_VEC 1
 /* (unaligned, and may alias their elements: loads straight from float / double arrays; a
  * memcpy into a vector was two 16-byte copies and a stalled 32-byte load) */

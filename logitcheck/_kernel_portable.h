@@ -191,7 +191,9 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
     } else {
         float mx[8], mn[8], xf[PCHUNK];
         uint32_t big[8], tiny[8];
+#if LC_VEC
         int32_t ix[8] = {0}, in[8] = {0};
+#endif
         for (int l = 0; l < 8; l++) { mx[l] = -INFINITY; mn[l] = INFINITY; big[l] = 0; tiny[l] = 0xffffffffu; }
         for (Py_ssize_t j0 = 0; j0 < c; j0 += PCHUNK) {
             const Py_ssize_t n = c - j0 < PCHUNK ? c - j0 : PCHUNK;
@@ -337,6 +339,7 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
     out->rest = rest + comp;
 }
 
+#if !LC_VEC /* (else rows_small_vec below) */
 /* rows8_small's: eight rows of c <= SMALL_C floats at once, lane = row, column by column
  * (rows with a NaN or an infinite max go to row_wide) */
 PATTR static void PT(rows_small)(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
@@ -411,6 +414,8 @@ PATTR static void PT(rows_small)(const char *base, Py_ssize_t n, Py_ssize_t c, i
         }
     }
 }
+
+#endif
 
 #if LC_VEC
 /* rows_small with generic vectors, eight rows a step: pass 1 on lanes of rows, then each
