@@ -18,7 +18,8 @@ Where compiled, softmax_rows then does the per-row stage of a block of finite lo
 class ids (numerics._softmax_compiled), and log1p_nonnegative / log_positive give the
 numpy code the same log1p and log, so that both stages give the same bits.
 
-LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both).
+LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both). The numpy version works
+through a chunk a few dozen rows at a time, so that its float64 temporaries stay in cache.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def _compiled():
 _COMPILED = _compiled()
 #: "compiled" or "numpy": which implementation computes the row statistics in this run
 KERNEL = "compiled" if _COMPILED is not None else "numpy"
-#: the compiled kernel's vector width, "avx512" or "avx2" (LOGITCHECK_SIMD=avx2 forces
-#: it; both give the same bits); None without it
+#: the compiled kernel's code: "avx512", "avx2", "portable" (the plain C of
+#: _kernel_portable.h: ARM, other compilers; on x86-64 its AVX2+FMA build) or
+#: "portable-baseline" (x86-64 without AVX2); LOGITCHECK_SIMD=avx2 / portable /
+#: portable-baseline forces one; all give the same bits. None without the kernel
 SIMD = _COMPILED.simd() if _COMPILED is not None else None
 #: Keras' clip of probabilities, as float32 (keras.backend.epsilon())
 KERAS_LO = float(np.float32(1e-7))
