@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 
 from . import gate
 from .backends.compute import BackendStats
+from ._entry import kernel_description
 from .backends.run import BackendResult, BackendRun
 from .checks import Context, rules_in, run_checks
 from .dtypes import FLOATS, facts
@@ -95,6 +97,7 @@ def build_report(
     m["loss"] = declared_loss(stats, settings.expects)
     _add_declared_row_losses(m, read_rows, settings.expects)
     check_s = done - computed
+    m["hints"] = speed_hints(inputs)
     return Report(
         inputs=inputs,
         kind=kind,
@@ -154,6 +157,35 @@ def _add_declared_row_losses(m: dict[str, Any], read_rows: RowReader, expects: s
         else:
             loss = -v
         r["loss_declared"] = _json_float(loss)
+#: logits from this size on (bytes in memory) computed in numpy get a hint to install the
+#: compiled kernel, 10-40x faster than numpy on large arrays
+NUMPY_HINT_BYTES = 100_000_000
+
+
+def speed_hints(inputs: list[Any]) -> list[str]:
+    """One line for each way this run could have been faster: a large CSV read by the
+    built-in parser (pyarrow not installed), large logits computed in numpy."""
+    import sys
+
+    hints = []
+    for info in inputs:
+        if info.format not in ("csv", "tsv") or "pyarrow" in sys.modules:
+            continue  # pyarrow was imported: it read the large ones
+        from .io.delimited import FAST_MIN_BYTES
+
+        try:
+            big = os.path.getsize(info.path) >= FAST_MIN_BYTES
+        except OSError:
+            big = False
+        if big:
+            hints.append(f"{info.path} was read by the built-in CSV parser: "
+                         "pip install 'logitcheck[csv]' (pyarrow) reads it about 3x faster")
+            break
+    if KERNEL == "numpy" and inputs and inputs[0].nbytes >= NUMPY_HINT_BYTES:
+        why = kernel_description().partition("(")[2].rstrip(")")
+        hints.append(f"computed in numpy ({why}): the compiled kernel is 10-40x faster; "
+                     "install a logitcheck wheel, or reinstall with a C compiler")
+    return hints
 
 
 def zones(stats: Stats) -> dict[str, Any]:
@@ -210,6 +242,7 @@ def metrics(
             naive[dtype][path] = path_metrics(paths[path])
     return {
         "kernel": KERNEL,  # which implementation read the rows: compiled or numpy
+        "kernel_code": kernel_description(),  # and which code: "compiled (avx512)", ...
         "rows": stats.rows,
         "ignored_rows": stats.ignored,
         "classes": stats.classes,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__, _process  # noqa: F401  (_process: before numpy loads)
+from ._entry import version_text
 from .analysis import analyze
 from .backends import NAMES as BACKENDS
 from .cli_options import StderrProgress, engine_options, input_options
@@ -64,7 +65,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="logitcheck")
+@click.version_option(__version__, prog_name="logitcheck", message=version_text())
 def cli() -> None:
     """Diagnose exported logits, probabilities and labels.
 
