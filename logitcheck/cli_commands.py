@@ -248,11 +248,21 @@ def config_validate_command(config: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
               show_default=True)
 def config_show_command(config: str, fmt: str) -> None:
-    """Print CONFIG's jobs with every setting resolved (and where each came from)."""
+    """Print CONFIG's jobs with every setting resolved (and where each came from), and
+    the analyze defaults of [tool.logitcheck] in the nearest pyproject.toml."""
     from . import batch
+    from .project_config import load
 
-    jobs = _guarded(config, lambda: batch.load(config).jobs)
-    doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
+    project = _guarded("pyproject.toml", load)
+    ctx = click.get_current_context()
+    doc: dict[str, Any] = {}
+    # no CONFIG given and no ./logitcheck.yaml: what pyproject.toml sets, if it sets anything
+    if not (project.path and ctx.get_parameter_source("config") is
+            click.core.ParameterSource.DEFAULT and not os.path.exists(config)):
+        jobs = _guarded(config, lambda: batch.load(config).jobs)
+        doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
+    if project.path:
+        doc["defaults_from_pyproject"] = project.to_dict()
     if fmt == "json":
         import json
 
