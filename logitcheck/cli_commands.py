@@ -275,7 +275,7 @@ def config_show_command(config: str, fmt: str) -> None:
 
 @cli.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
-              show_default=True, help="markdown prints the README's rule table.")
+              show_default=True, help="markdown: the rules as a Markdown table.")
 def rules_command(fmt: str) -> None:
     """List every rule: code, name, default severity, summary."""
     if fmt == "markdown":
