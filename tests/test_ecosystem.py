@@ -187,3 +187,27 @@ def test_gaussian_markdown_summary_states_the_nll():
     result = CliRunner().invoke(cli, ["gaussian", g, g, "--mean-key", "mean", "--scale-key",
                                       "log_std", "--format", "markdown"])
     assert "\nGaussian NLL: no targets\n" in result.stdout
+
+
+def _complete(words: str, shell: str = "bash") -> list[str]:
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    proc = subprocess.run(
+        [sys.executable, "-m", "logitcheck"], capture_output=True, text=True, timeout=120,
+        env=_env(COMP_WORDS=words, COMP_CWORD=str(cword),
+                 _LOGITCHECK_COMPLETE=f"{shell}_complete"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_shell_completion_as_documented():
+    # docs/reference/cli.md: eval "$(_LOGITCHECK_COMPLETE=bash_source logitcheck)"
+    proc = subprocess.run([sys.executable, "-m", "logitcheck"], capture_output=True,
+                          text=True, timeout=120, env=_env(_LOGITCHECK_COMPLETE="bash_source"))
+    assert proc.returncode == 0 and "_logitcheck_completion()" in proc.stdout
+    assert _complete("logitcheck ana") == ["plain,analyze"]
+    assert _complete("logitcheck con") == ["plain,config"]
+    assert _complete("logitcheck config s") == ["plain,show"]
+    assert _complete("logitcheck analyze x.npy --fail-on ") == [
+        "plain,error", "plain,warning", "plain,info", "plain,never"]
+    assert "plain,sarif" in _complete("logitcheck run --format ")
