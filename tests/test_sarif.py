@@ -67,8 +67,9 @@ def test_analyze_sarif_is_valid_with_one_result_per_finding():
     assert ids[result["ruleIndex"]] == "LC201"
     location = result["locations"][0]["physicalLocation"]["artifactLocation"]
     assert location == {"uri": (SAMPLES / "probs_as_logits.npy").as_uri()}
-    assert result["partialFingerprints"]["logitcheckFindingKey/v1"]
+    assert result["partialFingerprints"]["logitcheckFindingKey/v2"]
     assert "suppressions" not in result
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}  # .npy
     assert run["invocations"] == [{"executionSuccessful": True, "exitCode": 1}]
 
 
@@ -98,7 +99,7 @@ def test_baselined_findings_are_suppressed_with_the_baseline_key(tmp_path):
     validate(doc)
     assert code == 0
     results = doc["runs"][0]["results"]
-    assert results and {r["partialFingerprints"]["logitcheckFindingKey/v1"]
+    assert results and {r["partialFingerprints"]["logitcheckFindingKey/v2"]
                         for r in results} == keys
     for r in results:
         assert r["suppressions"] == [{"kind": "external", "status": "accepted",
@@ -149,3 +150,19 @@ def test_a_batch_run_is_one_sarif_run_over_every_job(tmp_path):
     (note,) = invocation["toolExecutionNotifications"]
     assert note["message"]["text"].startswith("broken: ") and "truncated.npy" in \
         note["message"]["text"]
+
+
+def test_a_csv_finding_points_at_its_row_line(tmp_path):
+    import numpy as np
+
+    z = np.load(SAMPLES / "healthy_logits.npy")[:50].astype(np.float64)
+    z[7, 3] = np.nan
+    lines = ["c0,c1,c2,c3,c4,c5,c6,c7,c8,c9"] + [",".join(repr(float(v)) for v in row) for row in z]
+    (tmp_path / "export.csv").write_text("\n".join(lines) + "\n")
+    code, doc = sarif("analyze", str(tmp_path / "export.csv"))
+    validate(doc)
+    (result,) = [r for r in doc["runs"][0]["results"] if r["ruleId"] == "LC001"]
+    # row 7 is the 9th line: the header, then rows 0..7
+    assert result["locations"][0]["physicalLocation"]["region"] == {"startLine": 9}
+    assert "line=9," in CliRunner().invoke(
+        cli, ["analyze", str(tmp_path / "export.csv"), "--format", "github"]).stdout

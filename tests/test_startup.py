@@ -97,7 +97,8 @@ def test_the_public_api_is_there_without_eager_imports():
          " __version__, analyze)\n"
          "from logitcheck.report import RENDERERS, render_html\n"
          "from logitcheck.cli import run_command, rules_command\n"
-         "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html', 'sarif']\n"
+         "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html',"
+         " 'sarif']\n"
          "assert analyze.__module__ == 'logitcheck.analysis' and callable(render_html)\n"
          "assert set(logitcheck.__all__) <= set(dir(logitcheck))\n"
          "print(eager)\n"],

@@ -2,10 +2,12 @@
 
 One run per document; its tool lists every rule the command ran (summary, why, each
 framework's fix) and each finding is one result on the input it is about. SARIF locates a
-result by file and line: logitcheck's inputs are arrays, so the line is 1 and the rows are
-in the message and in `properties.evidence`. A baselined finding carries an external
-suppression (code scanning shows it as dismissed). `partialFingerprints` holds the
-finding's baseline key, so code scanning follows a finding across runs as baselines do.
+result by file and line: for a CSV/TSV input the line of the first row the finding names
+(as the github format's `line=`); other inputs are binary arrays, so the line is 1 and the
+rows are in the message and in `properties.evidence`. A baselined finding carries an
+external suppression (code scanning shows it as dismissed). `partialFingerprints` holds
+the finding's baseline key (format 2: rule, input names, identity), so code scanning
+follows a finding from one export to the next as baselines do.
 tests/test_sarif.py validates the output against the SARIF 2.1.0 JSON schema.
 """
 
@@ -20,8 +22,8 @@ from .model import Finding, Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-#: the partialFingerprints key: the finding's baseline key (baseline.py, format 1)
-FINGERPRINT_KEY = "logitcheckFindingKey/v1"
+#: the partialFingerprints key: the finding's baseline key (baseline.py, format 2)
+FINGERPRINT_KEY = "logitcheckFindingKey/v2"
 
 
 def artifact_location(path: str) -> dict[str, str]:
@@ -57,9 +59,15 @@ def _rule_descriptor(code: str, name: str) -> dict[str, Any]:
 
 def _result(finding: Finding, report: Report, rule_index: dict[str, int],
             job: str | None) -> dict[str, Any]:
-    from ..baseline import finding_key
+    from ..baseline import finding_key, input_names
+    from .github import first_row
 
     prefix = f"{job}: " if job else ""
+    subject = report.inputs[1 if report.command == "compare" else 0] if report.inputs else None
+    row = first_row(finding.evidence)
+    line = 1
+    if subject is not None and subject.first_line is not None and row is not None:
+        line = subject.first_line + row  # CSV/TSV: the row's own line
     result: dict[str, Any] = {
         "ruleId": finding.code,
         "ruleIndex": rule_index[finding.code],
@@ -67,9 +75,10 @@ def _result(finding: Finding, report: Report, rule_index: dict[str, int],
         "message": {"text": prefix + finding.message},
         "locations": [{"physicalLocation": {
             "artifactLocation": artifact_location(report.subject),
-            "region": {"startLine": 1},
+            "region": {"startLine": line},
         }}],
-        "partialFingerprints": {FINGERPRINT_KEY: finding_key(finding, report.gate.fingerprint)},
+        "partialFingerprints": {
+            FINGERPRINT_KEY: finding_key(finding, input_names(report.gate.inputs))},
         "properties": {"name": finding.name, "evidence": finding.evidence,
                        "fix": finding.fix, **({"job": job} if job else {})},
     }
