@@ -5,6 +5,7 @@ README's cookbook commands giving the findings and exit codes it says."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
 from pathlib import Path
@@ -237,3 +238,49 @@ def test_readme_python_example_runs(monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("LC201 error ")
     assert out[-1].startswith("1 1.808")
+
+
+def _readme_line(start: str) -> list[str]:
+    text = README.read_text().split("## Common mistakes")[1]
+    (line,) = [ln for ln in text.splitlines() if ln.startswith(start)]
+    return shlex.split(line.split("#")[0])[1:]
+
+
+def test_readme_hugging_face_and_csv_commands_on_made_exports(tmp_path, monkeypatch):
+    """The cookbook's commands on files of their names: a tiny causal LM whose logits at t
+    predict token t + 1 (labels saved as input_ids), and its probabilities as CSV."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    b, t, v = 4, 64, 50
+    ids = rng.integers(0, v, (b, t))
+    z = rng.normal(0, 1, (b, t, v)).astype(np.float32)
+    for i in range(b):
+        z[i, np.arange(t - 1), ids[i, 1:]] += 4.0
+    np.save(tmp_path / "lm_logits.npy", z)
+    np.save(tmp_path / "input_ids.npy", ids)
+    p = np.exp(z[0] - z[0].max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    rows = [",".join(["id", *(f"p_{c}" for c in range(v)), "label"])]
+    rows += [",".join([str(r), *(f"{x:.6f}" for x in p[r]), str(ids[0, (r + 1) % t])])
+             for r in range(t)]
+    (tmp_path / "predictions.csv").write_text("\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+
+    hf = _readme_line("logitcheck analyze lm_logits.npy")
+    assert "--shift-labels" in hf
+    result = CliRunner().invoke(cli, [*hf, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["findings"] == [] and doc["metrics"]["rows"] == b * (t - 1)
+    unshifted = [a for a in hf if a != "--shift-labels"]
+    result = CliRunner().invoke(cli, [*unshifted, "--format", "json"])
+    assert result.exit_code == 1
+    assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["LC304"]
+
+    csv = _readme_line("logitcheck analyze predictions.csv")
+    result = CliRunner().invoke(cli, [*csv, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["kind"]["name"] == "probabilities" and doc["metrics"]["rows"] == t
+    assert doc["inputs"][0]["columns"] == [f"p_{c}" for c in range(v)]
