@@ -192,12 +192,14 @@ def _settings(kw: dict[str, Any], **more: Any) -> Settings:
 
 def _project_defaults(kw: dict[str, Any]) -> None:
     """[tool.logitcheck] (project_config.py) fills the options not given on the command
-    line."""
+    line, among those the command has (`baseline write` takes the analysis options, not
+    --baseline or --fail-on)."""
     from .project_config import load
 
     ctx = click.get_current_context()
     for param, value in load().values.items():
-        if ctx.get_parameter_source(param) is not click.core.ParameterSource.COMMANDLINE:
+        if param in kw and (ctx.get_parameter_source(param)
+                            is not click.core.ParameterSource.COMMANDLINE):
             kw[param] = value
 
 

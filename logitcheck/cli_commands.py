@@ -30,6 +30,7 @@ from .cli import (
     _gate_options,
     _guarded,
     _output,
+    _project_defaults,
     _run_options,
     _settings,
     analyze,
@@ -97,6 +98,7 @@ def baseline_group() -> None:
 @engine_options
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
+    _guarded("pyproject.toml", lambda: _project_defaults(kw))  # the same analysis as analyze
 
     def run() -> Report:
         report = analyze(logits, kw["labels"], _settings(kw))

@@ -112,3 +112,23 @@ def test_without_a_table_nothing_changes(project):
     assert load().path is None and load().values == {}
     result = run("config", "show")  # no logitcheck.yaml and nothing from pyproject
     assert_clean_error(result, "logitcheck.yaml")
+
+
+def test_baseline_write_takes_the_analysis_defaults_but_not_the_gate(project):
+    # pyproject names a baseline that does not exist yet: baseline write must not read it,
+    # and must record what analyze (with the same defaults) reports
+    base = project / "base.json"
+    args = ("baseline", "write", str(base), "../data/fp16_overflow_logits.npy", "--labels",
+            "../data/labels.npy")
+    assert run(*args).exit_code == 0
+    assert [f["code"] for f in json.loads(base.read_text())["findings"]] == ["LC101"]
+    base.unlink()
+    (project / "pyproject.toml").write_text(
+        '[tool.logitcheck]\nloss-path = "naive"\nignore = ["LC101"]\n'
+        'baseline = "base.json"\nfail-on = "info"\n')
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(base.read_text())["findings"] == []  # LC101 ignored, from pyproject
+    code, doc = analyze()
+    assert code == 0 and doc["fail_on"] == "info" and doc["findings"] == []
+    assert doc["gate"]["baseline"] == str(base) and doc["gate"]["suppressed"] == {"LC101": 1}
