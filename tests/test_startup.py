@@ -20,6 +20,7 @@ NOT_LOADED = (
     # the other renderers, and what they need
     "logitcheck.report.html", "logitcheck.report.junit", "logitcheck.report.markdown",
     "logitcheck.report.github", "logitcheck.report.json_format", "logitcheck.report.batch",
+    "logitcheck.report.sarif",
     "xml.etree.ElementTree",
     # the other commands: batch runs (YAML), drift, Gaussian heads, inspect
     "logitcheck.cli_commands", "logitcheck.batch", "logitcheck.runner", "logitcheck.drift",
@@ -96,7 +97,8 @@ def test_the_public_api_is_there_without_eager_imports():
          " __version__, analyze)\n"
          "from logitcheck.report import RENDERERS, render_html\n"
          "from logitcheck.cli import run_command, rules_command\n"
-         "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html']\n"
+         "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html',"
+         " 'sarif']\n"
          "assert analyze.__module__ == 'logitcheck.analysis' and callable(render_html)\n"
          "assert set(logitcheck.__all__) <= set(dir(logitcheck))\n"
          "print(eager)\n"],
