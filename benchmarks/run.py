@@ -10,6 +10,11 @@ tools interleaved rep by rep so that machine noise hits them alike:
   (R a file in the temporary directory), wall time including interpreter start (exit 0
   and 1 are fine, anything else aborts);
 - ``logitcheck.analyze``: a child imports logitcheck, then times ``analyze()`` alone;
+- ``logitcheck.analyze, portable kernel``: the same with ``LOGITCHECK_SIMD=portable``: the
+  kernel's portable C (what ARM and other compilers run; on x86-64 built for AVX2+FMA, as
+  compilers build it for NEON), not its x86 SIMD code;
+- ``logitcheck.analyze, numpy path``: the same with ``LOGITCHECK_KERNEL=numpy``: no compiled
+  kernel (an install without a compiler or a wheel);
 - ``torch F.cross_entropy``: 2 threads, ``np.load(mmap_mode="r")`` -> ``torch.from_numpy``
   -> ``F.cross_entropy(x, y)``, load included; float16 is upcast with ``x.float()``
   (what autocast does for cross_entropy; on half directly torch's mean overflows to inf);
@@ -28,6 +33,8 @@ which exclude their imports) and on the peak RSS of the ``logitcheck`` process:
 - at least 50 % of the exp limit on the float32 shapes with C >= 1000;
 - peak RSS at most 256 MiB for a file of any size (``--big``: a float32 (N, 1000) file
   larger than 55 % of RAM and 12 GiB, run once);
+- the portable kernel (issue 23): at least 2x torch on the float32 shapes with C >= 1000,
+  at least 1x on 1M x 10; the numpy path: at least 1x torch on 200k x 1000 float32;
 - ``logitcheck analyze`` on a 100 x 10 file starts in under 2x the time of
   ``python -c "import numpy, rich, click"`` (medians of ``--startup-reps``, default 10).
 
@@ -74,6 +81,8 @@ TOOLS = {  # key -> label in the tables
     "read": "read (raw bytes)",
     "cli": "logitcheck (process)",
     "api": "logitcheck.analyze",
+    "api_portable": "logitcheck.analyze, portable kernel",
+    "api_numpy": "logitcheck.analyze, numpy path",
     "torch": "torch F.cross_entropy",
     "scipy": "scipy log_softmax",
     "limit": "exp limit (torch.exp)",
@@ -201,8 +210,13 @@ def child(tool: str, logits: str, labels: str, threads: int | None, out: str) ->
     info: dict[str, Any] = {}
     if tool == "read":
         seconds = read_through(Path(logits))
-    elif tool == "api":
+    elif tool in ("api", "api_portable", "api_numpy"):
         import logitcheck
+        from logitcheck import kernel
+
+        want = {"api_portable": "portable", "api_numpy": None}.get(tool, kernel.SIMD)
+        if kernel.SIMD != want:  # the environment did not select the code asked for
+            raise SystemExit(f"{tool}: the kernel runs {kernel.SIMD}, not {want}")
 
         settings = logitcheck.Settings(threads=threads) if threads else logitcheck.Settings()
         # logitcheck imports what an analysis needs on its first call: load it outside the
@@ -215,7 +229,7 @@ def child(tool: str, logits: str, labels: str, threads: int | None, out: str) ->
         report = logitcheck.analyze(logits, labels, settings)
         seconds = time.perf_counter() - t0
         info = {"kind": report.kind.name, "findings": [f.code for f in report.findings],
-                "timings": report.timings}
+                "timings": report.timings, "kernel": report.metrics.get("kernel_code")}
     elif tool in ("torch", "limit"):
         import torch
         import torch.nn.functional as F
@@ -277,13 +291,19 @@ class ToolFailed(RuntimeError):
 #: in-process logitcheck.analyze, whose imports take 0.2 s; torch's take 3 s); none of the
 #: tools timed calls numpy's BLAS, and the logitcheck command sets the same for itself.
 CHILD_ENV = {**os.environ, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+for _var in ("LOGITCHECK_SIMD", "LOGITCHECK_KERNEL"):  # the default code unless a tool asks
+    CHILD_ENV.pop(_var, None)
+#: the code each logitcheck.analyze tool runs
+TOOL_ENV = {"api_portable": {"LOGITCHECK_SIMD": "portable"},
+            "api_numpy": {"LOGITCHECK_KERNEL": "numpy"}}
 
 #: GNU time, which reports its child's own peak RSS (see run_measured), where installed
 GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None
 
 
 def run_measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,),
-                 stdout: Any = subprocess.DEVNULL) -> tuple[float, float]:
+                 stdout: Any = subprocess.DEVNULL,
+                 env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run cmd; (wall seconds, peak RSS in MiB of that process). Raises ToolFailed.
 
     A child forked from this script inherits its resident size in ``ru_maxrss`` (Linux
@@ -296,7 +316,8 @@ def run_measured(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,),
         cmd = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *cmd]
     with open(err, "wb") as ferr:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=ferr, env=CHILD_ENV)
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=stdout, stderr=ferr,
+                             env={**CHILD_ENV, **(env or {})})
         try:
             _, status, usage = os.wait4(p.pid, 0)
         except BaseException:  # Ctrl-C, SIGTERM: the child must not outlive its files
@@ -344,7 +365,7 @@ class Runner:
             out.unlink(missing_ok=True)
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool,
                    str(logits), str(labels), str(self.threads or 0), str(out)]
-            _, rss = run_measured(cmd, self.work)
+            _, rss = run_measured(cmd, self.work, env=TOOL_ENV.get(tool))
             info = json.loads(out.read_text())
             seconds = info.pop("seconds")
         s = self.samples.setdefault(case.name, {}).setdefault(
@@ -380,6 +401,15 @@ def targets(case: Case, tools: dict[str, Any]) -> dict[str, Any]:
         got = api["x_limit"] if api else None
         out["x_limit"] = {"want": ">= 0.5x", "got": got,
                           "pass": None if got is None else got >= 0.5}
+    if case.dtype == "float32" and (case.classes >= 1000 or case.classes == 10):
+        need = 2.0 if case.classes >= 1000 else 1.0
+        got = tools["api_portable"]["x_torch"] if "api_portable" in tools else None
+        out["portable_x_torch"] = {"want": f">= {need:g}x", "got": got,
+                                   "pass": None if got is None else got >= need}
+    if case.dtype == "float32" and case.classes == 1000:
+        got = tools["api_numpy"]["x_torch"] if "api_numpy" in tools else None
+        out["numpy_x_torch"] = {"want": ">= 1x", "got": got,
+                                "pass": None if got is None else got >= 1.0}
     if "cli" in tools:
         got = tools["cli"]["peak_rss_mib"]
         out["rss"] = {"want": f"<= {RSS_TARGET_MIB} MiB", "got": got,
@@ -587,6 +617,19 @@ def shape_tables(cases: dict[str, Any]) -> list[str]:
                if xl else "– | – | – | ")
             + f"{_f(rss.get('got'), '.0f')} | {_verdict(rss.get('pass'))} | "
             + " → ".join(f"{x:.1f}" for x in c["load"]) + " |")
+    extra = [(c, k) for c in cases.values() for k in ("portable_x_torch", "numpy_x_torch")
+             if k in c["targets"]]
+    if extra:
+        lines += ["", "Without the x86 SIMD code (issue 23): the portable kernel "
+                  "(LOGITCHECK_SIMD=portable) and the numpy path (LOGITCHECK_KERNEL=numpy), "
+                  "in-process, against torch in the same run.", "",
+                  "| code | shape | dtype | × torch | target | verdict |",
+                  "|---|---|---|---:|---|---|"]
+        for c, k in extra:
+            t = c["targets"][k]
+            code = "portable kernel" if k.startswith("portable") else "numpy path"
+            lines.append(f"| {code} | {c['shape'][0]:,} × {c['shape'][1]:,} | {c['dtype']} | "
+                         f"{_f(t['got'], '.2f')} | {t['want']} | {_verdict(t['pass'])} |")
     return lines
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 __all__ = [
+    "Checker",
     "Finding",
     "Kind",
     "LogitcheckError",
@@ -14,6 +15,7 @@ __all__ = [
     "Severity",
     "__version__",
     "analyze",
+    "check",
 ]
 
 # The public names are imported on first use (PEP 562), not here: `import logitcheck.cli`,
@@ -21,6 +23,8 @@ __all__ = [
 # should load only what that submodule needs.
 _LAZY = {
     "analyze": "analysis",
+    "check": "api",
+    "Checker": "api",
     "LogitcheckError": "errors",
     "Finding": "report.model",
     "Kind": "report.model",
@@ -31,6 +35,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .analysis import analyze
+    from .api import Checker, check
     from .errors import LogitcheckError
     from .report.model import Finding, Kind, Report, Severity
     from .settings import Settings

@@ -8,7 +8,8 @@
  *   to an ulp or two even for confident rows.
  *
  * exp is computed here, vectorised (4 doubles a step with AVX2+FMA, chosen at run time;
- * blocks of short rows take 8 with AVX-512 where the CPU has it, the same bits),
+ * blocks of short rows take 8 with AVX-512 where the CPU has it, the same bits; on other
+ * CPUs and compilers the portable C of _kernel_portable.h, the same bits again),
  * accurate to about 1 ulp: libm's scalar exp costs 10 ns a value on the machines this
  * was measured on, this about 1 ns. Rows whose max is not finite are left to Python
  * (rest = NaN). The GIL is released: chunks run on threads.
@@ -22,6 +23,19 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
+
+/* The x86 SIMD code needs GCC or Clang (their vector extensions, target attributes and
+ * CPU detection); everything else compiles with any C11 compiler, MSVC included. */
+#if defined(LC_PLAIN) /* -DLC_PLAIN: plain C11 only, as MSVC compiles it (a test build) */
+#define LC_X86 0
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LC_X86 1
+#else
+#define LC_X86 0
+#endif
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* a fused a*b+c changes the bits (GCC: setup.py's flag) */
+#endif
 
 typedef struct {
     double m, mn, rest, min_abs; /* min_abs: smallest nonzero |z| (inf: none) */
@@ -43,15 +57,320 @@ static inline Py_ssize_t kind_size(int kind) { return kind == KIND_F64 ? 8 : kin
 
 static inline double load_f64(const void *p, Py_ssize_t j) { return ((const double *)p)[j]; }
 static inline double load_f32(const void *p, Py_ssize_t j) { return ((const float *)p)[j]; }
-static inline double load_f16(const void *p, Py_ssize_t j) {
-    return (double)(float)((const _Float16 *)p)[j];
+static inline float half_to_float(uint16_t h);
+static inline float bf16_to_float(uint16_t h);
+static inline double load_f16(const void *p, Py_ssize_t j) { return half_to_float(((const uint16_t *)p)[j]); }
+static inline double load_bf16(const void *p, Py_ssize_t j) { return bf16_to_float(((const uint16_t *)p)[j]); }
+
+
+/* float16 and bfloat16 from their bits, and float64 rounded to them (numpy's casts:
+ * round to nearest even), in plain C: no _Float16 */
+static inline float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+    if (e == 0x1f) bits = sign | 0x7f800000u | (mant << 13);
+    else if (e) bits = sign | ((e + 112) << 23) | (mant << 13);
+    else { /* zero or subnormal: mant * 2^-24, exact */
+        float f = (float)mant * 0x1p-24f;
+        memcpy(&bits, &f, 4);
+        bits |= sign;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
 }
-static inline double load_bf16(const void *p, Py_ssize_t j) {
-    uint32_t u = (uint32_t)((const uint16_t *)p)[j] << 16;
+
+static inline float bf16_to_float(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
     float f;
     memcpy(&f, &u, 4);
     return f;
 }
+
+/* x rounded to the nearest float16 (ties to even), as a double: x / q rounded to an
+ * integer, q the float16 spacing at x (exact scalings by powers of 2) */
+static inline double half_round(double x) {
+    if (!(fabs(x) < 65520.0)) return x != x ? x : copysign(INFINITY, x);
+    const int e = (int)((as_bits(x) >> 52) & 0x7ff) - 1023;
+    const int qe = (e < -14 ? -14 : e) - 10;
+    const double q = as_double((uint64_t)(qe + 1023) << 52);
+    const double y = x * as_double((uint64_t)(1023 - qe) << 52);
+    const double r = (y + 0x1.8p52) - 0x1.8p52;
+    return copysign(r * q, x);
+}
+
+/* x rounded to bfloat16 via float32, as dtypes.cast (round to nearest even) */
+static inline double bf16_round(double x) {
+    float f = (float)x;
+    if (f != f) return f;
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline double load_any(const void *p, int kind, Py_ssize_t j) {
+    switch (kind) {
+    case KIND_F64: return load_f64(p, j);
+    case KIND_F32: return load_f32(p, j);
+    case KIND_F16: return load_f16(p, j);
+    default: return load_bf16(p, j);
+    }
+}
+
+
+/* exp(r) on |r| <= ln2/2: degree 11, fitted on Chebyshev nodes (mpmath.chebyfit), error
+ * 3e-18; highest degree first. (The AVX2, AVX-512 and portable code share it: the
+ * same bits.) */
+static const double EXP_POLY[12] = {
+    2.511003760596377770812334e-8, 2.763263963904102974422942e-7, 2.755724091857896982302399e-6,
+    2.480148548232849241896507e-5, 1.984126989004711370668263e-4, 1.388888895231477465241583e-3,
+    8.333333333319600610909625e-3, 4.16666666664880954954391e-2, 0.1666666666666668080566418,
+    0.5000000000000018385526257, 1.0, 1.0};
+/* k = round(x / ln 2) and x - k ln 2, ln 2 in two parts */
+#define EXP_LOG2E 0x1.71547652b82fep0
+#define EXP_LN2_HI 0x1.62e42fefa3800p-1
+#define EXP_LN2_LO 0x1.ef35793c7673p-45
+
+/* ---- log and log1p, 4 doubles a step: fdlibm's (musl's) algorithm, under 1 ulp -------- */
+
+static const double LG1 = 6.666666666666735130e-01, LG2 = 3.999999999940941908e-01,
+                    LG3 = 2.857142874366239149e-01, LG4 = 2.222219843214978396e-01,
+                    LG5 = 1.818357216161805012e-01, LG6 = 1.531383769920937332e-01,
+                    LG7 = 1.479819860511658591e-01, LN2_HI = 6.93147180369123816490e-01,
+                    LN2_LO = 1.90821492927058770002e-10;
+
+
+/* exact_sum(values): the exact sum of finite float64 values times 2**1126, as a Python
+ * int (mergeable.ExactSum); None if a value is not finite. Every finite double is
+ * mant * 2**(e - 1126) with 53-bit mant and e in [52, 2097]: the terms are binned by
+ * exponent (Bins, as softmax_rows' sums), then carried into a fixed-point accumulator of
+ * 32-bit digits held in int64 (Acc). */
+#define DIGITS 70
+static void settle(int64_t *d) {
+    for (int i = 0; i < DIGITS - 1; i++) {
+        int64_t carry = d[i] >> 32; /* arithmetic: floor division by 2**32 */
+        d[i] -= carry << 32;
+        d[i + 1] += carry;
+    }
+}
+
+typedef struct { int64_t d[DIGITS]; } Acc;
+
+/* Exact sums binned by exponent: bin[e] holds the signed significands of the terms with
+ * exponent field e (whose weight is 2**(max(e, 1) - 1075)), in 128 bits (2**74 terms) as
+ * two 64-bit halves (no __int128: MSVC), so that a term costs one add to one bin;
+ * bins_fold carries them into an Acc at the end. */
+typedef struct { uint64_t lo; int64_t hi; } Bin;
+typedef struct { Bin bin[2048]; } Bins;
+
+static inline void bin_add(Bins *a, int e, int64_t mant) {
+    const uint64_t old = a->bin[e].lo;
+    a->bin[e].lo = old + (uint64_t)mant;
+    a->bin[e].hi += (mant < 0 ? -1 : 0) + (a->bin[e].lo < old);
+}
+
+static inline void bins_add(Bins *a, double x) { /* x finite */
+    uint64_t b = as_bits(x);
+    int e = (int)((b >> 52) & 0x7ff);
+    int64_t mant = (int64_t)((b & ((1ULL << 52) - 1)) | ((uint64_t)(e != 0) << 52));
+    int64_t neg = -(int64_t)(b >> 63);
+    bin_add(a, e, (mant ^ neg) - neg);
+}
+
+static void bins_fold(const Bins *a, Acc *acc) {
+    for (int e = 0; e < 2048; e++) {
+        uint64_t lo = a->bin[e].lo, hi = (uint64_t)a->bin[e].hi;
+        if (!lo && !hi) continue;
+        int pos = (e ? e : 1) + 51; /* the bit of 2**(e - 1075) in the 2**1126-scaled sum */
+        int64_t neg = a->bin[e].hi < 0 ? -1 : 0;
+        if (neg) { lo = ~lo + 1; hi = ~hi + (lo == 0); } /* the magnitude */
+        const int s = pos & 31; /* mag << s < 2**124 */
+        const uint64_t l2 = lo << s, h2 = (hi << s) | (s ? lo >> (64 - s) : 0);
+        const uint32_t digits[4] = {(uint32_t)l2, (uint32_t)(l2 >> 32), (uint32_t)h2, (uint32_t)(h2 >> 32)};
+        int k = pos >> 5;
+        for (int i = 0; i < 4; i++) {
+            int64_t digit = (int64_t)digits[i];
+            acc->d[k + i] += (digit ^ neg) - neg;
+        }
+    }
+}
+
+static PyObject *acc_long(Acc *a) {
+    settle(a->d);
+    PyObject *total = PyLong_FromLongLong(0), *shift = PyLong_FromLong(32);
+    for (int i = DIGITS - 1; i >= 0 && total; i--) {
+        PyObject *t = PyNumber_Lshift(total, shift);
+        Py_DECREF(total);
+        if (!t) { total = NULL; break; }
+        PyObject *digit = PyLong_FromLongLong(a->d[i]);
+        total = PyNumber_Add(t, digit);
+        Py_DECREF(t);
+        Py_DECREF(digit);
+    }
+    Py_DECREF(shift);
+    return total;
+}
+
+/* ---- the per-row stage of a softmax block: losses, naive paths, evidence, aggregates --
+
+ * softmax_rows(z, kind, c, target, m, top, mn, amin, rest, params, loss_edges, logit_edges,
+ *              loss, flags, F, I, loss_hist, max_hist, range_hist, label_counts)
+ *
+ * From a block's row statistics (row_stats) and each row's target (None: the least
+ * likely class), for rows whose max and min are finite (else it returns None and
+ * numerics.py takes the numpy path for the block):
+ *   loss = (max - z_y) + log1p(rest), lse = max + log1p(rest), as losses.softmax_loss;
+ *   per naive dtype, what losses.naive_softmax_derived derives (rows near a threshold
+ *   are only flagged NEAR: numerics.py simulates them);
+ *   flags per row (bits below), counts per bit, extremes and their first rows, the
+ *   histograms, label counts, the KEEP worst rows, and three exact sums (returned).
+ * params: [saturation eps, number of dtypes, the loss edges' and the logit edges' guess
+ * (scale, offset: bin_guess), then per dtype: kind, log(max), exp's zero threshold,
+ * log(tiny), tiny, margin]. */
+#define F_LOSS_NONFINITE 0
+#define F_SATURATED 1
+#define F_CONSTANT 2
+#define F_ZERO_LABEL 3
+#define F_CORRECT 4
+#define F_DTYPE 8 /* + 6 * dtype index: */
+#define F_NEAR 0
+#define F_FAIL_A 1
+#define F_FAIL_B 2
+#define F_OVERFLOW 3
+#define F_SUBNORMAL 4
+#define MAX_DTYPES 4
+#define KEEP 10
+/* slots of F (float64) and I (int64) */
+#define S_WORST 0
+#define S_RANGE 1
+#define S_LSE 2
+#define S_GAP 8 /* + 2 * dtype + path; I holds each one's row */
+#define I_NLOSS 4
+#define I_NPROB 5
+#define I_NLOGPROB 6
+#define I_NTOP 7
+#define I_COUNTS 16 /* + bit */
+#define I_TOP 48    /* + k: the worst rows, worst first */
+#define MAX_EDGES 256
+
+typedef struct {
+    int kind;
+    double log_max, zero_at, log_tiny, tiny, margin, m_tol, m_cut, zy_cut;
+    double gap_bound; /* 4 (u + 2^-52), u the kind's unit roundoff: see rows4 */
+} Dtype;
+
+typedef struct {
+    Py_ssize_t n, c;
+    int kind, ndt, labelled;
+    const char *z;
+    const int64_t *target;
+    /* the row statistics of rows [s0, s0 + their length): all n rows, or in the fused mode
+     * one block's (fused_rows) */
+    const double *m, *mn, *rest;
+    const int64_t *top, *amin;
+    Py_ssize_t s0;
+    double sat_eps, loss_scale, loss_offset, logit_scale, logit_offset;
+    Dtype dt[MAX_DTYPES];
+    const double *loss_edges, *logit_edges;
+    Py_ssize_t nle, nge;
+    double *loss;
+    uint32_t *flags;
+    double *F;
+    int64_t *I, *loss_hist, *max_hist, *range_hist, *label_counts;
+    /* the edges padded for bins4: -inf, edges[0..ne), +inf, +inf */
+    double loss_pad[MAX_EDGES + 3], logit_pad[MAX_EDGES + 3];
+    Bins sums[3];
+} Rows;
+
+static inline double value_at(const Rows *R, Py_ssize_t i, int64_t j) {
+    const char *row = R->z + (i * R->c + j) * kind_size(R->kind);
+    switch (R->kind) {
+    case KIND_F64: return load_f64(row, 0);
+    case KIND_F32: return load_f32(row, 0);
+    case KIND_F16: return load_f16(row, 0);
+    default: return load_bf16(row, 0);
+    }
+}
+
+static inline void keep_largest(double *F, int64_t *I, int slot, double v, Py_ssize_t i) {
+    if (I[slot] < 0 || v > F[slot]) { F[slot] = v; I[slot] = i; }
+}
+
+/* the KEEP largest losses, worst first, ties to the lower row */
+static inline void keep_top(Rows *R, double v, Py_ssize_t i) {
+    int64_t *n = &R->I[I_NTOP], *rows = R->I + I_TOP;
+    if (*n == KEEP && !(v > R->loss[rows[KEEP - 1]])) return;
+    int at = *n < KEEP ? (int)(*n)++ : KEEP - 1;
+    while (at > 0 && v > R->loss[rows[at - 1]]) { rows[at] = rows[at - 1]; at--; }
+    rows[at] = i;
+}
+
+
+/* each flag's count over rows [start, stop), a pass per bit that some row has (few are):
+ * loops that vectorise, where counting each row's bits in rows4 cost a mispredicted
+ * branch on most rows */
+static void count_flags(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
+    const uint32_t *f = R->flags;
+    uint32_t any = 0;
+    for (Py_ssize_t i = start; i < stop; i++) any |= f[i];
+    for (; any; any &= any - 1) {
+        int bit = 0;
+        while (!(any >> bit & 1)) bit++;
+        int64_t n = 0;
+        for (Py_ssize_t i = start; i < stop; i++) n += f[i] >> bit & 1;
+        R->I[I_COUNTS + bit] += n;
+    }
+}
+
+
+
+/* the number of edges <= t (numpy's searchsorted(edges, t, side="right")) */
+static inline Py_ssize_t upper_bound(const double *edges, Py_ssize_t ne, double t) {
+    Py_ssize_t lo = 0, len = ne;
+    while (len > 0) {
+        Py_ssize_t half = len >> 1;
+        int right = edges[lo + half] <= t;
+        lo = right ? lo + half + 1 : lo;
+        len = right ? len - half - 1 : half;
+    }
+    return lo;
+}
+
+#define SMALL_C 16 /* rows of at most this many floats: several rows at once (rows8_small) */
+
+/* GCC's and Clang's generic vectors (any target: NEON, SSE, AVX) for the portable code's
+ * lane loops that compilers leave scalar; plain loops elsewhere (MSVC). The same
+ * arithmetic lane by lane either way. VSELECT(T, mask, a, b): a where mask, else b. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(LC_PLAIN)
+#define LC_VEC 1
+/* (unaligned, and may alias their elements: loads straight from float / double arrays; a
+ * memcpy into a vector was two 16-byte copies and a stalled 32-byte load) */
+typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
+typedef uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
+typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
+typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
+#define VSELECT(T, mask, a, b) ((T)(((v8i)(mask) & (v8i)(a)) | (~(v8i)(mask) & (v8i)(b))))
+#else
+#define LC_VEC 0
+#endif
+
+/* The portable kernel, for any CPU */
+#define PT(name) name##_p
+#define PATTR
+#include "_kernel_portable.h"
+#undef PT
+#undef PATTR
+
+#if LC_X86
+/* The same portable C compiled for AVX2+FMA: LOGITCHECK_SIMD=portable on x86 (what a
+ * compiler makes of it with NEON/SVE on ARM). */
+#define PT(name) name##_v
+#define PATTR __attribute__((target("avx2,fma")))
+#include "_kernel_portable.h"
+#undef PT
+#undef PATTR
+
 
 /* The AVX2 + FMA pass: 8 lanes (two vectors of 4) per row, lane = column index mod 8;
  * the last columns are read with a mask, so every column goes through the same arithmetic. */
@@ -64,17 +383,6 @@ AVX static inline __m256d lane_mask(int count) {
     return _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_set1_epi64x(count), idx));
 }
 
-/* exp(r) on |r| <= ln2/2: degree 11, fitted on Chebyshev nodes (mpmath.chebyfit), error
- * 3e-18; highest degree first. (The AVX2 and AVX-512 code share it: the same bits.) */
-static const double EXP_POLY[12] = {
-    2.511003760596377770812334e-8, 2.763263963904102974422942e-7, 2.755724091857896982302399e-6,
-    2.480148548232849241896507e-5, 1.984126989004711370668263e-4, 1.388888895231477465241583e-3,
-    8.333333333319600610909625e-3, 4.16666666664880954954391e-2, 0.1666666666666668080566418,
-    0.5000000000000018385526257, 1.0, 1.0};
-/* k = round(x / ln 2) and x - k ln 2, ln 2 in two parts */
-#define EXP_LOG2E 0x1.71547652b82fep0
-#define EXP_LN2_HI 0x1.62e42fefa3800p-1
-#define EXP_LN2_LO 0x1.ef35793c7673p-45
 
 AVX static inline __m256d poly11(__m256d r) {
     __m256d p = _mm256_set1_pd(EXP_POLY[0]);
@@ -429,7 +737,6 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, int want_amin, 
  * runs over its columns in order (row_float sums eight lanes, then the lanes). Rows with a
  * NaN or an infinite max go to row_float, whose answer for them (NaN or inf, the first
  * index, no sum) is the same either way. */
-#define SMALL_C 16
 
 /* Eight values (k = 0..7 of a row's 8 * half .. 8 * half + 7) as floats; columns at or past
  * c are whatever follows (unused). 16-bit kinds read whole 32-bit words: at most one half
@@ -790,7 +1097,7 @@ AVX static void rows_small(const char *base, Py_ssize_t n, Py_ssize_t c, int kin
 
 /* the statistics of rows [0, n) of base into the arrays (row_stats; softmax_rows' fused
  * mode, a block at a time) */
-static void stats_rows(const char *base, Py_ssize_t n, Py_ssize_t c, int kind, int want_amin,
+AVX static void stats_rows_avx(const char *base, Py_ssize_t n, Py_ssize_t c, int kind, int want_amin,
                        double *m, int64_t *top, double *mn, int64_t *amin, double *rest,
                        double *min_abs) {
     if (kind != KIND_F64 && c <= SMALL_C) {
@@ -812,54 +1119,7 @@ static int have_avx2(void) {
            __builtin_cpu_supports("f16c");
 }
 
-static int get(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t need, const char *what) {
-    if (PyObject_GetBuffer(obj, view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
-        return -1;
-    if (view->len < need) {
-        PyErr_Format(PyExc_ValueError, "%s: buffer of %zd bytes, %zd needed", what,
-                     view->len, need);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
-
-/* row_stats(z, kind, n, c, m, top, mn, amin, rest, min_abs[, want_amin]): amin is -1 where
- * want_amin is false (default true), except in blocks of few columns, which have it anyway.
- * z: C-contiguous (n, c) values of `kind`; outputs: float64 / int64 arrays of n. */
-static PyObject *row_stats(PyObject *self, PyObject *args) {
-    PyObject *objs[8], *zobj;
-    int kind;
-    Py_ssize_t n, c;
-    int want_amin = 1;
-    if (!PyArg_ParseTuple(args, "OinnOOOOOO|p", &zobj, &kind, &n, &c, &objs[0], &objs[1],
-                          &objs[2], &objs[3], &objs[4], &objs[5], &want_amin))
-        return NULL;
-    if (kind < 0 || kind > 3 || n < 0 || c < 1) {
-        PyErr_SetString(PyExc_ValueError, "bad kind or shape");
-        return NULL;
-    }
-    Py_buffer z, out[6];
-    if (get(zobj, &z, 0, n * c * kind_size(kind), "z") < 0) return NULL;
-    int got = 0;
-    for (; got < 6; got++)
-        if (get(objs[got], &out[got], 1, n * 8, "output") < 0) break;
-    if (got < 6) {
-        for (int i = 0; i < got; i++) PyBuffer_Release(&out[i]);
-        PyBuffer_Release(&z);
-        return NULL;
-    }
-    double *m = out[0].buf, *mn = out[2].buf, *rest = out[4].buf, *min_abs = out[5].buf;
-    int64_t *top = out[1].buf, *amin = out[3].buf;
-    Py_BEGIN_ALLOW_THREADS
-    stats_rows(z.buf, n, c, kind, want_amin, m, top, mn, amin, rest, min_abs);
-    Py_END_ALLOW_THREADS
-    for (int i = 0; i < 6; i++) PyBuffer_Release(&out[i]);
-    PyBuffer_Release(&z);
-    Py_RETURN_NONE;
-}
-
-AVX static void exp_many(const double *x, double *o, Py_ssize_t n) {
+AVX static void exp_many_avx(const double *x, double *o, Py_ssize_t n) {
     Py_ssize_t i = 0;
     for (; i + 4 <= n; i += 4) _mm256_storeu_pd(o + i, exp4(_mm256_loadu_pd(x + i)));
     for (; i < n; i += 4) {
@@ -871,34 +1131,6 @@ AVX static void exp_many(const double *x, double *o, Py_ssize_t n) {
     }
 }
 
-/* exact_sum(values): the exact sum of finite float64 values times 2**1126, as a Python
- * int (mergeable.ExactSum); None if a value is not finite. Every finite double is
- * mant * 2**(e - 1126) with 53-bit mant and e in [52, 2097]: the terms are binned by
- * exponent (Bins, as softmax_rows' sums), then carried into a fixed-point accumulator of
- * 32-bit digits held in int64 (Acc). */
-#define DIGITS 70
-static void settle(int64_t *d) {
-    for (int i = 0; i < DIGITS - 1; i++) {
-        int64_t carry = d[i] >> 32; /* arithmetic: floor division by 2**32 */
-        d[i] -= carry << 32;
-        d[i + 1] += carry;
-    }
-}
-
-typedef struct { int64_t d[DIGITS]; } Acc;
-
-/* Exact sums binned by exponent: bin[e] holds the signed significands of the terms with
- * exponent field e (whose weight is 2**(max(e, 1) - 1075)), in 128 bits (2**74 terms), so
- * that a term costs one add to one bin; bins_fold carries them into an Acc at the end. */
-typedef struct { __int128 bin[2048]; } Bins;
-
-static inline void bins_add(Bins *a, double x) { /* x finite */
-    uint64_t b = as_bits(x);
-    int e = (int)((b >> 52) & 0x7ff);
-    int64_t mant = (int64_t)((b & ((1ULL << 52) - 1)) | ((uint64_t)(e != 0) << 52));
-    int64_t neg = -(int64_t)(b >> 63);
-    a->bin[e] += (mant ^ neg) - neg;
-}
 
 /* bins_add of four values (the first `count`), their bins and significands found four at
  * a time; a 0 lane adds 0 */
@@ -914,131 +1146,9 @@ AVX static inline void bins_add4(Bins *a, __m256d x, int count) {
     int64_t es[4], ms[4];
     _mm256_storeu_si256((__m256i *)es, e);
     _mm256_storeu_si256((__m256i *)ms, mant);
-    for (int l = 0; l < count; l++) a->bin[es[l]] += ms[l];
+    for (int l = 0; l < count; l++) bin_add(a, (int)es[l], ms[l]);
 }
 
-static void bins_fold(const Bins *a, Acc *acc) {
-    for (int e = 0; e < 2048; e++) {
-        __int128 v = a->bin[e];
-        if (!v) continue;
-        int pos = (e ? e : 1) + 51; /* the bit of 2**(e - 1075) in the 2**1126-scaled sum */
-        int64_t neg = v < 0 ? -1 : 0;
-        unsigned __int128 mag = (unsigned __int128)(v < 0 ? -v : v) << (pos & 31); /* < 2**124 */
-        int k = pos >> 5;
-        for (int i = 0; i < 4; i++) {
-            int64_t digit = (int64_t)(uint32_t)(mag >> (32 * i));
-            acc->d[k + i] += (digit ^ neg) - neg;
-        }
-    }
-}
-
-static PyObject *acc_long(Acc *a) {
-    settle(a->d);
-    PyObject *total = PyLong_FromLongLong(0), *shift = PyLong_FromLong(32);
-    for (int i = DIGITS - 1; i >= 0 && total; i--) {
-        PyObject *t = PyNumber_Lshift(total, shift);
-        Py_DECREF(total);
-        if (!t) { total = NULL; break; }
-        PyObject *digit = PyLong_FromLongLong(a->d[i]);
-        total = PyNumber_Add(t, digit);
-        Py_DECREF(t);
-        Py_DECREF(digit);
-    }
-    Py_DECREF(shift);
-    return total;
-}
-
-static PyObject *exact_sum(PyObject *self, PyObject *args) {
-    PyObject *xobj;
-    if (!PyArg_ParseTuple(args, "O", &xobj)) return NULL;
-    Py_buffer x;
-    if (get(xobj, &x, 0, 0, "values") < 0) return NULL;
-    const double *values = x.buf;
-    Py_ssize_t n = x.len / 8;
-    Bins *bins = PyMem_Calloc(1, sizeof(Bins));
-    if (!bins) {
-        PyBuffer_Release(&x);
-        return PyErr_NoMemory();
-    }
-    int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (!isfinite(values[i])) { bad = 1; break; }
-        bins_add(bins, values[i]);
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&x);
-    PyObject *result = NULL;
-    if (bad) {
-        result = Py_None;
-        Py_INCREF(result);
-    } else {
-        Acc acc = {{0}};
-        bins_fold(bins, &acc);
-        result = acc_long(&acc);
-    }
-    PyMem_Free(bins);
-    return result;
-}
-
-/* bin_counts(values, edges, counts): counts[k] += 1 for each finite value with exactly k
- * edges <= value (numpy's searchsorted(edges, v, side="right")); edges ascending. */
-static PyObject *bin_counts(PyObject *self, PyObject *args) {
-    PyObject *vobj, *eobj, *cobj;
-    if (!PyArg_ParseTuple(args, "OOO", &vobj, &eobj, &cobj)) return NULL;
-    Py_buffer v, e, cnt;
-    if (get(vobj, &v, 0, 0, "values") < 0) return NULL;
-    if (get(eobj, &e, 0, 0, "edges") < 0) { PyBuffer_Release(&v); return NULL; }
-    Py_ssize_t ne = e.len / 8;
-    if (get(cobj, &cnt, 1, (ne + 1) * 8, "counts") < 0) {
-        PyBuffer_Release(&v); PyBuffer_Release(&e); return NULL;
-    }
-    const double *x = v.buf, *edges = e.buf;
-    int64_t *counts = cnt.buf;
-    Py_ssize_t n = v.len / 8;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double t = x[i];
-        if (!isfinite(t)) continue;
-        Py_ssize_t lo = 0, len = ne; /* upper bound: lo = number of edges <= t */
-        while (len > 0) {
-            Py_ssize_t half = len >> 1;
-            int right = edges[lo + half] <= t;
-            lo = right ? lo + half + 1 : lo;
-            len = right ? len - half - 1 : half;
-        }
-        counts[lo]++;
-    }
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&cnt); PyBuffer_Release(&e); PyBuffer_Release(&v);
-    Py_RETURN_NONE;
-}
-
-/* exp4 over a float64 buffer of values <= 0 (NaN gives 0): numerics and the tests. */
-static PyObject *exp_values(PyObject *self, PyObject *args) {
-    PyObject *xobj, *oobj;
-    if (!PyArg_ParseTuple(args, "OO", &xobj, &oobj)) return NULL;
-    Py_buffer x, o;
-    if (get(xobj, &x, 0, 0, "x") < 0) return NULL;
-    if (get(oobj, &o, 1, x.len, "out") < 0) { PyBuffer_Release(&x); return NULL; }
-    const double *xs = x.buf;
-    double *os = o.buf;
-    Py_BEGIN_ALLOW_THREADS
-    exp_many(xs, os, x.len / 8);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&o);
-    PyBuffer_Release(&x);
-    Py_RETURN_NONE;
-}
-
-
-/* ---- log and log1p, 4 doubles a step: fdlibm's (musl's) algorithm, under 1 ulp -------- */
-
-static const double LG1 = 6.666666666666735130e-01, LG2 = 3.999999999940941908e-01,
-                    LG3 = 2.857142874366239149e-01, LG4 = 2.222219843214978396e-01,
-                    LG5 = 1.818357216161805012e-01, LG6 = 1.531383769920937332e-01,
-                    LG7 = 1.479819860511658591e-01, LN2_HI = 6.93147180369123816490e-01,
-                    LN2_LO = 1.90821492927058770002e-10;
 
 /* small integers (|k| < 2**51) held in int64 lanes, as doubles */
 AVX static inline __m256d small_int_pd(__m256i k) {
@@ -1111,7 +1221,7 @@ AVX static inline __m256d log1p4(__m256d x) {
 }
 
 /* log4 / log1p4 over float64 buffers (tests) */
-AVX static void log_many(const double *xs, double *os, Py_ssize_t n, int one_plus) {
+AVX static void log_many_avx(const double *xs, double *os, Py_ssize_t n, int one_plus) {
     for (Py_ssize_t i = 0; i < n; i += 4) {
         double in[4] = {1, 1, 1, 1}, res[4];
         int count = n - i < 4 ? (int)(n - i) : 4;
@@ -1120,116 +1230,6 @@ AVX static void log_many(const double *xs, double *os, Py_ssize_t n, int one_plu
         _mm256_storeu_pd(res, one_plus ? log1p4(v) : log4(v));
         memcpy(os + i, res, count * 8);
     }
-}
-
-static PyObject *log_values(PyObject *self, PyObject *args) {
-    PyObject *xobj, *oobj;
-    int one_plus;
-    if (!PyArg_ParseTuple(args, "OOp", &xobj, &oobj, &one_plus)) return NULL;
-    Py_buffer x, o;
-    if (get(xobj, &x, 0, 0, "x") < 0) return NULL;
-    if (get(oobj, &o, 1, x.len, "out") < 0) { PyBuffer_Release(&x); return NULL; }
-    Py_BEGIN_ALLOW_THREADS
-    log_many(x.buf, o.buf, x.len / 8, one_plus);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&o);
-    PyBuffer_Release(&x);
-    Py_RETURN_NONE;
-}
-
-
-/* ---- the per-row stage of a softmax block: losses, naive paths, evidence, aggregates --
-
- * softmax_rows(z, kind, c, target, m, top, mn, amin, rest, params, loss_edges, logit_edges,
- *              loss, flags, F, I, loss_hist, max_hist, range_hist, label_counts)
- *
- * From a block's row statistics (row_stats) and each row's target (None: the least
- * likely class), for rows whose max and min are finite (else it returns None and
- * numerics.py takes the numpy path for the block):
- *   loss = (max - z_y) + log1p(rest), lse = max + log1p(rest), as losses.softmax_loss;
- *   per naive dtype, what losses.naive_softmax_derived derives (rows near a threshold
- *   are only flagged NEAR: numerics.py simulates them);
- *   flags per row (bits below), counts per bit, extremes and their first rows, the
- *   histograms, label counts, the KEEP worst rows, and three exact sums (returned).
- * params: [saturation eps, number of dtypes, the loss edges' and the logit edges' guess
- * (scale, offset: bin_guess), then per dtype: kind, log(max), exp's zero threshold,
- * log(tiny), tiny, margin]. */
-#define F_LOSS_NONFINITE 0
-#define F_SATURATED 1
-#define F_CONSTANT 2
-#define F_ZERO_LABEL 3
-#define F_CORRECT 4
-#define F_DTYPE 8 /* + 6 * dtype index: */
-#define F_NEAR 0
-#define F_FAIL_A 1
-#define F_FAIL_B 2
-#define F_OVERFLOW 3
-#define F_SUBNORMAL 4
-#define MAX_DTYPES 4
-#define KEEP 10
-/* slots of F (float64) and I (int64) */
-#define S_WORST 0
-#define S_RANGE 1
-#define S_LSE 2
-#define S_GAP 8 /* + 2 * dtype + path; I holds each one's row */
-#define I_NLOSS 4
-#define I_NPROB 5
-#define I_NLOGPROB 6
-#define I_NTOP 7
-#define I_COUNTS 16 /* + bit */
-#define I_TOP 48    /* + k: the worst rows, worst first */
-#define MAX_EDGES 256
-
-typedef struct {
-    int kind;
-    double log_max, zero_at, log_tiny, tiny, margin, m_tol, m_cut, zy_cut;
-    double gap_bound; /* 4 (u + 2^-52), u the kind's unit roundoff: see rows4 */
-} Dtype;
-
-typedef struct {
-    Py_ssize_t n, c;
-    int kind, ndt, labelled;
-    const char *z;
-    const int64_t *target;
-    /* the row statistics of rows [s0, s0 + their length): all n rows, or in the fused mode
-     * one block's (fused_rows) */
-    const double *m, *mn, *rest;
-    const int64_t *top, *amin;
-    Py_ssize_t s0;
-    double sat_eps, loss_scale, loss_offset, logit_scale, logit_offset;
-    Dtype dt[MAX_DTYPES];
-    const double *loss_edges, *logit_edges;
-    Py_ssize_t nle, nge;
-    double *loss;
-    uint32_t *flags;
-    double *F;
-    int64_t *I, *loss_hist, *max_hist, *range_hist, *label_counts;
-    /* the edges padded for bins4: -inf, edges[0..ne), +inf, +inf */
-    double loss_pad[MAX_EDGES + 3], logit_pad[MAX_EDGES + 3];
-    Bins sums[3];
-} Rows;
-
-static inline double value_at(const Rows *R, Py_ssize_t i, int64_t j) {
-    const char *row = R->z + (i * R->c + j) * kind_size(R->kind);
-    switch (R->kind) {
-    case KIND_F64: return load_f64(row, 0);
-    case KIND_F32: return load_f32(row, 0);
-    case KIND_F16: return load_f16(row, 0);
-    default: return load_bf16(row, 0);
-    }
-}
-
-static inline void keep_largest(double *F, int64_t *I, int slot, double v, Py_ssize_t i) {
-    if (I[slot] < 0 || v > F[slot]) { F[slot] = v; I[slot] = i; }
-}
-
-/* the KEEP largest losses, worst first, ties to the lower row */
-static inline void keep_top(Rows *R, double v, Py_ssize_t i) {
-    int64_t *n = &R->I[I_NTOP], *rows = R->I + I_TOP;
-    if (*n == KEEP && !(v > R->loss[rows[KEEP - 1]])) return;
-    int at = *n < KEEP ? (int)(*n)++ : KEEP - 1;
-    while (at > 0 && v > R->loss[rows[at - 1]]) { rows[at] = rows[at - 1]; at--; }
-    rows[at] = i;
 }
 
 /* the lanes of a compare as 0 / 1 << bit, in int64 lanes */
@@ -1494,23 +1494,8 @@ static inline const char *target_at(const Rows *R, Py_ssize_t i) {
     return R->z + (i * R->c + t) * kind_size(R->kind);
 }
 
-/* each flag's count over rows [start, stop), a pass per bit that some row has (few are):
- * loops that vectorise, where counting each row's bits in rows4 cost a mispredicted
- * branch on most rows */
-AVX static void count_flags(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
-    const uint32_t *f = R->flags;
-    uint32_t any = 0;
-    for (Py_ssize_t i = start; i < stop; i++) any |= f[i];
-    for (; any; any &= any - 1) {
-        const int bit = __builtin_ctz(any);
-        int64_t n = 0;
-        for (Py_ssize_t i = start; i < stop; i++) n += f[i] >> bit & 1;
-        R->I[I_COUNTS + bit] += n;
-    }
-}
-
 /* rows [start, stop), whose statistics R holds */
-AVX static int all_rows(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
+AVX static int all_rows_avx(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
     const Py_ssize_t ahead = 32;
     /* rows of under 1 KiB: the targets share the cache lines the statistics just read */
     const int prefetch = R->c * kind_size(R->kind) >= 1024;
@@ -1524,13 +1509,208 @@ AVX static int all_rows(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
     return 1;
 }
 
+
+#endif /* LC_X86 */
+
+/* ---- which code runs: set once, at import (PyInit__kernel) ---------------------------- */
+enum { MODE_PORTABLE, MODE_PORTABLE_VEC, MODE_AVX2, MODE_AVX512 };
+static int mode;
+
+static void stats_rows(const char *base, Py_ssize_t n, Py_ssize_t c, int kind, int want_amin,
+                       double *m, int64_t *top, double *mn, int64_t *amin, double *rest,
+                       double *min_abs) {
+#if LC_X86
+    if (mode >= MODE_AVX2) {
+        stats_rows_avx(base, n, c, kind, want_amin, m, top, mn, amin, rest, min_abs);
+        return;
+    }
+    if (mode == MODE_PORTABLE_VEC) {
+        stats_rows_v(base, n, c, kind, want_amin, m, top, mn, amin, rest, min_abs);
+        return;
+    }
+#endif
+    stats_rows_p(base, n, c, kind, want_amin, m, top, mn, amin, rest, min_abs);
+}
+
+static void exp_many(const double *x, double *o, Py_ssize_t n) {
+#if LC_X86
+    if (mode >= MODE_AVX2) { exp_many_avx(x, o, n); return; }
+    if (mode == MODE_PORTABLE_VEC) { exp_many_v(x, o, n); return; }
+#endif
+    exp_many_p(x, o, n);
+}
+
+static void log_many(const double *x, double *o, Py_ssize_t n, int one_plus) {
+#if LC_X86
+    if (mode >= MODE_AVX2) { log_many_avx(x, o, n, one_plus); return; }
+    if (mode == MODE_PORTABLE_VEC) { log_many_v(x, o, n, one_plus); return; }
+#endif
+    log_many_p(x, o, n, one_plus);
+}
+
+static int all_rows(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
+#if LC_X86
+    if (mode >= MODE_AVX2) return all_rows_avx(R, start, stop);
+    if (mode == MODE_PORTABLE_VEC) return all_rows_v(R, start, stop);
+#endif
+    return all_rows_p(R, start, stop);
+}
+
+
+static int get(PyObject *obj, Py_buffer *view, int writable, Py_ssize_t need, const char *what) {
+    if (PyObject_GetBuffer(obj, view, (writable ? PyBUF_WRITABLE : 0) | PyBUF_C_CONTIGUOUS) < 0)
+        return -1;
+    if (view->len < need) {
+        PyErr_Format(PyExc_ValueError, "%s: buffer of %zd bytes, %zd needed", what,
+                     view->len, need);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* row_stats(z, kind, n, c, m, top, mn, amin, rest, min_abs[, want_amin]): amin is -1 where
+ * want_amin is false (default true), except in blocks of few columns, which have it anyway.
+ * z: C-contiguous (n, c) values of `kind`; outputs: float64 / int64 arrays of n. */
+static PyObject *row_stats(PyObject *self, PyObject *args) {
+    PyObject *objs[8], *zobj;
+    int kind;
+    Py_ssize_t n, c;
+    int want_amin = 1;
+    if (!PyArg_ParseTuple(args, "OinnOOOOOO|p", &zobj, &kind, &n, &c, &objs[0], &objs[1],
+                          &objs[2], &objs[3], &objs[4], &objs[5], &want_amin))
+        return NULL;
+    if (kind < 0 || kind > 3 || n < 0 || c < 1) {
+        PyErr_SetString(PyExc_ValueError, "bad kind or shape");
+        return NULL;
+    }
+    Py_buffer z, out[6];
+    if (get(zobj, &z, 0, n * c * kind_size(kind), "z") < 0) return NULL;
+    int got = 0;
+    for (; got < 6; got++)
+        if (get(objs[got], &out[got], 1, n * 8, "output") < 0) break;
+    if (got < 6) {
+        for (int i = 0; i < got; i++) PyBuffer_Release(&out[i]);
+        PyBuffer_Release(&z);
+        return NULL;
+    }
+    double *m = out[0].buf, *mn = out[2].buf, *rest = out[4].buf, *min_abs = out[5].buf;
+    int64_t *top = out[1].buf, *amin = out[3].buf;
+    Py_BEGIN_ALLOW_THREADS
+    stats_rows(z.buf, n, c, kind, want_amin, m, top, mn, amin, rest, min_abs);
+    Py_END_ALLOW_THREADS
+    for (int i = 0; i < 6; i++) PyBuffer_Release(&out[i]);
+    PyBuffer_Release(&z);
+    Py_RETURN_NONE;
+}
+
+static PyObject *exact_sum(PyObject *self, PyObject *args) {
+    PyObject *xobj;
+    if (!PyArg_ParseTuple(args, "O", &xobj)) return NULL;
+    Py_buffer x;
+    if (get(xobj, &x, 0, 0, "values") < 0) return NULL;
+    const double *values = x.buf;
+    Py_ssize_t n = x.len / 8;
+    Bins *bins = PyMem_Calloc(1, sizeof(Bins));
+    if (!bins) {
+        PyBuffer_Release(&x);
+        return PyErr_NoMemory();
+    }
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!isfinite(values[i])) { bad = 1; break; }
+        bins_add(bins, values[i]);
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&x);
+    PyObject *result = NULL;
+    if (bad) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else {
+        Acc acc = {{0}};
+        bins_fold(bins, &acc);
+        result = acc_long(&acc);
+    }
+    PyMem_Free(bins);
+    return result;
+}
+
+/* bin_counts(values, edges, counts): counts[k] += 1 for each finite value with exactly k
+ * edges <= value (numpy's searchsorted(edges, v, side="right")); edges ascending. */
+static PyObject *bin_counts(PyObject *self, PyObject *args) {
+    PyObject *vobj, *eobj, *cobj;
+    if (!PyArg_ParseTuple(args, "OOO", &vobj, &eobj, &cobj)) return NULL;
+    Py_buffer v, e, cnt;
+    if (get(vobj, &v, 0, 0, "values") < 0) return NULL;
+    if (get(eobj, &e, 0, 0, "edges") < 0) { PyBuffer_Release(&v); return NULL; }
+    Py_ssize_t ne = e.len / 8;
+    if (get(cobj, &cnt, 1, (ne + 1) * 8, "counts") < 0) {
+        PyBuffer_Release(&v); PyBuffer_Release(&e); return NULL;
+    }
+    const double *x = v.buf, *edges = e.buf;
+    int64_t *counts = cnt.buf;
+    Py_ssize_t n = v.len / 8;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double t = x[i];
+        if (!isfinite(t)) continue;
+        Py_ssize_t lo = 0, len = ne; /* upper bound: lo = number of edges <= t */
+        while (len > 0) {
+            Py_ssize_t half = len >> 1;
+            int right = edges[lo + half] <= t;
+            lo = right ? lo + half + 1 : lo;
+            len = right ? len - half - 1 : half;
+        }
+        counts[lo]++;
+    }
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&cnt); PyBuffer_Release(&e); PyBuffer_Release(&v);
+    Py_RETURN_NONE;
+}
+
+/* exp4 over a float64 buffer of values <= 0 (NaN gives 0): numerics and the tests. */
+static PyObject *exp_values(PyObject *self, PyObject *args) {
+    PyObject *xobj, *oobj;
+    if (!PyArg_ParseTuple(args, "OO", &xobj, &oobj)) return NULL;
+    Py_buffer x, o;
+    if (get(xobj, &x, 0, 0, "x") < 0) return NULL;
+    if (get(oobj, &o, 1, x.len, "out") < 0) { PyBuffer_Release(&x); return NULL; }
+    const double *xs = x.buf;
+    double *os = o.buf;
+    Py_BEGIN_ALLOW_THREADS
+    exp_many(xs, os, x.len / 8);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&o);
+    PyBuffer_Release(&x);
+    Py_RETURN_NONE;
+}
+
+
+static PyObject *log_values(PyObject *self, PyObject *args) {
+    PyObject *xobj, *oobj;
+    int one_plus;
+    if (!PyArg_ParseTuple(args, "OOp", &xobj, &oobj, &one_plus)) return NULL;
+    Py_buffer x, o;
+    if (get(xobj, &x, 0, 0, "x") < 0) return NULL;
+    if (get(oobj, &o, 1, x.len, "out") < 0) { PyBuffer_Release(&x); return NULL; }
+    Py_BEGIN_ALLOW_THREADS
+    log_many(x.buf, o.buf, x.len / 8, one_plus);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&o);
+    PyBuffer_Release(&x);
+    Py_RETURN_NONE;
+}
+
+
 /* The fused mode: the row statistics a block of FUSED_ROWS rows at a time, into buffers
  * that stay in cache, then the per-row stage on them. A separate row_stats wrote 48 bytes
  * a row to memory for the stage to read back, most of it freshly faulted-in pages in a new
  * process. agg: the block's min, max and smallest nonzero |z| (all rows finite); amin_out
  * (rows without targets): each row's argmin. */
 #define FUSED_ROWS 512
-AVX static int fused_rows(Rows *R, double *agg, int64_t *amin_out) {
+static int fused_rows(Rows *R, double *agg, int64_t *amin_out) {
     double m[FUSED_ROWS], mn[FUSED_ROWS], rest[FUSED_ROWS], tiny[FUSED_ROWS];
     int64_t top[FUSED_ROWS], amin[FUSED_ROWS];
     const Py_ssize_t row_bytes = R->c * kind_size(R->kind);
@@ -1555,6 +1735,7 @@ AVX static int fused_rows(Rows *R, double *agg, int64_t *amin_out) {
     agg[0] = lo; agg[1] = hi; agg[2] = small;
     return done == R->n;
 }
+
 
 /* softmax_rows(z, kind, c, target, m, top, mn, amin, rest, params, loss_edges, logit_edges,
  * loss, flags, F, I, loss_hist, max_hist, range_hist, label_counts[, agg, amin_out]):
@@ -1671,18 +1852,21 @@ done:
     return result;
 }
 
-/* the vector width this process uses: "avx512" or "avx2" (LOGITCHECK_SIMD=avx2 forces it) */
+/* the code this process uses: "avx512", "avx2", "portable" (the portable C; on x86-64 its
+ * AVX2+FMA build), or "portable-baseline" (on x86-64, its build for any x86-64 CPU) */
 static PyObject *simd(PyObject *self, PyObject *args) {
-    return PyUnicode_FromString(simd512 ? "avx512" : "avx2");
+    static const char *names[] = {"portable", "portable", "avx2", "avx512"};
+    return PyUnicode_FromString(mode == MODE_PORTABLE && LC_X86 ? "portable-baseline" : names[mode]);
 }
 
+/* the kernel runs on every CPU (the portable code where the CPU has no AVX2) */
 static PyObject *available(PyObject *self, PyObject *args) {
-    return PyBool_FromLong(have_avx2());
+    Py_RETURN_TRUE;
 }
 
 static PyMethodDef methods[] = {
-    {"available", available, METH_NOARGS, "Whether this CPU runs the kernel (AVX2, FMA, F16C)."},
-    {"simd", simd, METH_NOARGS, "The vector width in use: avx512 or avx2."},
+    {"available", available, METH_NOARGS, "Whether this CPU runs the kernel (always: the portable code)."},
+    {"simd", simd, METH_NOARGS, "The code in use: avx512, avx2, portable or portable-baseline."},
     {"row_stats", row_stats, METH_VARARGS, "Per-row statistics of a block (see _kernel.c)."},
     {"bin_counts", bin_counts, METH_VARARGS, "Histogram counts over ascending edges."},
     {"exact_sum", exact_sum, METH_VARARGS, "Exact sum of float64 values, times 2**1126."},
@@ -1694,11 +1878,23 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel", NULL, -1, methods};
 
+/* LOGITCHECK_SIMD: avx2 / portable / portable-baseline force a narrower code (tests) */
 PyMODINIT_FUNC PyInit__kernel(void) {
-    __builtin_cpu_init();
     const char *want = getenv("LOGITCHECK_SIMD");
-    simd512 = !(want && !strcmp(want, "avx2")) && __builtin_cpu_supports("avx512f") &&
-              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-              __builtin_cpu_supports("avx512bw");
+    mode = MODE_PORTABLE;
+#if LC_X86
+    const int avx2 = have_avx2();
+    if (!avx2 || (want && !strcmp(want, "portable-baseline"))) mode = MODE_PORTABLE;
+    else if (want && !strcmp(want, "portable")) mode = MODE_PORTABLE_VEC;
+    else if (want && !strcmp(want, "avx2")) mode = MODE_AVX2;
+    else {
+        simd512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+        mode = simd512 ? MODE_AVX512 : MODE_AVX2;
+    }
+#else
+    (void)want;
+#endif
     return PyModule_Create(&module);
 }
+

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import gate
+from .backends.compute import BackendStats
+from ._entry import kernel_description
 from .backends.run import BackendResult, BackendRun
 from .checks import Context, rules_in, run_checks
 from .dtypes import FLOATS, facts
-from .engine import compute_all, plan_for
+from .engine import compute_all, plan_for, row_reader
 from .inference import infer_kind
-from .io import Progress, Source, open_inputs
+from .io import Labels, Progress, Source, open_inputs
 from .kernel import KERNEL
 from .mergeable import Histogram, RowValues
 from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
-from .probe import probe_labels
-from .report.model import Finding, Report
+from .probe import Probe, probe_labels
+from .report.model import Finding, InputInfo, Report
 from .settings import Settings
+
+#: read(rows) -> those rows' values as stored and their labels (engine.row_reader)
+RowReader = Callable[[list[int]], tuple[np.ndarray, "np.ndarray | None"]]
 
 
 def analyze(
@@ -40,37 +47,64 @@ def analyze(
     settings = settings or Settings()
     started = time.perf_counter()
     source, label_source = open_inputs(logits, labels, settings, progress)
+    inputs = [source.path] + ([label_source.path] if label_source else [])
+    return analyze_opened(source, label_source, settings, progress, started, inputs)
+
+
+def analyze_opened(
+    source: Source, label_source: Labels | None, settings: Settings,
+    progress: Progress | None = None, started: float | None = None,
+    gate_inputs: list[Path] | None = None,
+) -> Report:
+    """analyze() from the opened inputs: files (analyze) or arrays in memory (api.check).
+    `gate_inputs`: the files a baseline's fingerprint covers (none for arrays)."""
     opened = time.perf_counter()
+    started = opened if started is None else started
     run = BackendRun.open(settings, source.dtype, plan_for(source, label_source, settings))
     stats, backend_stats = compute_all(source, label_source, settings, run.jobs, progress)
-    backend = BackendResult(run, backend_stats, stats.classes,
-                            stats.binary or stats.targets == "multilabel")
     computed = time.perf_counter()
-    kind = infer_kind(stats, source.dtype)
     probe = probe_labels(source, label_source, settings.ignore_index, settings.shift_labels)
     inputs = [source.info()] + ([label_source.info()] if label_source else [])
-    ctx = Context(stats, kind, inputs[0], inputs[1] if label_source else None, settings,
+    return build_report(
+        source, inputs, settings, run, stats, backend_stats, probe,
+        row_reader(source, label_source), list(gate_inputs or []),
+        {"open_s": opened - started, "compute_s": computed - opened}, computed,
+    )
+
+
+def build_report(
+    source: Source, inputs: list[InputInfo], settings: Settings, run: BackendRun,
+    stats: Stats, backend_stats: dict[str, BackendStats], probe: Probe | None,
+    read_rows: RowReader, gate_inputs: list[Path], timings: dict[str, float],
+    computed: float,
+) -> Report:
+    """The Report from merged statistics: inference, checks, gate, metrics.
+
+    `source` gives the layout (dtype, N-D positions) and may hold no data (a stream's
+    stand-in, api.Checker); `read_rows(rows)` gives the values of the few rows the tables
+    show; `computed`: when the statistics were done (perf_counter), for check_s."""
+    backend = BackendResult(run, backend_stats, stats.classes,
+                            stats.binary or stats.targets == "multilabel")
+    kind = infer_kind(stats, source.dtype)
+    ctx = Context(stats, kind, inputs[0], inputs[1] if len(inputs) > 1 else None, settings,
                   backend, probe)
-    paths = [i.path for i in inputs]
     checked = [_with_positions(f, source) for f in run_checks(ctx)]
-    findings, gate_info = gate.apply(checked, rules_in("input"), settings, paths)
+    findings, gate_info = gate.apply(checked, rules_in("input"), settings,
+                                     [str(p) for p in gate_inputs])
     done = time.perf_counter()
     m = metrics(stats, source.dtype, backend)
     m["label_readings"] = probe.to_dict() if probe is not None else None
     m["loss"] = declared_loss(stats, settings.expects)
-    _add_declared_row_losses(m, source, settings.expects)
+    _add_declared_row_losses(m, read_rows, settings.expects)
+    check_s = done - computed
+    m["hints"] = speed_hints(inputs)
     return Report(
         inputs=inputs,
         kind=kind,
         metrics=m,
         findings=findings,
         fail_on=settings.fail_on,
-        timings={
-            "open_s": opened - started,
-            "compute_s": computed - opened,
-            "check_s": done - computed,
-            "total_s": done - started,
-        },
+        timings={**timings, "check_s": check_s, "total_s": sum(timings.values()) + check_s},
         gate=gate_info,
         positions=positions(m, source),
     )
@@ -107,19 +141,51 @@ def declared_loss(stats: Stats, expects: str) -> dict[str, Any]:
     return out
 
 
-def _add_declared_row_losses(m: dict[str, Any], source: Source, expects: str) -> None:
+def _add_declared_row_losses(m: dict[str, Any], read_rows: RowReader, expects: str) -> None:
     """Each table row's loss as the user's declared loss computes it (--expects
     probabilities or log-probabilities: -log p_y or -z_y of the stored value)."""
     rows = [r for key in ("worst_rows", "naive_failure_rows") for r in m[key]]
     if expects == "logits" or not rows or m["classes"] < 2 or m["loss_stable"] is None:
         return
     for r in rows:
-        v = float(np.asarray(source.read(r["row"], r["row"] + 1), dtype=np.float64)[0, r["label"]])
+        if r["label"] is None:  # multi-label targets: no single label to read the value at
+            continue
+        z = read_rows([r["row"]])[0]
+        v = float(np.asarray(z, dtype=np.float64)[0, r["label"]])
         if expects == "probabilities":
             loss = -math.log(v) if v > 0 else math.inf
         else:
             loss = -v
         r["loss_declared"] = _json_float(loss)
+#: logits from this size on (bytes in memory) computed in numpy get a hint to install the
+#: compiled kernel, 10-40x faster than numpy on large arrays
+NUMPY_HINT_BYTES = 100_000_000
+
+
+def speed_hints(inputs: list[Any]) -> list[str]:
+    """One line for each way this run could have been faster: a large CSV read by the
+    built-in parser (pyarrow not installed), large logits computed in numpy."""
+    import sys
+
+    hints = []
+    for info in inputs:
+        if info.format not in ("csv", "tsv") or "pyarrow" in sys.modules:
+            continue  # pyarrow was imported: it read the large ones
+        from .io.delimited import FAST_MIN_BYTES
+
+        try:
+            big = os.path.getsize(info.path) >= FAST_MIN_BYTES
+        except OSError:
+            big = False
+        if big:
+            hints.append(f"{info.path} was read by the built-in CSV parser: "
+                         "pip install 'logitcheck[csv]' (pyarrow) reads it about 3x faster")
+            break
+    if KERNEL == "numpy" and inputs and inputs[0].nbytes >= NUMPY_HINT_BYTES:
+        why = kernel_description().partition("(")[2].rstrip(")")
+        hints.append(f"computed in numpy ({why}): the compiled kernel is 10-40x faster; "
+                     "install a logitcheck wheel, or reinstall with a C compiler")
+    return hints
 
 
 def zones(stats: Stats) -> dict[str, Any]:
@@ -176,6 +242,7 @@ def metrics(
             naive[dtype][path] = path_metrics(paths[path])
     return {
         "kernel": KERNEL,  # which implementation read the rows: compiled or numpy
+        "kernel_code": kernel_description(),  # and which code: "compiled (avx512)", ...
         "rows": stats.rows,
         "ignored_rows": stats.ignored,
         "classes": stats.classes,

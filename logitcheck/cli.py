@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__, _process  # noqa: F401  (_process: before numpy loads)
+from ._entry import version_text
 from .analysis import analyze
 from .backends import NAMES as BACKENDS
 from .cli_options import StderrProgress, engine_options, input_options
@@ -109,7 +110,7 @@ def _stdout_failed(exc: OSError) -> None:
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="logitcheck")
+@click.version_option(__version__, prog_name="logitcheck", message=version_text())
 def cli() -> None:
     """Diagnose exported logits, probabilities and labels.
 
@@ -235,6 +236,19 @@ def _settings(kw: dict[str, Any], **more: Any) -> Settings:
     return build_settings(known, **more)
 
 
+def _project_defaults(kw: dict[str, Any]) -> None:
+    """[tool.logitcheck] (project_config.py) fills the options not given on the command
+    line, among those the command has (`baseline write` takes the analysis options, not
+    --baseline or --fail-on)."""
+    from .project_config import load
+
+    ctx = click.get_current_context()
+    for param, value in load().values.items():
+        if param in kw and (ctx.get_parameter_source(param)
+                            is not click.core.ParameterSource.COMMANDLINE):
+            kw[param] = value
+
+
 def _output(kw: dict[str, Any]) -> Output:
     if kw["quiet"] and kw["verbose"]:
         raise UsageError("-q/--quiet and -v/--verbose exclude each other")
@@ -311,7 +325,10 @@ def analyze_command(logits: str, **kw: Any) -> None:
     a directory of .npy shards, or a zarr store.
 
     2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
+    Defaults may come from [tool.logitcheck] in the nearest pyproject.toml; options given
+    here win.
     """
+    _guarded("pyproject.toml", lambda: _project_defaults(kw))
     settings = _guarded("options", lambda: _settings(kw))
 
     def run() -> Report:

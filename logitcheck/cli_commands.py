@@ -30,6 +30,7 @@ from .cli import (
     _gate_options,
     _guarded,
     _output,
+    _project_defaults,
     _run_options,
     _settings,
     analyze,
@@ -98,6 +99,7 @@ def baseline_group() -> None:
 @engine_options
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
+    _guarded("pyproject.toml", lambda: _project_defaults(kw))  # the same analysis as analyze
 
     def run() -> Report:
         report = analyze(logits, kw["labels"], _settings(kw))
@@ -250,11 +252,21 @@ def config_validate_command(config: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml",
               show_default=True)
 def config_show_command(config: str, fmt: str) -> None:
-    """Print CONFIG's jobs with every setting resolved (and where each came from)."""
+    """Print CONFIG's jobs with every setting resolved (and where each came from), and
+    the analyze defaults of [tool.logitcheck] in the nearest pyproject.toml."""
     from . import batch
+    from .project_config import load
 
-    jobs = _guarded(config, lambda: batch.load(config).jobs)
-    doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
+    project = _guarded("pyproject.toml", load)
+    ctx = click.get_current_context()
+    doc: dict[str, Any] = {}
+    # no CONFIG given and no ./logitcheck.yaml: what pyproject.toml sets, if it sets anything
+    if not (project.path and ctx.get_parameter_source("config") is
+            click.core.ParameterSource.DEFAULT and not os.path.exists(config)):
+        jobs = _guarded(config, lambda: batch.load(config).jobs)
+        doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
+    if project.path:
+        doc["defaults_from_pyproject"] = project.to_dict()
     if fmt == "json":
         import json
 
@@ -267,7 +279,7 @@ def config_show_command(config: str, fmt: str) -> None:
 
 @cli.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
-              show_default=True, help="markdown prints the README's rule table.")
+              show_default=True, help="markdown: the rules as a Markdown table.")
 def rules_command(fmt: str) -> None:
     """List every rule: code, name, default severity, summary."""
     if fmt == "markdown":

@@ -152,10 +152,11 @@ def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> 
 
 def chunk_part(
     source: Source, labels: Labels | None, settings: Settings, plan: Plan,
-    start: int, stop: int, jobs: tuple[Job, ...] = (),
+    start: int, stop: int, jobs: tuple[Job, ...] = (), offset: int = 0,
 ) -> tuple[Stats, dict[str, BackendStats]]:
     """The statistics of rows [start, stop): the one unit of work every engine schedules
-    (serial, threads, dask). Labelled ignore_index rows are left out and counted."""
+    (serial, threads, dask). Labelled ignore_index rows are left out and counted. Rows are
+    numbered from `offset` (a batch's first row in a stream of batches: api.Checker)."""
 
     def both(z: np.ndarray, y: np.ndarray | None, rows: RowIds) -> tuple[Stats, dict]:
         stats = chunk_stats(z, y, rows, plan)
@@ -165,45 +166,50 @@ def chunk_part(
 
     z = source.read(start, stop)
     try:
-        return _labelled_part(z, labels, settings, start, source.shape[1], both)
+        return _labelled_part(z, labels, settings, start, source.shape[1], both, offset)
     finally:
         source.release(start, stop)  # the mapped pages leave this process's memory
 
 
 def _labelled_part(z: np.ndarray, labels: Labels | None, settings: Settings, start: int,
-                   classes: int, both: Callable) -> tuple[Stats, dict]:
+                   classes: int, both: Callable, offset: int = 0) -> tuple[Stats, dict]:
     """both(z, y, row ids) on the rows whose label is not ignore_index."""
     stop = start + z.shape[0]
+    first = offset + start  # the number of the block's first row
     if labels is None:
-        return both(z, None, start)
+        return both(z, None, first)
     y = labels.read(start, stop)
     if labels.targets != "ids":  # ignore_index applies to class ids only, as in torch
-        return both(z, y, start)
+        return both(z, y, first)
     keep = y != settings.ignore_index
     if keep.all():
-        return both(z, y, start)
+        return both(z, y, first)
     ignored = int(keep.size - np.count_nonzero(keep))
     if not keep.any():
         return Stats(classes=classes, labelled=True, ignored=ignored), {}
-    rows = start + np.flatnonzero(keep)  # the kept rows keep their numbers
+    rows = first + np.flatnonzero(keep)  # the kept rows keep their numbers
     part, backend = both(z[keep], y[keep], rows)
     return dataclasses.replace(part, ignored=ignored), backend
 
 
 def compute_all(
     source: Source, labels: Labels | None, settings: Settings, jobs: tuple[Job, ...] = (),
-    progress: Callable[..., None] | None = None,
+    progress: Callable[..., None] | None = None, *, plan: Plan | None = None,
+    offset: int = 0, fill: bool = True,
 ) -> tuple[Stats, dict[str, BackendStats]]:
     """The numpy reference Stats and, from the same read of each chunk, each backend job's
-    BackendStats (one chunk converted to a framework at a time: streaming holds)."""
+    BackendStats (one chunk converted to a framework at a time: streaming holds).
+
+    One batch of a stream (api.Checker) passes the stream's `plan`, its first row's number
+    (`offset`) and fill=False: the table cells are filled once, after the last batch."""
     if settings.engine == "dask":  # imported only here: `import logitcheck` never loads dask
         from .dask_engine import compute_all_dask
 
         return compute_all_dask(source, labels, settings, jobs)
-    plan = plan_for(source, labels, settings)
+    plan = plan or plan_for(source, labels, settings)
 
     def one(bounds: tuple[int, int]) -> tuple[Stats, dict]:
-        return chunk_part(source, labels, settings, plan, *bounds, jobs=jobs)
+        return chunk_part(source, labels, settings, plan, *bounds, jobs=jobs, offset=offset)
 
     stats, backends = Stats(), {}
     rows = source.shape[0]
@@ -212,6 +218,8 @@ def compute_all(
         stats, backends = stats.merge(part), merge_runs(backends, backend)
         if progress is not None:
             progress((stats.rows + stats.ignored) * row_bytes, rows * row_bytes, "analysing")
+    if not fill:
+        return stats, backends
     return fill_table_cells(stats, plan, row_reader(source, labels)), backends
 
 

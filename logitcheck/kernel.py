@@ -18,7 +18,8 @@ Where compiled, softmax_rows then does the per-row stage of a block of finite lo
 class ids (numerics._softmax_compiled), and log1p_nonnegative / log_positive give the
 numpy code the same log1p and log, so that both stages give the same bits.
 
-LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both).
+LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both). The numpy version works
+through a chunk a few dozen rows at a time, so that its float64 temporaries stay in cache.
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ def _compiled():
 _COMPILED = _compiled()
 #: "compiled" or "numpy": which implementation computes the row statistics in this run
 KERNEL = "compiled" if _COMPILED is not None else "numpy"
-#: the compiled kernel's vector width, "avx512" or "avx2" (LOGITCHECK_SIMD=avx2 forces
-#: it; both give the same bits); None without it
+#: the compiled kernel's code: "avx512", "avx2", "portable" (the plain C of
+#: _kernel_portable.h: ARM, other compilers; on x86-64 its AVX2+FMA build) or
+#: "portable-baseline" (x86-64 without AVX2); LOGITCHECK_SIMD=avx2 / portable /
+#: portable-baseline forces one; all give the same bits. None without the kernel
 SIMD = _COMPILED.simd() if _COMPILED is not None else None
 #: Keras' clip of probabilities, as float32 (keras.backend.epsilon())
 KERAS_LO = float(np.float32(1e-7))
@@ -94,35 +97,88 @@ def row_stats(z: np.ndarray, least_likely: bool = True) -> RowStats:
     return _numpy_row_stats(z)
 
 
+#: values (float64) a block of the numpy version works on: its few float64 temporaries
+#: stay in the core's cache (the whole chunk at once went to memory some 15 times)
+_NUMPY_BLOCK_VALUES = 1 << 16
+#: the unsigned integer of each float's width (|z| as bits: they order as the values)
+_BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
 def _numpy_row_stats(z: np.ndarray) -> RowStats:
-    zf = np.array(z, dtype=np.float64, order="C")
-    n = zf.shape[0]
+    n, c = z.shape
+    z = np.ascontiguousarray(z)
+    if z.dtype.name not in ("float16", "float32", "float64"):
+        z = z.astype(np.float64)
+    out = RowStats(np.empty(n), np.empty(n, np.intp), np.empty(n), np.empty(n, np.intp),
+                   np.empty(n), np.empty(n))
+    step = max(1, _NUMPY_BLOCK_VALUES // max(1, c))
+    buffer = np.empty(min(n, step) * c)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        _numpy_block(z[start:stop], out.part(start, stop), buffer)
+    return out
+
+
+def _numpy_block(z: np.ndarray, out: RowStats, buffer: np.ndarray) -> None:
+    """_numpy_row_stats of rows z (in their own dtype) into `out`'s arrays."""
+    n, c = z.shape
     rows = np.arange(n)
-    top = zf.argmax(axis=1)  # the first NaN, if any
-    amin = zf.argmin(axis=1)
-    m = zf[rows, top]
-    mn = zf[rows, amin]
+    top = z.argmax(axis=1)  # the first NaN, if any
+    amin = z.argmin(axis=1)
+    m = z[rows, top].astype(np.float64)
+    mn = z[rows, amin].astype(np.float64)
+    # the smallest nonzero |z|: |z| as unsigned bits minus 1 (0 wraps to the largest), the
+    # row's min, plus 1; NaN bits lie above inf's and never win (NaN rows: unreliable)
+    width = z.dtype.itemsize
+    bits = np.abs(z).view(_BITS[width])
+    bits -= 1
+    low = bits.min(axis=1)
+    none = low == np.iinfo(_BITS[width]).max
+    low += 1
+    min_abs = low.view(z.dtype).astype(np.float64)
+    min_abs[none] = np.inf
     with np.errstate(invalid="ignore", over="ignore"):
         good = np.isfinite(m)
         shift = np.where(good, m, 0.0)
-        # z_j - max rounds, and exp turns that absolute error into a relative one of up
-        # to |z_j - max| * eps/2: keep the rounding error (TwoSum), exp(d + err) =
-        # exp(d) * (1 + err)
-        d = zf - shift[:, None]
-        back = d - zf
-        err = (zf - (d - back)) - (shift[:, None] + back)
-        err[~np.isfinite(err)] = 0.0  # -inf logits: exp is 0 whatever err is
-        np.exp(d, out=zf)
-        zf += zf * err
-        zf[rows, top] = 0.0
-        rest = np.where(good, zf.sum(axis=1), np.nan)
-        mag = np.abs(np.asarray(z, dtype=np.float64))
-        min_abs = np.where(mag > 0, mag, np.inf).min(axis=1)  # meaningful on finite rows
+        d = buffer[: n * c].reshape(n, c)
+        np.copyto(d, z)  # widened, then shifted: a mixed-dtype subtract is slower
+        d -= shift[:, None]
+        # z_j - max rounds, and exp turns that absolute error into a relative one of up to
+        # |z_j - max| * eps/2: keep the rounding error (TwoSum), exp(d + err) = exp(d) *
+        # (1 + err). It is 0 where the row's nonzero values span fewer binades than float64
+        # has bits beyond the storage's (the compiled kernel's test): float16 always, most
+        # float32 rows; only the other rows compute it.
+        if z.dtype == np.float64:
+            inexact = np.ones(n, bool)
+        elif z.dtype == np.float16:
+            inexact = np.zeros(n, bool)
+        else:
+            inexact = np.maximum(np.abs(m), np.abs(mn)) > min_abs * 2.0**28
+        err = None
+        if inexact.any():
+            which = np.flatnonzero(inexact)
+            zf = z[which].astype(np.float64)
+            dw = d[which]
+            back = dw - zf
+            err = (zf - (dw - back)) - (shift[which, None] + back)
+            err[~np.isfinite(err)] = 0.0  # -inf logits: exp is 0 whatever err is
+        np.exp(d, out=d)
+        if err is not None:
+            dw = d[which]
+            dw += dw * err
+            d[which] = dw
+        d[rows, top] = 0.0
+        rest = np.where(good, d.sum(axis=1), np.nan)
     nan_rows = np.isnan(m)
     if nan_rows.any():  # as the compiled kernel: a NaN row's min is NaN too
         mn = np.where(nan_rows, np.nan, mn)
         amin = np.where(nan_rows, top, amin)
-    return RowStats(m, top, mn, amin, rest, min_abs)
+    out.max[:] = m
+    out.top[:] = top
+    out.min[:] = mn
+    out.amin[:] = amin
+    out.rest[:] = rest
+    out.min_abs[:] = min_abs
 
 
 def row_sums(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from logitcheck import kernel
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ["2000x1000-float32", "2000x1000-float16"]  # two of the four: torch starts in ~3 s
 
@@ -26,7 +28,8 @@ def test_quick_run_writes_every_row_and_target(tmp_path: Path):
     text = md.read_text()
     assert text in out.stdout
     res = json.loads(js.read_text())
-    tools = ["read (raw bytes)", "logitcheck (process)", "logitcheck.analyze"]
+    tools = ["read (raw bytes)", "logitcheck (process)", "logitcheck.analyze",
+             "logitcheck.analyze, portable kernel", "logitcheck.analyze, numpy path"]
     have_torch = importlib.util.find_spec("torch") is not None
     if have_torch:
         tools += ["torch F.cross_entropy", "exp limit (torch.exp)"]
@@ -47,12 +50,20 @@ def test_quick_run_writes_every_row_and_target(tmp_path: Path):
         else:
             assert target[5:8] == ["–", "–", "–"]
         assert target[9] in ("PASS", "FAIL")  # peak RSS, judged with or without torch
+    verdicts = {"PASS", "FAIL"} if have_torch else {"n/a"}
+    for code in ("portable kernel", "numpy path"):  # float32, C = 1000 (issue 23)
+        row = [r for r in lines if r.startswith(f"| {code} | 2,000 × 1,000 | float32 |")]
+        assert len(row) == 1 and row[0].split(" | ")[5].rstrip(" |") in verdicts
+    assert not any(r.startswith("| portable kernel | 2,000 × 1,000 | float16") for r in lines)
     assert "| ratio (target < 2x) |" in text
     assert set(res["cases"]) == set(CASES)
     for case in res["cases"].values():
         for t in case["tools"].values():
             assert len(t["seconds"]) == 1 and t["median_s"] > 0 and t["peak_rss_mib"] > 0
         assert case["tools"]["api"]["info"][0]["kind"] == "logits"
+        assert case["tools"]["api_numpy"]["info"][0]["kernel"].startswith("numpy")
+        if kernel._COMPILED is not None:
+            assert case["tools"]["api_portable"]["info"][0]["kernel"] == "compiled (portable)"
         if have_torch:  # the data is what run.py says: both see the same mean loss
             assert abs(case["tools"]["torch"]["info"][0]["loss"]
                        - case["tools"]["scipy"]["info"][0]["loss"]) < 1e-2

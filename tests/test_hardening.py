@@ -203,6 +203,11 @@ def test_a_row_whose_range_overflows_float64(tmp_path):
     lc004 = [f for f in doc["findings"] if f["code"] == "LC004"]
     assert lc004 and lc004[0]["evidence"] == {"rows": 1, "first_rows": [0]}
     assert doc["metrics"]["zones"]["max_range"] == "inf"  # strict JSON: the string
+    with contextlib.suppress(ImportError):
+        import jsonschema
+
+        schema = json.loads((ROOT / "docs/reference/report.schema.json").read_text())
+        jsonschema.Draft202012Validator(schema).validate(doc)
     html = tmp_path / "r.html"
     rich = invoke("analyze", z, "--labels", y, "--html", str(html))
     assert rich.exit_code == 1

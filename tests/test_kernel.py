@@ -41,7 +41,8 @@ def test_the_kernel_is_built_where_ci_requires_it():
         pytest.skip("LOGITCHECK_REQUIRE_COMPILED is not set")
     from logitcheck import _kernel
 
-    assert _kernel.available()  # the CPU has AVX2, FMA and F16C
+    assert _kernel.available()  # always, since the portable code (issue 23)
+    assert _kernel.simd() in ("avx512", "avx2", "portable", "portable-baseline")
 
 
 @needs_compiled
@@ -346,6 +347,15 @@ from logitcheck.numerics import LOGIT_EDGES, LOSS_EDGES, naive_dtypes
 def outputs(blocks):
     got = {}
     for name, z in blocks.items():
+        if name.startswith("values/"):  # exp, log and log1p of float64 values
+            x = np.abs(z)
+            got[f"{name}/exp"] = kernel.exp_nonpositive(-x)
+            for one_plus in (False, True):
+                out = np.empty_like(x)
+                kernel._COMPILED.log_values(x, out, one_plus)
+                got[f"{name}/log{one_plus}"] = out
+            got[f"{name}/exact_sum"] = np.array([str(kernel._COMPILED.exact_sum(z))])
+            continue
         n, c = z.shape
         if z.dtype == np.uint16:  # bfloat16's bits: the kernel reads them (kind 3)
             out = [np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
@@ -361,11 +371,15 @@ def outputs(blocks):
             derived = [(d, *derived_thresholds(d, c)) for d in naive_dtypes(z.dtype.name)
                        if holds(z.dtype.name, d)]
             y = np.arange(z.shape[0]) % c
-            s = kernel.softmax_rows(z, None, y, np.finfo(z.dtype).eps / 2, derived,
-                                    LOSS_EDGES, LOGIT_EDGES)
-            for field in ("loss", "flags", "floats", "ints", "loss_counts"):
-                got[f"{name}/softmax/{field}"] = getattr(s, field)
-            got[f"{name}/softmax/sums"] = np.array([str(v) for v in s.sums])
+            for labels in (y, None):
+                s = kernel.softmax_rows(z, None, labels, np.finfo(z.dtype).eps / 2, derived,
+                                        LOSS_EDGES, LOGIT_EDGES)
+                tag = "softmax" if labels is not None else "softmax-unlabelled"
+                for field in ("loss", "flags", "floats", "ints", "loss_counts", "max_counts",
+                              "range_counts"):
+                    got[f"{name}/{tag}/{field}"] = getattr(s, field)
+                got[f"{name}/{tag}/sums"] = np.array([str(v) for v in s.sums])
+                got[f"{name}/{tag}/agg"] = np.array(s.agg)
     return got
 
 if __name__ == "__main__":
@@ -375,37 +389,64 @@ if __name__ == "__main__":
 """
 
 
-@needs_compiled
-def test_both_vector_widths_give_the_same_bits(tmp_path):
-    """Where the CPU has AVX-512, short rows take 16 at a time: the same arithmetic per
-    row as the AVX2 code (LOGITCHECK_SIMD=avx2), so every statistic has the same bits.
-    Block lengths cross the 16-row step and its padded tail."""
-    import subprocess
-    import sys
-
-    if kernel.SIMD != "avx512":
-        pytest.skip("this CPU has no AVX-512: one vector width only")
+def _code_path_blocks() -> dict[str, np.ndarray]:
+    """Blocks for every path of the kernel: short rows (one row per lane) across the 8- and
+    16-row steps and their padded tails, wide rows across the vector groups and the
+    portable code's 1024-column chunks, every storage dtype, NaN, +-inf, tiny values,
+    rows whose z - max is inexact, wide ranges (the exp without the narrow shortcut)."""
     rng = np.random.default_rng(16)
     blocks = {}
-    for c in (1, 2, 5, 10, 15, 16, 17):
-        for n in (1, 15, 16, 17, 71, 1030):
+    for c, ns in ((1, (1, 17)), (2, (15, 71)), (5, (16, 1030)), (10, (17, 71)),
+                  (15, (71,)), (16, (1, 71)), (17, (17, 71)), (40, (33,)), (333, (21,)),
+                  (1100, (9,)), (2049, (5,))):
+        for n in ns:
             z = rng.normal(0, 3, (n, c)) * rng.choice([0.01, 1, 30, 700], (n, 1))
             if c > 2 and n > 20:
                 z[3, 1], z[5, 0], z[7, :], z[9, c // 2] = np.nan, np.inf, -np.inf, 1e-30
+                z[11, -1] = -np.inf
             with np.errstate(over="ignore"):
-                for dtype in ("float32", "float16"):
+                for dtype in ("float64", "float32", "float16"):
                     blocks[f"{dtype}-{n}x{c}"] = z.astype(dtype)
                 blocks[f"bfloat16-{n}x{c}"] = (
                     z.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    blocks["values/a"] = np.concatenate([
+        rng.random(5000) * 746, rng.random(1000) * 2,
+        np.ldexp(rng.random(3000) + 0.5, rng.integers(-1070, 1000, 3000)),  # exact: no libm
+        [0.0, 708.4, 709.1, 745.2, 1e-310]])
+    return blocks
+
+
+@needs_compiled
+@pytest.mark.parametrize("other", ["avx2", "portable", "portable-baseline"])
+def test_every_code_path_gives_the_same_bits(tmp_path, other):
+    """The AVX-512 code (short rows 16 at a time), the AVX2 code (LOGITCHECK_SIMD=avx2) and
+    the portable C (LOGITCHECK_SIMD=portable: on x86-64 built for AVX2+FMA, as compilers
+    build it for NEON; portable-baseline: built for any x86-64 CPU, as on other compilers)
+    do the same arithmetic per row: every statistic, every exp and log, the same bits.
+    Each runs in a subprocess (the code is chosen at import) and is compared with this
+    process's."""
+    import subprocess
+    import sys
+
+    if not kernel.SIMD.startswith("avx"):  # ARM, or x86-64 without AVX2: one code
+        pytest.skip(f"this machine runs {kernel.SIMD} only")  # (.ci/aarch64.sh compares
+    if other == kernel.SIMD:  # ARM's bits with x86-64's)
+        pytest.skip(f"this process runs {other} already")
+    blocks = _code_path_blocks()
     script = tmp_path / "width.py"
     script.write_text(_WIDTH_SCRIPT)
     np.savez(tmp_path / "in.npz", **blocks)
-    env = {**os.environ, "LOGITCHECK_SIMD": "avx2"}
+    env = {**os.environ, "LOGITCHECK_SIMD": other}
+    env.pop("LOGITCHECK_KERNEL", None)
     subprocess.run([sys.executable, str(script), str(tmp_path / "in.npz"),
-                    str(tmp_path / "avx2.npz"), "avx2"], check=True, env=env)
+                    str(tmp_path / "other.npz"), other], check=True, env=env)
     ns: dict = {}
     exec(compile(_WIDTH_SCRIPT, "width", "exec"), ns)
-    ours, theirs = ns["outputs"](blocks), dict(np.load(tmp_path / "avx2.npz"))
+    ours, theirs = ns["outputs"](blocks), dict(np.load(tmp_path / "other.npz"))
     assert sorted(ours) == sorted(theirs) and any("/softmax/" in k for k in ours)
     for key, value in ours.items():
-        assert np.array_equal(value, theirs[key], equal_nan=value.dtype.kind == "f"), key
+        if value.dtype.kind == "f":  # the same bits, NaN payloads aside
+            same = value.view(np.uint64) == theirs[key].view(np.uint64)
+            assert np.all(same | (np.isnan(value) & np.isnan(theirs[key]))), key
+        else:
+            assert np.array_equal(value, theirs[key]), key

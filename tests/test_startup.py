@@ -20,6 +20,7 @@ NOT_LOADED = (
     # the other renderers, and what they need
     "logitcheck.report.html", "logitcheck.report.junit", "logitcheck.report.markdown",
     "logitcheck.report.github", "logitcheck.report.json_format", "logitcheck.report.batch",
+    "logitcheck.report.sarif",
     "xml.etree.ElementTree",
     # the other commands: batch runs (YAML), drift, Gaussian heads, inspect
     "logitcheck.cli_commands", "logitcheck.batch", "logitcheck.runner", "logitcheck.drift",
@@ -96,7 +97,8 @@ def test_the_public_api_is_there_without_eager_imports():
          " __version__, analyze)\n"
          "from logitcheck.report import RENDERERS, render_html\n"
          "from logitcheck.cli import run_command, rules_command\n"
-         "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html']\n"
+         "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html',"
+         " 'sarif']\n"
          "assert analyze.__module__ == 'logitcheck.analysis' and callable(render_html)\n"
          "assert set(logitcheck.__all__) <= set(dir(logitcheck))\n"
          "print(eager)\n"],
@@ -107,3 +109,44 @@ def test_the_public_api_is_there_without_eager_imports():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"  # `import logitcheck` alone imports no submodule
+
+
+_VERSION_PROBE = """
+import json, sys
+sys.argv = ["logitcheck", "--version"]
+from logitcheck._entry import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+
+def test_version_names_the_kernel_without_importing_numpy(tmp_path):
+    """`logitcheck --version` (the console script's entry, _entry.main) answers without
+    numpy, click or the CLI, and says which code computes: the compiled kernel's (its
+    SIMD width, or the portable C) or numpy."""
+    env = dict(os.environ)
+    root = str(Path(logitcheck.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    for forced, want in ((None, None), ("numpy", "kernel: numpy (LOGITCHECK_KERNEL=numpy)")):
+        env.pop("LOGITCHECK_KERNEL", None)
+        if forced:
+            env["LOGITCHECK_KERNEL"] = forced
+        proc = subprocess.run([sys.executable, "-c", _VERSION_PROBE], capture_output=True,
+                              text=True, cwd=tmp_path, env=env, timeout=120)
+        probe = json.loads(proc.stderr.strip().splitlines()[-1])
+        assert probe["code"] == 0
+        lines = proc.stdout.splitlines()
+        assert lines[0] == f"logitcheck, version {logitcheck.__version__}"
+        from logitcheck import kernel
+
+        if want is None:
+            want = ("kernel: numpy (the compiled kernel is not built)"
+                    if kernel._COMPILED is None and not os.environ.get("LOGITCHECK_KERNEL")
+                    else f"kernel: compiled ({kernel.SIMD})" if kernel._COMPILED is not None
+                    else lines[1])
+        assert lines[1] == want
+        loaded = set(probe["modules"])
+        assert not loaded & {"numpy", "click", "rich", "logitcheck.cli"}, loaded

@@ -30,24 +30,30 @@ def by_code(doc: dict) -> dict[str, dict]:
 # --- precision: healthy models pass the default gate -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def fp16_torch_export(tmp_path_factory):
-    """A small torch classifier trained until confident, its logits exported in float16."""
+def train_classifier(seed: int, n: int, d: int, c: int, spread: float, optimizer: str,
+                     lr: float, steps: int):
+    """A torch linear classifier trained on Gaussian blobs: its logits and labels."""
     torch = pytest.importorskip("torch")
-    g = torch.Generator().manual_seed(0)
-    n, d, c = 1200, 16, 10
-    centers = torch.randn(c, d, generator=g) * 4
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.randn(c, d, generator=g) * spread
     y = torch.randint(0, c, (n,), generator=g)
     x = centers[y] + torch.randn(n, d, generator=g)
     model = torch.nn.Linear(d, c)
     torch.nn.init.normal_(model.weight, std=0.01, generator=g)
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    for _ in range(300):
+    opt = getattr(torch.optim, optimizer)(model.parameters(), lr=lr)
+    for _ in range(steps):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
     with torch.no_grad():
-        z = model(x).half()
+        return model(x), y
+
+
+@pytest.fixture(scope="module")
+def fp16_torch_export(tmp_path_factory):
+    """A small torch classifier trained until confident, its logits exported in float16."""
+    z, y = train_classifier(0, 1200, 16, 10, 4.0, "SGD", 0.5, 300)
+    z = z.half()
     tmp = tmp_path_factory.mktemp("fp16")
     return save(tmp / "logits.npy", z.numpy()), save(tmp / "labels.npy", y.numpy()), z, y
 
@@ -203,21 +209,8 @@ def test_unshifted_causal_lm_labels_are_lc304_with_the_shift_hint(causal_lm):
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
     """A torch softmax classifier on 10 classes, trained on labels 0..9."""
-    torch = pytest.importorskip("torch")
-    g = torch.Generator().manual_seed(1)
-    n, d, c = 1500, 12, 10
-    centers = torch.randn(c, d, generator=g) * 3
-    y = torch.randint(0, c, (n,), generator=g)
-    x = centers[y] + torch.randn(n, d, generator=g)
-    model = torch.nn.Linear(d, c)
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    for _ in range(200):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    with torch.no_grad():
-        z = model(x).numpy()
-    return tmp_path_factory.mktemp("clf"), z, y.numpy()
+    z, y = train_classifier(1, 1500, 12, 10, 3.0, "Adam", 0.05, 200)
+    return tmp_path_factory.mktemp("clf"), z.numpy(), y.numpy()
 
 
 def test_one_based_labels_in_range_are_lc304_with_the_subtract_hint(classifier):

@@ -21,6 +21,7 @@ _WHERE = {
     "github": ("github", "render_github"),
     "markdown": ("markdown", "render_markdown"),
     "html": ("html", "render_html"),
+    "sarif": ("sarif", "render_sarif"),
 }
 
 
@@ -75,7 +76,7 @@ _RENDER_FUNCTIONS = {name: (module, name) for module, name in _WHERE.values()}
 
 
 _SUBMODULES = ("batch", "common", "github", "html", "json_format", "junit", "markdown",
-               "pictures", "tables", "terminal", "textplot")
+               "pictures", "sarif", "tables", "terminal", "textplot")
 
 
 def __getattr__(name: str) -> Any:

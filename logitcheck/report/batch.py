@@ -265,4 +265,11 @@ BATCH_RENDERERS = {
     "junit": render_batch_junit,
     "github": render_batch_github,
     "markdown": render_batch_markdown,
+    "sarif": lambda batch, **kw: _sarif().render_batch_sarif(batch, **kw),
 }
+
+
+def _sarif():
+    from . import sarif  # only when a batch run asks for SARIF
+
+    return sarif

@@ -73,6 +73,12 @@ def _what(report: Report) -> list[str]:
         out += [f"| {n} | {_num(v)} | {_num(t)} |" for n, v, t in rows]
         kinds = f"{m['kind_reference']['name']} → {m['kind_candidate']['name']}"
         return out + [f"| holds | {kinds} | same |", ""]
+    if report.command == "gaussian":  # no kind: a mean and a scale, with their NLL
+        if m["loss_stable"] is None:
+            return ["Gaussian NLL: no targets", ""]
+        torch = m["torch_gaussian_nll"]["loss"]
+        return [f"Gaussian NLL (stable, float64) {m['loss_stable']:.6g}; torch "
+                f"GaussianNLLLoss(full=True) {_num(torch)}", ""]
     assert report.kind is not None
     line = f"holds **{report.kind.name}** (confidence {report.kind.confidence:.2f})"
     if m.get("loss_stable") is not None:

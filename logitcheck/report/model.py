@@ -181,6 +181,64 @@ class Report:
         return EXIT_FINDINGS if self.failing else EXIT_OK
 
     @property
+    def ok(self) -> bool:
+        """Nothing fails the gate: exit code 0."""
+        return self.exit_code == EXIT_OK
+
+    @property
+    def loss(self) -> float | None:
+        """The mean loss the declared loss computes (`expects`), metrics["loss"]["value"]:
+        inf where a label's probability is 0; None without labels (or for compare)."""
+        value = (self.metrics.get("loss") or {}).get("value")
+        return float(value) if isinstance(value, (str, int, float)) else None
+
+    def to_json(self) -> str:
+        """The JSON report, as `--format json` prints it."""
+        return self.render("json")
+
+    def render(self, fmt: str = "rich", *, color: bool = False, width: int = 100,
+               verbosity: int = 0) -> str:
+        """The report in a --format: rich (plain text unless color), json, junit, github,
+        markdown or html. verbosity: -1 the verdict line, 1 evidence and zones too.
+
+        >>> import numpy as np, logitcheck
+        >>> r = logitcheck.check(np.array([[4.0, 0.0], [0.0, 4.0]] * 32), [0, 1] * 32)
+        >>> print(r.render(verbosity=-1), end="")
+        PASS: no findings (fail-on error, exit 0)
+        >>> r
+        <logitcheck Report analyze: PASS: no findings (fail-on error, exit 0)
+          64 rows x 2 classes, holds logits; loss 0.0181499 (-log_softmax(z)[y])>
+        """
+        from . import RENDERERS  # renderers import this module
+
+        if fmt not in RENDERERS:
+            raise ValueError(f"unknown format {fmt!r} (formats: {', '.join(RENDERERS)})")
+        return RENDERERS[fmt](self, color=color, width=width, verbosity=verbosity)
+
+    def __repr__(self) -> str:
+        from .common import verdict
+
+        lines = [f"<logitcheck Report {self.command}: {verdict(self)}"]
+        m = self.metrics
+        if self.kind is not None and "rows" in m:
+            loss = m.get("loss") or {}
+            about = f"{m['rows']:,} rows x {m['classes']:,} classes, holds {self.kind.name}"
+            if loss.get("value") is not None:
+                about += f"; loss {self.loss:.6g} ({loss['formula']})"
+            lines.append("  " + about)
+        for f in self.findings:
+            lines.append(f"  {f.code} {f.name} [{f.severity.label}]: {f.message}")
+        return "\n".join(lines) + ">"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the HTML report, in an iframe so that its styles stay inside it."""
+        from html import escape
+
+        page = self.render("html")
+        return (f'<iframe srcdoc="{escape(page, quote=True)}" style="width:100%;height:640px;'
+                'border:1px solid #ddd" sandbox="allow-scripts"></iframe>')
+
+    @property
     def subject(self) -> str:
         """The input the findings are about: the logits, or compare's candidate."""
         return self.inputs[1].path if self.command == "compare" else self.inputs[0].path

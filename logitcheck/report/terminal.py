@@ -62,6 +62,10 @@ def render_rich(report: Report, *, color: bool = False, width: int = 100, verbos
         console.print(table)
     for finding in report.findings:
         console.print(_finding(finding, verbose=verbosity > 0))
+    for hint in report.metrics.get("hints", ()):  # how this run could have been faster
+        console.print(Text(f"hint: {hint}", style="dim"))
+    if verbosity > 0 and "kernel_code" in report.metrics:
+        console.print(Text(f"kernel: {report.metrics['kernel_code']}", style="dim"))
     console.print(verdict(report), style="bold")
     return buffer.getvalue()
 

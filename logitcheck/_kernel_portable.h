@@ -1,0 +1,621 @@
+/* The portable kernel: the same arithmetic as the AVX2 code of _kernel.c, lane for lane,
+ * in plain C11 (loops, fma()), for every other CPU and compiler (aarch64, MSVC, ...).
+ * Compilers vectorise its loops (NEON/SVE on ARM); the results are the same bits as the
+ * AVX2 code's (tests/test_kernel.py compares them: LOGITCHECK_SIMD=portable).
+ *
+ * Included by _kernel.c once per instance: PT(name) names this instance's functions and
+ * PATTR is their attribute (empty for the baseline build; on x86-64 with GCC/Clang a
+ * second instance is compiled for AVX2+FMA, which LOGITCHECK_SIMD=portable selects: the
+ * same C as the baseline one, vectorised as a compiler would for NEON). Nothing here may
+ * use intrinsics, _Float16, __int128 or builtins. Floating-point contraction must be off
+ * (setup.py: -ffp-contract=off; MSVC does not contract by default): a fused a*b+c would
+ * change the bits. */
+
+/* exp(x) = 2^k p(r), k = round(x / ln 2) (exp_reduced) */
+PATTR static inline double PT(exp_reduced)(double x, int64_t *ki) {
+    const double shift = 0x1.8p52;
+    double kd = fma(x, EXP_LOG2E, shift);
+    double k = kd - shift;
+    *ki = (int64_t)(as_bits(kd) - as_bits(shift));
+    double r = fma(-k, EXP_LN2_HI, x);
+    r = fma(-k, EXP_LN2_LO, r);
+    /* written out: a loop here kept the callers' loops from vectorising */
+    double p = fma(EXP_POLY[0], r, EXP_POLY[1]);
+    p = fma(p, r, EXP_POLY[2]); p = fma(p, r, EXP_POLY[3]); p = fma(p, r, EXP_POLY[4]);
+    p = fma(p, r, EXP_POLY[5]); p = fma(p, r, EXP_POLY[6]); p = fma(p, r, EXP_POLY[7]);
+    p = fma(p, r, EXP_POLY[8]); p = fma(p, r, EXP_POLY[9]); p = fma(p, r, EXP_POLY[10]);
+    return fma(p, r, EXP_POLY[11]);
+}
+
+/* exp4's: x <= 0 (NaN: 0), clamped at -746, 2^k in two normal factors */
+PATTR static inline double PT(exp_full)(double x) {
+    int64_t ki;
+    x = x > -746.0 ? x : -746.0;
+    double p = PT(exp_reduced)(x, &ki);
+    int64_t k1 = -(int64_t)((uint64_t)(-ki) >> 1), k2 = ki - k1;
+    double s1 = as_double((uint64_t)(k1 + 1023) << 52), s2 = as_double((uint64_t)(k2 + 1023) << 52);
+    return (p * s1) * s2;
+}
+
+/* exp4_narrow's: x in [-708, 0] (the same bits as exp_full there) */
+PATTR static inline double PT(exp_narrow)(double x) {
+    int64_t ki;
+    double p = PT(exp_reduced)(x, &ki);
+    return as_double(as_bits(p) + ((uint64_t)ki << 52));
+}
+
+/* log_tail, LOG_REDUCE, log4 and log1p4 of _kernel.c, one value */
+PATTR static inline double PT(log_tail)(double f, double dk, double c) {
+    double hfsq = (0.5 * f) * f;
+    double s = f / (2.0 + f);
+    double z = s * s, w = z * z;
+    double t1 = fma(w, LG6, LG4);
+    t1 = w * fma(w, t1, LG2);
+    double t2 = fma(w, LG7, LG5);
+    t2 = fma(w, t2, LG3);
+    t2 = z * fma(w, t2, LG1);
+    double r = t2 + t1;
+    double y = s * (hfsq + r);
+    double lo = dk * LN2_LO;
+    y = y + (lo + c);
+    y = y - hfsq;
+    y = y + f;
+    double hi = dk * LN2_HI;
+    return y + hi;
+}
+
+PATTR static inline double PT(log_reduce)(double x, int64_t *k) {
+    uint64_t b = as_bits(x) + ((uint64_t)(0x3ff00000 - 0x3fe6a09e) << 32);
+    *k = (int64_t)(b >> 52) - 0x3ff;
+    b = (b & 0x000fffffffffffffULL) + ((uint64_t)0x3fe6a09e << 32);
+    return as_double(b) - 1.0;
+}
+
+/* log(x), x > 0 finite */
+PATTR static inline double PT(log_s)(double x) {
+    int sub = x < 0x1p-1022;
+    x = sub ? x * 0x1p54 : x;
+    int64_t k;
+    double f = PT(log_reduce)(x, &k);
+    k -= sub ? 54 : 0;
+    return PT(log_tail)(f, (double)k, 0.0);
+}
+
+/* log1p(x), x >= 0 finite */
+PATTR static inline double PT(log1p_s)(double x) {
+    double u = 1.0 + x;
+    int64_t k;
+    double f = PT(log_reduce)(u, &k);
+    double c = k > 1 ? 1.0 - (u - x) : x - (u - 1.0);
+    c = c / u;
+    c = k > 53 ? 0.0 : c;
+    int near1 = x < 0x1.a827ap-2;
+    return PT(log_tail)(near1 ? x : f, near1 ? 0.0 : (double)k, near1 ? 0.0 : c);
+}
+
+/* x rounded to kind k (round_to4) and a float32 operation's result in kind k (finish4) */
+PATTR static inline double PT(round_to)(int k, double x) {
+    if (k == KIND_F64) return x;
+    if (k == KIND_F32) return (double)(float)x;
+    if (k == KIND_BF16) return bf16_round(x);
+    return half_round(x);
+}
+
+PATTR static inline double PT(finish)(int k, double x) {
+    if (k == KIND_F64) return x;
+    if (k == KIND_F16) return half_round((double)(float)x);
+    return PT(round_to)(k, (double)(float)x);
+}
+
+/* columns [j0, j0 + n) of a row as doubles */
+PATTR static void PT(load_row)(const void *row, int kind, Py_ssize_t j0, Py_ssize_t n, double *x) {
+    if (kind == KIND_F64) { memcpy(x, (const double *)row + j0, n * 8); return; }
+    if (kind == KIND_F32) {
+        const float *p = (const float *)row + j0;
+        for (Py_ssize_t k = 0; k < n; k++) x[k] = p[k];
+        return;
+    }
+    const uint16_t *h = (const uint16_t *)row + j0;
+    if (kind == KIND_F16) for (Py_ssize_t k = 0; k < n; k++) x[k] = half_to_float(h[k]);
+    else for (Py_ssize_t k = 0; k < n; k++) x[k] = bf16_to_float(h[k]);
+}
+
+/* columns [j0, j0 + n) of a row of float32/16/bfloat16 values as floats */
+PATTR static void PT(load_rowf)(const void *row, int kind, Py_ssize_t j0, Py_ssize_t n, float *x) {
+    if (kind == KIND_F32) { memcpy(x, (const float *)row + j0, n * 4); return; }
+    const uint16_t *h = (const uint16_t *)row + j0;
+    if (kind == KIND_F16) for (Py_ssize_t k = 0; k < n; k++) x[k] = half_to_float(h[k]);
+    else for (Py_ssize_t k = 0; k < n; k++) x[k] = bf16_to_float(h[k]);
+}
+
+/* the first column holding v (which the row holds): sixteen compares a step, OR-ed (a
+ * loop that vectorises), then the step that hit; c - 1 if none (not reached) */
+PATTR static Py_ssize_t PT(first_equal)(const void *row, Py_ssize_t c, int kind, double v) {
+    Py_ssize_t j = 0;
+    if (kind == KIND_F64) {
+        const double *p = row;
+        for (; j + 16 <= c; j += 16) {
+            int hit = 0;
+            for (int l = 0; l < 16; l++) hit |= p[j + l] == v;
+            if (hit) break;
+        }
+        while (j < c - 1 && p[j] != v) j++;
+        return j;
+    }
+    const float f = (float)v; /* a value of the row: exact */
+    float buf[16];
+    for (; j + 16 <= c; j += 16) {
+        const float *p = buf;
+        if (kind == KIND_F32) p = (const float *)row + j;
+        else PT(load_rowf)(row, kind, j, 16, buf);
+        int hit = 0;
+        for (int l = 0; l < 16; l++) hit |= p[l] == f;
+        if (hit) break;
+    }
+    while (j < c - 1 && (float)load_any(row, kind, j) != f) j++;
+    return j;
+}
+
+#define PCHUNK 1024 /* columns a step (a multiple of 8) */
+
+/* row_float / row_f64: pass 1 in the AVX2 code's lanes (8 floats or 4 doubles, the same
+ * max/min order, so the same zero signs), pass 2's terms a chunk at a time into a buffer,
+ * then summed in its lanes: lane l of a group of 8 columns j adds t[j + l] + t[j + 4 + l]
+ * by TwoSum. */
+PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want_amin, RowOut *out) {
+    double m, mnv, hi = 0, lo = INFINITY;
+    int anynan = 0;
+    Py_ssize_t top = -1, amin = -1; /* found in pass 1 (vectors), else by first_equal */
+    if (kind == KIND_F64) {
+        const double *p = row;
+        double mx[4], mn[4], tiny[4];
+        for (int l = 0; l < 4; l++) { mx[l] = -INFINITY; mn[l] = INFINITY; tiny[l] = INFINITY; }
+        for (Py_ssize_t j = 0; j < c; j += 4) {
+            for (int l = 0; l < 4; l++) {
+                if (j + l >= c) continue; /* a masked lane: -inf / +inf change nothing */
+                double v = p[j + l], a = fabs(v);
+                mx[l] = mx[l] > v ? mx[l] : v;
+                mn[l] = mn[l] < v ? mn[l] : v;
+                anynan |= v != v;
+                a = a == 0.0 ? INFINITY : a;
+                tiny[l] = tiny[l] < a ? tiny[l] : a;
+            }
+        }
+        m = mx[0]; mnv = mn[0]; lo = tiny[0];
+        for (int l = 1; l < 4; l++) {
+            m = mx[l] > m ? mx[l] : m;
+            mnv = mn[l] < mnv ? mn[l] : mnv;
+            lo = tiny[l] < lo ? tiny[l] : lo;
+        }
+        out->min_abs = lo;
+    } else {
+        float mx[8], mn[8], xf[PCHUNK];
+        uint32_t big[8], tiny[8];
+#if LC_VEC
+        int32_t ix[8] = {0}, in[8] = {0};
+#endif
+        for (int l = 0; l < 8; l++) { mx[l] = -INFINITY; mn[l] = INFINITY; big[l] = 0; tiny[l] = 0xffffffffu; }
+        for (Py_ssize_t j0 = 0; j0 < c; j0 += PCHUNK) {
+            const Py_ssize_t n = c - j0 < PCHUNK ? c - j0 : PCHUNK;
+            const Py_ssize_t nn = (n + 7) & ~(Py_ssize_t)7;
+            PT(load_rowf)(row, kind, j0, n, xf);
+            for (Py_ssize_t k = n; k < nn; k++) xf[k] = xf[nn - 8]; /* past the row: the
+                                                               last group's first column */
+#if LC_VEC /* the same lanes as vectors (compilers left the loop below scalar) */
+            v8f vmx, vmn;
+            v8u vbig, vtiny;
+            vmx = *(v8f *)mx; vmn = *(v8f *)mn; vbig = *(v8u *)big; vtiny = *(v8u *)tiny;
+            /* each lane's first column holding its max (min): where a value is strictly
+             * above (below) it; the padding past the row repeats a column of the row, and
+             * the lowest column wins below */
+            v8i vix = *(v8i *)ix, vin = *(v8i *)in;
+            v8i col = {0, 1, 2, 3, 4, 5, 6, 7};
+            col += (int32_t)j0;
+            for (Py_ssize_t g = 0; g < nn; g += 8, col += 8) {
+                const v8f v = *(const v8f *)(xf + g);
+                v8u a = (v8u)v & 0x7fffffffu, a1 = a - 1u;
+                vix = VSELECT(v8i, v > vmx, col, vix);
+                vin = VSELECT(v8i, v < vmn, col, vin);
+                vmx = VSELECT(v8f, vmx > v, vmx, v);
+                vmn = VSELECT(v8f, vmn < v, vmn, v);
+                vbig = VSELECT(v8u, vbig > a, vbig, a);
+                vtiny = VSELECT(v8u, vtiny < a1, vtiny, a1);
+            }
+            *(v8f *)mx = vmx; *(v8f *)mn = vmn; *(v8u *)big = vbig; *(v8u *)tiny = vtiny;
+            *(v8i *)ix = vix; *(v8i *)in = vin;
+#else
+            for (Py_ssize_t g = 0; g < nn; g += 8) {
+                for (int l = 0; l < 8; l++) {
+                    float v = xf[g + l];
+                    uint32_t a;
+                    memcpy(&a, &v, 4);
+                    a &= 0x7fffffffu;
+                    mx[l] = mx[l] > v ? mx[l] : v;
+                    mn[l] = mn[l] < v ? mn[l] : v;
+                    big[l] = big[l] > a ? big[l] : a;
+                    tiny[l] = tiny[l] < a - 1 ? tiny[l] : a - 1;
+                }
+            }
+#endif
+        }
+        uint32_t bits = 0, t = 0xffffffffu;
+        for (int l = 0; l < 8; l++) {
+            bits = big[l] > bits ? big[l] : bits;
+            t = tiny[l] < t ? tiny[l] : t;
+        }
+        anynan = bits > 0x7f800000u;
+        double h4[4], n4[4];
+        for (int l = 0; l < 4; l++) {
+            double a = mx[l], b = mx[l + 4], x = mn[l], y = mn[l + 4];
+            h4[l] = a > b ? a : b;
+            n4[l] = x < y ? x : y;
+        }
+        m = h4[0]; mnv = n4[0];
+        for (int l = 1; l < 4; l++) {
+            m = h4[l] > m ? h4[l] : m;
+            mnv = n4[l] < mnv ? n4[l] : mnv;
+        }
+#if LC_VEC
+        if (c < INT32_MAX - 16) { /* the lowest column of a lane whose max (min) is the row's */
+            top = amin = c;
+            for (int l = 0; l < 8; l++) {
+                if (mx[l] == m && ix[l] < top) top = ix[l];
+                if (mn[l] == mnv && in[l] < amin) amin = in[l];
+            }
+        }
+#endif
+        if (t != 0xffffffffu) {
+            float f;
+            t += 1;
+            memcpy(&f, &t, 4);
+            lo = f;
+        }
+        float hf;
+        memcpy(&hf, &bits, 4);
+        hi = hf;
+        out->min_abs = lo;
+    }
+    out->nan = anynan;
+    if (anynan) { /* as numpy's argmax and argmin: the first NaN */
+        Py_ssize_t k = 0;
+        while (k < c && load_any(row, kind, k) == load_any(row, kind, k)) k++;
+        out->top = out->amin = k;
+        out->m = out->mn = out->rest = NAN;
+        return;
+    }
+    if (top < 0) top = PT(first_equal)(row, c, kind, m);
+    out->m = m; out->mn = mnv; out->top = top;
+    out->amin = !want_amin ? -1 : amin >= 0 ? amin : PT(first_equal)(row, c, kind, mnv);
+    if (!isfinite(m)) { out->rest = NAN; return; }
+    const double span = kind == KIND_F32 ? 0x1p28 : 0x1p44;
+    const int exact = kind == KIND_F16 || (kind != KIND_F64 && !(hi > lo * span));
+    const int narrow = m - mnv < 708.0;
+    double rs[4] = {0, 0, 0, 0}, rc[4] = {0, 0, 0, 0};
+    double x[PCHUNK], t[PCHUNK];
+    for (Py_ssize_t j0 = 0; j0 < c; j0 += PCHUNK) {
+        const Py_ssize_t n = c - j0 < PCHUNK ? c - j0 : PCHUNK;
+        PT(load_row)(row, kind, j0, n, x);
+        /* one loop per case, each without branches (they vectorise) */
+        if (narrow) for (Py_ssize_t k = 0; k < n; k++) t[k] = PT(exp_narrow)(x[k] - m);
+        else for (Py_ssize_t k = 0; k < n; k++) t[k] = PT(exp_full)(x[k] - m);
+        if (!exact) {
+            for (Py_ssize_t k = 0; k < n; k++) {
+                double d = x[k] - m, back = d - x[k];
+                double e = (x[k] - (d - back)) - (m + back);
+                e = d > -746.0 ? e : 0.0;
+                t[k] = fma(t[k], e, t[k]);
+            }
+        }
+        if (top >= j0 && top < j0 + n) t[top - j0] = 0.0; /* the argmax is not a term */
+        Py_ssize_t nn = (n + 7) & ~(Py_ssize_t)7;
+        for (Py_ssize_t k = n; k < nn; k++) t[k] = 0.0;
+#if LC_VEC
+        v4d vrs, vrc;
+        vrs = *(v4d *)rs; vrc = *(v4d *)rc;
+        for (Py_ssize_t g = 0; g < nn; g += 8) {
+            const v4d a = *(const v4d *)(t + g), b = *(const v4d *)(t + g + 4);
+            v4d T = a + b, u = vrs + T, w = u - vrs;
+            vrc = vrc + ((vrs - (u - w)) + (T - w));
+            vrs = u;
+        }
+        *(v4d *)rs = vrs; *(v4d *)rc = vrc;
+#else
+        for (Py_ssize_t g = 0; g < nn; g += 8) {
+            double T[4], u[4], w[4];
+            for (int l = 0; l < 4; l++) T[l] = t[g + l] + t[g + 4 + l];
+            for (int l = 0; l < 4; l++) u[l] = rs[l] + T[l];
+            for (int l = 0; l < 4; l++) w[l] = u[l] - rs[l];
+            for (int l = 0; l < 4; l++) rc[l] = rc[l] + ((rs[l] - (u[l] - w[l])) + (T[l] - w[l]));
+            for (int l = 0; l < 4; l++) rs[l] = u[l];
+        }
+#endif
+    }
+    double rest = 0, comp = 0;
+    for (int l = 0; l < 4; l++) {
+        double v = rest + rs[l], bb = v - rest;
+        comp += ((rest - (v - bb)) + (rs[l] - bb)) + rc[l];
+        rest = v;
+    }
+    out->rest = rest + comp;
+}
+
+#if !LC_VEC /* (else rows_small_vec below) */
+/* rows8_small's: eight rows of c <= SMALL_C floats at once, lane = row, column by column
+ * (rows with a NaN or an infinite max go to row_wide) */
+PATTR static void PT(rows_small)(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
+                                 double *m, int64_t *top, double *mn, int64_t *amin,
+                                 double *rest, double *min_abs) {
+    const Py_ssize_t size = kind_size(kind);
+    for (Py_ssize_t i = 0; i < n; i += 8) {
+        const int cnt = n - i < 8 ? (int)(n - i) : 8;
+        float v[SMALL_C][8];
+        for (int l = 0; l < 8; l++) {
+            float r[SMALL_C];
+            PT(load_rowf)(base + (i + (l < cnt ? l : cnt - 1)) * c * size, kind, 0, c, r);
+            for (Py_ssize_t j = 0; j < c; j++) v[j][l] = r[j];
+        }
+        float mx[8], mnf[8], big[8], tiny[8];
+        int32_t tp[8], am[8], nan[8];
+        for (int l = 0; l < 8; l++) {
+            float a = fabsf(v[0][l]);
+            mx[l] = mnf[l] = v[0][l];
+            tp[l] = am[l] = 0;
+            nan[l] = v[0][l] != v[0][l];
+            big[l] = a;
+            tiny[l] = a == 0.0f ? INFINITY : a;
+        }
+        for (Py_ssize_t j = 1; j < c; j++) {
+            for (int l = 0; l < 8; l++) {
+                float x = v[j][l], a = fabsf(x);
+                int gt = x > mx[l], lt = x < mnf[l];
+                mx[l] = gt ? x : mx[l];
+                tp[l] = gt ? (int32_t)j : tp[l];
+                mnf[l] = lt ? x : mnf[l];
+                am[l] = lt ? (int32_t)j : am[l];
+                nan[l] |= x != x;
+                big[l] = big[l] > a ? big[l] : a;
+                a = a == 0.0f ? INFINITY : a;
+                tiny[l] = tiny[l] < a ? tiny[l] : a;
+            }
+        }
+        double m0[8], rs[8], rc[8];
+        int slow[8];
+        for (int l = 0; l < 8; l++) {
+            slow[l] = nan[l] || fabsf(mx[l]) == INFINITY;
+            m0[l] = slow[l] ? 0.0 : (double)mx[l];
+            rs[l] = rc[l] = 0.0;
+        }
+        /* the rounding error of z - max is always added here (it is 0 where exact: the
+         * same bits as the AVX2 code, which skips it then), and exp is exp_full (the same
+         * bits as exp_narrow where that applies) */
+        for (Py_ssize_t j = 0; j < c; j++) {
+            for (int l = 0; l < 8; l++) {
+                double x = v[j][l], d = x - m0[l];
+                double t = PT(exp_full)(d);
+                double bb = d - x, e = (x - (d - bb)) - (m0[l] + bb);
+                e = d > -746.0 ? e : 0.0;
+                t = fma(t, e, t);
+                t = tp[l] == j ? 0.0 : t;
+                double u = rs[l] + t, w = u - rs[l];
+                rc[l] = rc[l] + ((rs[l] - (u - w)) + (t - w));
+                rs[l] = u;
+            }
+        }
+        for (int l = 0; l < cnt; l++) {
+            if (slow[l]) {
+                RowOut r;
+                PT(row_wide)(base + (i + l) * c * size, c, kind, 1, &r);
+                m[i + l] = r.m; mn[i + l] = r.mn; top[i + l] = r.top; amin[i + l] = r.amin;
+                rest[i + l] = r.rest; min_abs[i + l] = r.min_abs;
+                continue;
+            }
+            m[i + l] = mx[l]; mn[i + l] = mnf[l]; top[i + l] = tp[l]; amin[i + l] = am[l];
+            rest[i + l] = rs[l] + rc[l]; min_abs[i + l] = tiny[l];
+        }
+    }
+}
+
+#endif
+
+#if LC_VEC
+/* rows_small with generic vectors, eight rows a step: pass 1 on lanes of rows, then each
+ * pass 2 step (shift, exp, rounding error, argmax dropped) a loop over the block's 8 * c
+ * values that compilers vectorise, then the lanes' TwoSums column by column. The same
+ * arithmetic per row, the same bits. */
+PATTR static void PT(rows_small_vec)(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
+                                     double *m, int64_t *top, double *mn, int64_t *amin,
+                                     double *rest, double *min_abs) {
+    const Py_ssize_t size = kind_size(kind), nv = 8 * c;
+    const v8f pinf = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    for (Py_ssize_t i = 0; i < n; i += 8) {
+        const int cnt = n - i < 8 ? (int)(n - i) : 8;
+        float v[SMALL_C * 8];
+        for (int l = 0; l < 8; l++) {
+            float r[SMALL_C];
+            PT(load_rowf)(base + (i + (l < cnt ? l : cnt - 1)) * c * size, kind, 0, c, r);
+            for (Py_ssize_t j = 0; j < c; j++) v[8 * j + l] = r[j];
+        }
+        v8f x = *(const v8f *)v, vmx = x, vmn = x;
+        v8i vtp = {0}, vam = {0}, vnan = x != x;
+        v8f a = (v8f)((v8u)x & 0x7fffffffu), big = a, tiny = VSELECT(v8f, a == 0.0f, pinf, a);
+        for (Py_ssize_t j = 1; j < c; j++) {
+            x = *(const v8f *)(v + 8 * j);
+            const v8i gt = x > vmx, lt = x < vmn, jj = {0, 0, 0, 0, 0, 0, 0, 0};
+            vmx = VSELECT(v8f, gt, x, vmx);
+            vtp = VSELECT(v8i, gt, jj + (int32_t)j, vtp);
+            vmn = VSELECT(v8f, lt, x, vmn);
+            vam = VSELECT(v8i, lt, jj + (int32_t)j, vam);
+            vnan |= x != x;
+            a = (v8f)((v8u)x & 0x7fffffffu);
+            big = VSELECT(v8f, big > a, big, a);
+            a = VSELECT(v8f, a == 0.0f, pinf, a);
+            tiny = VSELECT(v8f, tiny < a, tiny, a);
+        }
+        float mx[8], mnf[8], tn[8];
+        int32_t tp[8], am[8], nan[8];
+        *(v8f *)mx = vmx; *(v8f *)mnf = vmn; *(v8f *)tn = tiny;
+        *(v8i *)tp = vtp; *(v8i *)am = vam; *(v8i *)nan = vnan;
+        double m0[8];
+        int slow[8];
+        for (int l = 0; l < 8; l++) {
+            slow[l] = nan[l] || fabsf(mx[l]) == INFINITY;
+            m0[l] = slow[l] ? 0.0 : (double)mx[l];
+        }
+        double xs[SMALL_C * 8], d[SMALL_C * 8], t[SMALL_C * 8], mrep[SMALL_C * 8];
+        int64_t drop[SMALL_C * 8];
+        for (Py_ssize_t k = 0; k < nv; k++) {
+            xs[k] = v[k];
+            mrep[k] = m0[k & 7];
+            drop[k] = tp[k & 7] == (int32_t)(k >> 3);
+        }
+        for (Py_ssize_t k = 0; k < nv; k++) d[k] = xs[k] - mrep[k];
+        for (Py_ssize_t k = 0; k < nv; k++) t[k] = PT(exp_full)(d[k]);
+        for (Py_ssize_t k = 0; k < nv; k++) {
+            double bb = d[k] - xs[k], e = (xs[k] - (d[k] - bb)) - (mrep[k] + bb);
+            e = d[k] > -746.0 ? e : 0.0;
+            t[k] = fma(t[k], e, t[k]);
+            t[k] = drop[k] ? 0.0 : t[k];
+        }
+        v4d rs0 = {0}, rc0 = {0}, rs1 = {0}, rc1 = {0};
+        for (Py_ssize_t j = 0; j < c; j++) {
+            const v4d t0 = *(const v4d *)(t + 8 * j), t1 = *(const v4d *)(t + 8 * j + 4);
+            v4d u = rs0 + t0, w = u - rs0;
+            rc0 = rc0 + ((rs0 - (u - w)) + (t0 - w));
+            rs0 = u;
+            u = rs1 + t1; w = u - rs1;
+            rc1 = rc1 + ((rs1 - (u - w)) + (t1 - w));
+            rs1 = u;
+        }
+        double rsum[8];
+        *(v4d *)rsum = rs0 + rc0;
+        *(v4d *)(rsum + 4) = rs1 + rc1;
+        for (int l = 0; l < cnt; l++) {
+            if (slow[l]) {
+                RowOut r;
+                PT(row_wide)(base + (i + l) * c * size, c, kind, 1, &r);
+                m[i + l] = r.m; mn[i + l] = r.mn; top[i + l] = r.top; amin[i + l] = r.amin;
+                rest[i + l] = r.rest; min_abs[i + l] = r.min_abs;
+                continue;
+            }
+            m[i + l] = mx[l]; mn[i + l] = mnf[l]; top[i + l] = tp[l]; amin[i + l] = am[l];
+            rest[i + l] = rsum[l]; min_abs[i + l] = tn[l];
+        }
+    }
+}
+#endif
+
+PATTR static void PT(stats_rows)(const char *base, Py_ssize_t n, Py_ssize_t c, int kind,
+                                 int want_amin, double *m, int64_t *top, double *mn,
+                                 int64_t *amin, double *rest, double *min_abs) {
+    if (kind != KIND_F64 && c <= SMALL_C) {
+#if LC_VEC
+        PT(rows_small_vec)(base, n, c, kind, m, top, mn, amin, rest, min_abs);
+#else
+        PT(rows_small)(base, n, c, kind, m, top, mn, amin, rest, min_abs);
+#endif
+        return;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        RowOut r;
+        PT(row_wide)(base + i * c * kind_size(kind), c, kind, want_amin, &r);
+        m[i] = r.m; mn[i] = r.mn; top[i] = r.top; amin[i] = r.amin;
+        rest[i] = r.rest; min_abs[i] = r.min_abs;
+    }
+}
+
+PATTR static void PT(exp_many)(const double *x, double *o, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) o[i] = PT(exp_full)(x[i]);
+}
+
+PATTR static void PT(log_many)(const double *x, double *o, Py_ssize_t n, int one_plus) {
+    if (one_plus) for (Py_ssize_t i = 0; i < n; i++) o[i] = PT(log1p_s)(x[i]);
+    else for (Py_ssize_t i = 0; i < n; i++) o[i] = PT(log_s)(x[i]);
+}
+
+/* rows4's per-row stage, one row: 0 if its max, min or exp sum is not finite, or its
+ * target is not a class. (rows4 skips a group's exp and log where none of its four rows
+ * can beat the largest gap so far; here a row is skipped on the same test alone: the
+ * same results, as rows4's comment explains.) */
+PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i) {
+    const Py_ssize_t s = i - R->s0;
+    const double m = R->m[s], mn = R->mn[s], rest = R->rest[s];
+    const int64_t t = R->target ? R->target[i] : R->amin[s];
+    if (t < 0 || t >= R->c) return 0;
+    const double y = value_at(R, i, t);
+    if (!(isfinite(m) && isfinite(mn) && isfinite(rest) && isfinite(y))) return 0;
+    const double lr = PT(log1p_s)(rest);
+    const double loss = (m - y) + lr, lse = m + lr, span = m - mn;
+    const int fin = isfinite(loss);
+    uint32_t f = fin ? 0 : 1u << F_LOSS_NONFINITE;
+    if (fin && loss < R->sat_eps) f |= 1u << F_SATURATED;
+    if (span == 0.0) f |= 1u << F_CONSTANT;
+    if (fin && R->top[s] == t) f |= 1u << F_CORRECT;
+    R->loss[i] = loss;
+    const int pos = y > 0.0;
+    if (R->labelled) {
+        if (y == 0.0) f |= 1u << F_ZERO_LABEL;
+        /* -log(p_y), reading the values as probabilities: 0 where z_y <= 0 */
+        double nlp = 0.0 - PT(log_s)(pos ? y : 1.0);
+        bins_add(&R->sums[1], pos ? nlp : 0.0);
+        bins_add(&R->sums[2], -y);
+    }
+    bins_add(&R->sums[0], fin ? loss : 0.0);
+    if (fin) keep_largest(R->F, R->I, S_WORST, loss, i);
+    keep_largest(R->F, R->I, S_RANGE, span, i);
+    if (isfinite(lse)) keep_largest(R->F, R->I, S_LSE, fabs(lse), i);
+    const double scale = fabs(loss) > 0x1p-52 ? fabs(loss) : 0x1p-52;
+    for (int d = 0; d < R->ndt; d++) {
+        const Dtype *D = &R->dt[d];
+        const int k = D->kind, base = F_DTYPE + 6 * d, slot = S_GAP + 2 * d;
+        const double q = 0.0 - loss;
+        const int over = lse > D->log_max, s_zero = m < D->zero_at;
+        const int near = !isfinite(lse) || fabs(lse - D->log_max) <= D->margin ||
+                         fabs(m - D->zero_at) <= D->m_tol || fabs(q - D->zero_at) <= D->margin ||
+                         fabs(q - D->log_tiny) <= D->margin || y < D->zy_cut || m < D->m_cut;
+        const int counted = !near && fin;
+        if (near) f |= 1u << (base + F_NEAR);
+        if (!near && over) f |= 1u << (base + F_OVERFLOW);
+        int skip = 0;
+        if (R->I[slot] >= 0) {
+            const double bound = D->gap_bound * (1.0 + fabs(loss)), best = R->F[slot] * scale;
+            skip = fin && !(over || s_zero || near) && q > D->log_tiny && bound < best;
+        }
+        if (!skip) { /* softmax then log */
+            double p = PT(round_to)(k, PT(exp_full)(q < 0.0 ? q : 0.0));
+            p = over ? 0.0 : p; /* the sum overflowed: p = x / inf = 0 */
+            const int p_pos = p > 0.0;
+            double a = 0.0 - PT(log_s)(p_pos ? p : 1.0);
+            a = PT(round_to)(k, p_pos ? a : INFINITY);
+            a = s_zero ? NAN : a; /* 0 / 0 */
+            const int ok_a = isfinite(a);
+            if (!near && ok_a && p_pos && p < D->tiny) f |= 1u << (base + F_SUBNORMAL);
+            if (!ok_a && counted) f |= 1u << (base + F_FAIL_A);
+            if (counted && ok_a) keep_largest(R->F, R->I, slot, fabs(a - loss) / scale, i);
+        }
+        /* log-sum-exp without the max shift */
+        double b = PT(finish)(k, PT(round_to)(k, lse) - y);
+        b = s_zero || over ? INFINITY : b;
+        const int ok_b = isfinite(b);
+        if (!ok_b && counted) f |= 1u << (base + F_FAIL_B);
+        if (counted && ok_b) keep_largest(R->F, R->I, slot + 1, fabs(b - loss) / scale, i);
+    }
+    R->flags[i] = f;
+    if (fin) R->loss_hist[upper_bound(R->loss_edges, R->nle, loss)]++;
+    if (R->labelled && fin) {
+        const double bar = R->I[I_NTOP] < KEEP ? -INFINITY : R->loss[R->I[I_TOP + KEEP - 1]];
+        if (loss > bar) keep_top(R, loss, i);
+    }
+    R->max_hist[upper_bound(R->logit_edges, R->nge, m)]++;
+    R->range_hist[upper_bound(R->logit_edges, R->nge, span)]++;
+    if (R->labelled) R->label_counts[t]++;
+    R->I[I_NLOSS] += fin;
+    if (R->labelled) { R->I[I_NPROB] += pos; R->I[I_NLOGPROB] += 1; }
+    return 1;
+}
+
+PATTR static int PT(all_rows)(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
+    for (Py_ssize_t i = start; i < stop; i++)
+        if (!PT(row_stage)(R, i)) return 0;
+    count_flags(R, start, stop);
+    return 1;
+}
