@@ -13,11 +13,11 @@ tests/test_sarif.py validates the output against the SARIF 2.1.0 JSON schema.
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePath, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from .json_format import dumps as json_dumps
 from .model import Finding, Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -125,13 +125,11 @@ def sarif_log(reports: list[tuple[str | None, Report]], exit_code: int,
 
 
 def render_sarif(report: Report, **_: object) -> str:
-    return json.dumps(sarif_log([(None, report)], report.exit_code), indent=2,
-                      allow_nan=False) + "\n"
+    return json_dumps(sarif_log([(None, report)], report.exit_code), indent=2) + "\n"
 
 
 def render_batch_sarif(batch: Any, **_: object) -> str:
     """One run over every job of a batch (report/batch.py's BatchReport)."""
     reports = [(job.name, job.report) for job in batch.jobs if job.report is not None]
     errors = [(job.name, job.error) for job in batch.jobs if job.report is None]
-    return json.dumps(sarif_log(reports, batch.exit_code, errors), indent=2,
-                      allow_nan=False) + "\n"
+    return json_dumps(sarif_log(reports, batch.exit_code, errors), indent=2) + "\n"
