@@ -115,6 +115,22 @@ def address_space_limit() -> str:
     return f"the address-space limit (ulimit -v, RLIMIT_AS) is {soft:,} bytes"
 
 
+def split_row_index(index: Any, rows: int) -> tuple[int | slice, tuple]:
+    """An index of a by-rows reader as (row, rest) with the row counted from 0, or (slice
+    with step 1, rest); anything else is refused (the readers of files too large to hold
+    read rows, not arbitrary elements)."""
+    index = index if isinstance(index, tuple) else (index,)
+    first, rest = (index[0], index[1:]) if index else (slice(None), ())
+    if isinstance(first, (int, np.integer)):
+        row = int(first) + (rows if first < 0 else 0)
+        if not 0 <= row < rows:
+            raise IndexError(f"row {first} is out of range for {rows} rows")
+        return row, rest
+    if not isinstance(first, slice) or first.step not in (None, 1):
+        raise TypeError("read by rows: an int or a slice with step 1 on axis 0")
+    return first, rest
+
+
 class WindowedNpy:
     """A C-order .npy too large to map whole: each read maps only the rows it touches and
     copies them out (a LazyArray, read block by block like .npy shards)."""
@@ -129,15 +145,9 @@ class WindowedNpy:
         return self.shape[0]
 
     def __getitem__(self, index: Any) -> np.ndarray:
-        index = index if isinstance(index, tuple) else (index,)
-        first, rest = (index[0], index[1:]) if index else (slice(None), ())
-        if isinstance(first, (int, np.integer)):
-            row = int(first) + (self.shape[0] if first < 0 else 0)
-            if not 0 <= row < self.shape[0]:
-                raise IndexError(f"row {first} is out of range for {self.shape[0]} rows")
-            return self[(slice(row, row + 1), *rest)][0]
-        if not isinstance(first, slice) or first.step not in (None, 1):
-            raise TypeError("read by rows: an int or a slice with step 1 on axis 0")
+        first, rest = split_row_index(index, self.shape[0])
+        if isinstance(first, int):
+            return self[(slice(first, first + 1), *rest)][0]
         lo, hi, _ = first.indices(self.shape[0])
         if hi <= lo:
             return np.empty((0, *self.shape[1:]), self.dtype)[(slice(None), *rest)]

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import InputError, os_input_error
 from .guard import check_input, check_size
 from .limits import check_declared
-from .npy import declared_bytes, map_array, read_header
+from .npy import declared_bytes, map_array, read_header, split_row_index
 from .stored import dtype_name
 
 _MAPPED = 8  # shards kept mapped at once: a block of rows rarely spans more
@@ -114,16 +114,10 @@ class ShardedArray:
             return array
 
     def __getitem__(self, index: Any) -> np.ndarray:
-        index = index if isinstance(index, tuple) else (index,)
-        first, rest = (index[0], index[1:]) if index else (slice(None), ())
-        if isinstance(first, (int, np.integer)):
-            row = int(first) + (self.shape[0] if first < 0 else 0)
-            if not 0 <= row < self.shape[0]:
-                raise IndexError(f"row {first} is out of range for {self.shape[0]} rows")
-            k = int(np.searchsorted(self.starts, row, side="right")) - 1
-            return np.asarray(self._map(k)[(row - int(self.starts[k]), *rest)])
-        if not isinstance(first, slice) or first.step not in (None, 1):
-            raise TypeError("shards are read by rows: an int or a slice with step 1 on axis 0")
+        first, rest = split_row_index(index, self.shape[0])
+        if isinstance(first, int):
+            k = int(np.searchsorted(self.starts, first, side="right")) - 1
+            return np.asarray(self._map(k)[(first - int(self.starts[k]), *rest)])
         lo, hi, _ = first.indices(self.shape[0])
         parts = []
         for k in range(len(self.shards)):
