@@ -328,7 +328,7 @@ def test_expects_probabilities_headlines_the_users_loss(tmp_path):
     text = CliRunner().invoke(cli, ["analyze", logits, "--labels", labels, "--expects",
                                     "probabilities"]).stdout
     headline = next(line for line in text.splitlines() if "loss:" in line)
-    assert f"loss: {truth:.6g} = -log p_y" in headline and f"{as_logits:.6g}" not in headline
+    assert f"loss: {truth:.6g} (-log p_y)" in headline and f"{as_logits:.6g}" not in headline
     assert f"read as logits {as_logits:.6g}" in text
     assert "your loss" in text and "loss paths (the values read as logits)" in text
 

@@ -181,7 +181,7 @@ def _declared(m: dict) -> str:
     text = "n/a" if value is None else value if isinstance(value, str) else f"{_g(value)}"
     if loss["inf_rows"]:
         text += f" (p_y = 0 on {loss['inf_rows']:,} rows)"
-    return text + f" = {loss['formula']} (--expects {loss['expects'].replace('_', '-')})"
+    return text + f" ({loss['formula']})"
 
 
 def _beside(m: dict) -> str:
