@@ -52,8 +52,8 @@ def per_row(fn, rows: int, reps: int) -> float:
 
 
 def measure(z: np.ndarray, y: np.ndarray, reps: int, torch_too: bool) -> dict[str, float]:
-    from logitcheck import kernel, numerics
-    from logitcheck.losses import derived_thresholds, holds
+    from logitcheck.compute import kernel, numerics
+    from logitcheck.compute.losses import derived_thresholds, holds
 
     if kernel.KERNEL != "compiled":
         raise SystemExit("stages.py: the compiled kernel is not available")

@@ -7,7 +7,7 @@
 - `<!-- gen:severity-model -->` in a page: `logitcheck explain severity`, from the code.
 
 The CLI reference (reference/cli.md) is rendered from click by mkdocs-click; the commands
-other than `analyze` are registered when logitcheck.cli_commands is imported, so it is
+other than `analyze` are registered when logitcheck.cli.commands is imported, so it is
 imported here first. tests/test_site.py builds the site with `mkdocs build --strict`.
 """
 
@@ -105,7 +105,7 @@ doctest in the tests).
 
 
 def on_config(config: Any) -> Any:
-    import logitcheck.cli_commands  # noqa: F401 - registers every command for mkdocs-click
+    import logitcheck.cli.commands  # noqa: F401 - registers every command for mkdocs-click
 
     return config
 

@@ -30,6 +30,6 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:
         print(version_text())
         sys.exit(0)
-    from .cli import main as cli_main
+    from .cli.main import main as cli_main
 
     cli_main()

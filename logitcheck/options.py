@@ -14,7 +14,7 @@ from typing import Any
 
 from . import gate
 from .backends import NAMES as BACKEND_NAMES
-from .dtypes import FLOATS
+from .compute.dtypes import FLOATS
 from .errors import UsageError
 from .report.model import Severity
 from .settings import DriftThresholds, Settings

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from logitcheck import batch
-from logitcheck.batch import ConfigError
-from logitcheck.cli import cli
+from logitcheck.batch import config as batch
+from logitcheck.batch.config import ConfigError
+from logitcheck.cli.main import cli
 from logitcheck.options import DEFAULTS, OPTIONS
 
 from .conftest import SAMPLES, save
@@ -112,7 +112,7 @@ def test_command_line_default_values_do_not_override(here):
 
 
 def test_option_table_defaults_match_the_click_options():
-    from logitcheck.cli import run_command
+    from logitcheck.cli.main import run_command
 
     params = {p.name: p for p in run_command.params}
     for option in OPTIONS.values():

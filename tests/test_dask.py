@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck import dask_engine
-from logitcheck.cli import cli
+from logitcheck.cli.main import cli
+from logitcheck.compute import dask_engine
+from logitcheck.compute.numerics import Plan
 from logitcheck.errors import InputError, UsageError
 from logitcheck.io import Ref
-from logitcheck.numerics import Plan
 from logitcheck.settings import Settings
 
 from .conftest import SAMPLES, assert_clean_error, save
@@ -196,7 +196,8 @@ def test_default_local_cluster():
 
 
 def test_a_yaml_job_runs_on_the_cluster(cluster, tmp_path):
-    from logitcheck import batch, runner
+    from logitcheck.batch import config as batch
+    from logitcheck.batch import runner
 
     config = tmp_path / "logitcheck.yaml"
     config.write_text(
@@ -312,7 +313,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_missing_dask_is_exit_2_with_the_pip_command():
     proc = _run(
         "import sys; sys.modules['distributed'] = None\n"
-        "from logitcheck.cli import main\n"
+        "from logitcheck.cli.main import main\n"
         "sys.argv = ['logitcheck', 'analyze', 'sample_data/healthy_logits.npy', '--engine',"
         " 'dask']\n"
         "main()\n"

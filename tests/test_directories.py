@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck import baseline
-from logitcheck.cli import cli
+from logitcheck.cli.main import cli
+from logitcheck.gate import baseline
 from logitcheck.io import open_inputs
 from logitcheck.io.layout import LazyRowView, RowView
 from logitcheck.io.shards import ShardedArray, natural_key, open_shards
@@ -197,7 +197,8 @@ def test_fingerprint_and_baseline_cover_every_shard(tmp_path):
 
 
 def test_a_yaml_job_reads_a_shard_directory(tmp_path):
-    from logitcheck import batch, runner
+    from logitcheck.batch import config as batch
+    from logitcheck.batch import runner
 
     z = np.load(SAMPLES / "fp16_overflow_logits.npy")
     shard(tmp_path / "z", z, [700])
@@ -266,7 +267,7 @@ def test_missing_zarr_is_exit_2_with_the_pip_command(tmp_path):
     zarr = pytest.importorskip("zarr")
     store = str(tmp_path / "a.zarr")
     zarr.create_array(store, data=np.ones((4, 3), np.float32))
-    code = ("import sys; sys.modules['zarr'] = None\nfrom logitcheck.cli import main\n"
+    code = ("import sys; sys.modules['zarr'] = None\nfrom logitcheck.cli.main import main\n"
             f"sys.argv = ['logitcheck', 'analyze', {store!r}]\nmain()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..numerics import Stats
+from ..compute.numerics import Stats
 from ..report.model import Finding, InputInfo, Kind, Severity
 from ..settings import Settings
 

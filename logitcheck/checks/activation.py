@@ -7,8 +7,8 @@ the user gets beside the correct one.
 
 from __future__ import annotations
 
+from ..compute.mergeable import ExactSum
 from ..inference import double_softmax_floor
-from ..mergeable import ExactSum
 from ..report.model import Severity
 from . import Context, rule
 from .fmt import num

@@ -14,8 +14,8 @@ from ..settings import Settings
 from . import rule
 from .fmt import num, rows_phrase
 
-if TYPE_CHECKING:  # logitcheck.drift imports this module
-    from ..drift import DriftStats
+if TYPE_CHECKING:  # logitcheck.analyses.compare imports this module
+    from ..analyses.compare import DriftStats
 
 
 @dataclass(frozen=True)

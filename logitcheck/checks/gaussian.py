@@ -70,7 +70,7 @@ def naive_variance_overflow(ctx):
     p = _naive(ctx)
     if p is None or not p.overflow:
         return
-    from ..gaussian import scale_zones
+    from ..analyses.gaussian import scale_zones
 
     z = scale_zones(ctx.scale_kind, ctx.storage)
     yield (
@@ -97,7 +97,7 @@ def naive_variance_underflow(ctx):
     p = _naive(ctx)
     if p is None or not p.underflow:
         return
-    from ..gaussian import scale_zones
+    from ..analyses.gaussian import scale_zones
 
     z = scale_zones(ctx.scale_kind, ctx.storage)
     yield (
@@ -126,7 +126,7 @@ def naive_variance_underflow(ctx):
     scope="gaussian",
 )
 def torch_variance_clamped(ctx):
-    from ..gaussian import TORCH_EPS
+    from ..analyses.gaussian import TORCH_EPS
 
     s = ctx.stats
     if not s.torch_clamped or s.torch_loss.mean is None or s.loss.mean is None:

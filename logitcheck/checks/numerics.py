@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from ..dtypes import facts
-from ..numerics import PATHS, exp_overflow_threshold
+from ..compute.dtypes import facts
+from ..compute.numerics import PATHS, exp_overflow_threshold
 from ..report.model import Severity
 from . import Context, rule
 from .fmt import num, rows_phrase

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dtypes import FLOATS
+from ..compute.dtypes import FLOATS
 from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings

@@ -129,7 +129,7 @@ class GateInfo:
     def fingerprint(self) -> str:
         """Of the inputs, as baseline keys use it ("" without inputs). Computed when first
         asked for (the JSON report, a baseline): it reads up to 2 MiB of each input."""
-        from ..baseline import inputs_fingerprint
+        from ..gate.baseline import inputs_fingerprint
 
         return inputs_fingerprint(list(self.inputs)) if self.inputs else ""
 

@@ -17,9 +17,14 @@ from typing import Any
 
 import click
 
-from . import baseline
-from .checks import REGISTRY, SEVERITY_MODEL, find_rule, rules_markdown
-from .cli import (
+from ..checks import REGISTRY, SEVERITY_MODEL, find_rule, rules_markdown
+from ..errors import EXIT_ERROR, LogitcheckError
+from ..gate import baseline
+from ..options import SCALES
+from ..report import Report
+from ..sanitize import clean
+from ..settings import DriftThresholds
+from .main import (
     _EXPECTS,
     _LOSS_PATH,
     _analysis_options,
@@ -36,13 +41,8 @@ from .cli import (
     analyze,
     cli,
 )
-from .cli_options import engine_options, input_options, render_inspect
-from .errors import EXIT_ERROR, LogitcheckError
-from .options import SCALES
+from .options import engine_options, input_options, render_inspect
 from .outputs import check_outputs, input_paths, write_atomic
-from .report import Report
-from .sanitize import clean
-from .settings import DriftThresholds
 
 
 def _drift_options(f: Callable) -> Callable:
@@ -77,7 +77,7 @@ def compare_command(reference: str, candidate: str, max_abs_diff: float, max_kl:
     """
     thresholds = DriftThresholds(max_abs_diff, max_kl, min_top1_agreement, max_loss_delta)
     settings = _guarded("options", lambda: _settings(kw, drift=thresholds))
-    from .drift import compare  # the commands' own modules load with them: a fast start
+    from ..analyses.compare import compare  # the commands' own modules load with them: a fast start
 
     _finish(candidate, lambda: compare(reference, candidate, kw["labels"], settings),
             _guarded("options", lambda: _output(kw)))
@@ -146,7 +146,7 @@ def gaussian_command(mean: str, scale: str, targets: str | None, **kw: Any) -> N
     safetensors or CSV, with a key or column for each.
     """
     settings = _guarded("options", lambda: _settings(kw))
-    from .gaussian import analyze_gaussian
+    from ..analyses.gaussian import analyze_gaussian
 
     _finish(scale, lambda: analyze_gaussian(mean, scale, targets, settings), _output(kw))
 
@@ -160,7 +160,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 
     Every readable FILE is described; each one that is not gets one error line on stderr,
     and the exit code is then 2."""
-    from .io.describe import describe
+    from ..io.describe import describe
 
     docs, errors = [], []
     for f in files:
@@ -205,8 +205,9 @@ def run_command(config: str, only: tuple[str, ...], parallel: int,
     ctx = click.get_current_context()
     given = {k: v for k, v in kw.items()
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
-    from . import batch, runner
-    from .report.batch import BATCH_RENDERERS, BatchReport
+    from ..batch import config as batch
+    from ..batch import runner
+    from ..report.batch import BATCH_RENDERERS, BatchReport
 
     jobs = _guarded(config, lambda: batch.load(config, given).select(only))
     progress = _progress(len(jobs)) if sys.stderr.isatty() else contextlib.nullcontext(None)
@@ -241,7 +242,7 @@ def config_group() -> None:
 @click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
 def config_validate_command(config: str) -> None:
     """Validate CONFIG (default ./logitcheck.yaml) without running anything."""
-    from . import batch
+    from ..batch import config as batch
 
     jobs = _guarded(config, lambda: batch.load(config).jobs)
     click.echo(f"{clean(config)}: ok, {len(jobs)} job{'s' * (len(jobs) != 1)}")
@@ -254,7 +255,7 @@ def config_validate_command(config: str) -> None:
 def config_show_command(config: str, fmt: str) -> None:
     """Print CONFIG's jobs with every setting resolved (and where each came from), and
     the analyze defaults of [tool.logitcheck] in the nearest pyproject.toml."""
-    from . import batch
+    from ..batch import config as batch
     from .project_config import load
 
     project = _guarded("pyproject.toml", load)

@@ -149,7 +149,7 @@ class StderrProgress:
 def render_inspect(docs: list[dict[str, Any]], fmt: str,
                    errors: list[dict[str, str]] | None = None) -> str:
     """errors: the files that could not be described ({path, error}; JSON lists them)."""
-    from .sanitize import clean_data
+    from ..sanitize import clean_data
 
     docs = clean_data(docs)  # names, keys, columns and messages come from the files
     errors = clean_data(errors)

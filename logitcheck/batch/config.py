@@ -20,12 +20,12 @@ from typing import Any
 
 import yaml
 
-from . import gate
-from .errors import LogitcheckError
-from .inference import KINDS
-from .io import is_array_dir
-from .options import BY_PARAM, DEFAULTS, OPTIONS, build_settings
-from .settings import Settings
+from .. import gate
+from ..errors import LogitcheckError
+from ..inference import KINDS
+from ..io import is_array_dir
+from ..options import BY_PARAM, DEFAULTS, OPTIONS, build_settings
+from ..settings import Settings
 
 VERSION = 1
 MAX_BYTES = 1024 * 1024  # a config is a few KiB; anything larger is a mistake

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .report.model import Finding, Report
+from ..errors import InputError
+from ..report.model import Finding, Report
 
 FORMAT_VERSION = "2"
 _READ = ("1", "2")
@@ -145,7 +145,7 @@ def load(path: str) -> Accepted:
     """The baseline file's keys; InputError (exit 2) if it is not one."""
     import json
 
-    from .io.guard import check_input
+    from ..io.guard import check_input
 
     check_input(path, allow_dir=False, what="baseline file")  # a FIFO would block forever
     try:

@@ -13,12 +13,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from .backends.compute import BackendStats, Job, chunk_backend_stats, merge_runs
-from .inference import row_sum_tolerance
-from .io import Labels, Source
+from ..backends.compute import BackendStats, Job, chunk_backend_stats, merge_runs
+from ..inference import row_sum_tolerance
+from ..io import Labels, Source
+from ..settings import Settings
 from .mergeable import RowIds
 from .numerics import Plan, Stats, chunk_stats, fill_table_cells, naive_dtypes
-from .settings import Settings
 
 #: Rows per chunk at most: the numpy code's temporaries (some fifty float64 a row) come in
 #: parts of numerics.NUMPY_BLOCK_BYTES, so this bounds the compiled code's row arrays and

@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.compute import BackendStats, Job, merge_runs
+from ..backends.compute import BackendStats, Job, merge_runs
+from ..errors import InputError, LogitcheckError, UsageError
+from ..io import Labels, Ref, Source, reopen
+from ..settings import Settings
 from .engine import chunk_bounds, chunk_part, chunk_rows, plan_for, row_reader
-from .errors import InputError, LogitcheckError, UsageError
-from .io import Labels, Ref, Source, reopen
 from .numerics import Plan, Stats, fill_table_cells
-from .settings import Settings
 
 #: How long to wait for --scheduler's scheduler to answer, and for a worker to join it.
 CONNECT_TIMEOUT_S = 10.0

@@ -14,17 +14,17 @@ from typing import Any, TypeVar
 
 import click
 
-from . import __version__, _process  # noqa: F401  (_process: before numpy loads)
-from ._entry import version_text
-from .analysis import analyze
-from .backends import NAMES as BACKENDS
-from .cli_options import StderrProgress, engine_options, input_options
-from .errors import EXIT_ERROR, LogitcheckError, UsageError
-from .options import DEFAULTS, build_settings
+from .. import __version__, _process  # noqa: F401  (_process: before numpy loads)
+from .._entry import version_text
+from ..analyses.analyze import analyze
+from ..backends import NAMES as BACKENDS
+from ..errors import EXIT_ERROR, LogitcheckError, UsageError
+from ..options import DEFAULTS, build_settings
+from ..report import RENDERERS, Report
+from ..sanitize import clean
+from ..settings import Output, Settings
+from .options import StderrProgress, engine_options, input_options
 from .outputs import Terminal, deliver
-from .report import RENDERERS, Report
-from .sanitize import clean
-from .settings import Output, Settings
 
 _FAIL_ON = ("error", "warning", "info", "never")
 
@@ -34,14 +34,14 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-#: the commands defined in cli_commands.py, imported the first time one is looked up
+#: the commands defined in commands.py, imported the first time one is looked up
 _LATER = ("baseline", "compare", "config", "explain", "gaussian", "inspect", "rules", "run")
 
 
 class _Group(click.Group):
     """Usage errors are one line on stderr and exit 2, like every other error.
 
-    `analyze` is defined here; the other commands (_LATER) in cli_commands.py, which is
+    `analyze` is defined here; the other commands (_LATER) in commands.py, which is
     imported only when one of them is looked up (or listed, as by --help): `logitcheck
     analyze` does not build the options of eight commands it does not run.
     """
@@ -51,7 +51,7 @@ class _Group(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in _LATER and cmd_name not in self.commands:
-            from . import cli_commands  # noqa: F401 - registers them on `cli`
+            from . import commands  # noqa: F401 - registers them on `cli`
         return super().get_command(ctx, cmd_name)
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
@@ -341,10 +341,10 @@ def analyze_command(logits: str, **kw: Any) -> None:
 def __getattr__(name: str) -> Any:
     """The other commands' objects (run_command, rules_command, ...), as before the split."""
     if name.endswith(("_command", "_group")) or name in ("_drift_options", "_gaussian_options"):
-        from . import cli_commands
+        from . import commands
 
-        if hasattr(cli_commands, name):
-            return getattr(cli_commands, name)
+        if hasattr(commands, name):
+            return getattr(commands, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -355,7 +355,7 @@ def main() -> None:
     # 0.7 s tiny run, after its output is written, to free memory the OS takes back anyway.
     # Nothing changes before the exit handlers run.
     atexit.register(gc.freeze)
-    from .io.guard import install_bus_error_handler
+    from ..io.guard import install_bus_error_handler
 
     install_bus_error_handler()  # a mapped input truncated mid-read: one line, exit 2
     cli(prog_name="logitcheck")

@@ -38,8 +38,8 @@ from .kernel import (
     RowStats,
     dtype_bits,
     log_positive,
-    row_stats,
     row_buffers,
+    row_stats,
     row_sums,
     softmax_rows,
 )

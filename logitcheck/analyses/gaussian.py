@@ -25,17 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from . import gate
-from .checks import rules_in, run_checks
-from .dtypes import cast, facts, finish
-from .engine import map_chunks
-from .errors import InputError, UsageError
-from .io import Source, open_logits
-from .losses import Naive
-from .mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest
-from .numerics import PathStats, naive_dtypes, naive_stats
-from .report.model import InputInfo, Report
-from .settings import Settings
+from .. import gate
+from ..checks import rules_in, run_checks
+from ..compute.dtypes import cast, facts, finish
+from ..compute.engine import map_chunks
+from ..compute.losses import Naive
+from ..compute.mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest
+from ..compute.numerics import PathStats, naive_dtypes, naive_stats
+from ..errors import InputError, UsageError
+from ..io import Source, open_logits
+from ..report.model import InputInfo, Report
+from ..settings import Settings
 
 SCALES = ("log-std", "log-var", "std", "var")
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)

@@ -17,17 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from . import gate
-from .checks import rules_in, run_checks
-from .checks.drift import DriftContext
-from .engine import map_chunks, plan_for
-from .errors import UsageError
-from .inference import infer_kind
-from .io import Source, open_labels, open_logits
-from .mergeable import ExactSum, Extreme, RowSet, merge_largest
-from .numerics import Stats, chunk_stats
-from .report.model import Report
-from .settings import Settings
+from .. import gate
+from ..checks import rules_in, run_checks
+from ..checks.drift import DriftContext
+from ..compute.engine import map_chunks, plan_for
+from ..compute.mergeable import ExactSum, Extreme, RowSet, merge_largest
+from ..compute.numerics import Stats, chunk_stats
+from ..errors import UsageError
+from ..inference import infer_kind
+from ..io import Source, open_labels, open_logits
+from ..report.model import Report
+from ..settings import Settings
 
 
 @dataclass(frozen=True)

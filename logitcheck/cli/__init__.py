@@ -1,0 +1,1 @@
+"""Thin click layer: commands and shared options -> API -> render -> exit code."""
