@@ -44,8 +44,9 @@ import numpy as np
 from .analyses.analyze import analyze, analyze_opened, build_report
 from .backends.compute import BackendStats, merge_runs
 from .backends.run import BackendRun
+from .compute.chunks import plan_for
 from .compute.dtypes import facts
-from .compute.engine import compute_all, plan_for
+from .compute.engine import compute_all
 from .compute.mergeable import Extreme, RowSet, RowValues
 from .compute.numerics import Plan, Stats, fill_table_cells
 from .compute.probe import MAX_BYTES as PROBE_BYTES

@@ -112,7 +112,7 @@ def test_command_line_default_values_do_not_override(here):
 
 
 def test_option_table_defaults_match_the_click_options():
-    from logitcheck.cli.main import run_command
+    from logitcheck.cli.commands import run_command
 
     params = {p.name: p for p in run_command.params}
     for option in OPTIONS.values():

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck.cli.main import cli
-from logitcheck.gate import baseline
 from logitcheck.io import open_inputs
 from logitcheck.io.layout import LazyRowView, RowView
 from logitcheck.io.shards import ShardedArray, natural_key, open_shards
+from logitcheck.report import fingerprint
 from logitcheck.settings import Settings
 
 from .conftest import SAMPLES, assert_clean_error, save
@@ -184,8 +184,8 @@ def test_inspect_describes_directories(tmp_path):
 def test_fingerprint_and_baseline_cover_every_shard(tmp_path):
     z = np.load(SAMPLES / "fp16_overflow_logits.npy")
     d = Path(shard(tmp_path / "z", z, [1000]))
-    before = baseline.file_fingerprint(d)
-    assert before == baseline.file_fingerprint(d)
+    before = fingerprint.file_fingerprint(d)
+    assert before == fingerprint.file_fingerprint(d)
     write = CliRunner().invoke(cli, ["baseline", "write", str(tmp_path / "b.json"), str(d),
                                      "--labels", LABELS])
     assert write.exit_code == 0, write.output
@@ -193,7 +193,7 @@ def test_fingerprint_and_baseline_cover_every_shard(tmp_path):
     changed = z[1000:].copy()
     changed[500, 0] += 1  # the middle of the second shard: outside a single file's 2 MiB
     np.save(d / "s1.npy", changed)
-    assert baseline.file_fingerprint(d) != before
+    assert fingerprint.file_fingerprint(d) != before
 
 
 def test_a_yaml_job_reads_a_shard_directory(tmp_path):

@@ -81,8 +81,8 @@ def test_every_rule_has_a_fix_for_each_framework():
 
 
 def test_the_guide_documents_every_option_of_every_command():
-    from logitcheck.cli.main import (
-        analyze_command,
+    from logitcheck.cli.analyze import analyze_command
+    from logitcheck.cli.commands import (
         baseline_write_command,
         compare_command,
         config_show_command,

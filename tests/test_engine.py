@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 import logitcheck
-from logitcheck.compute.engine import MAX_CHUNK_ROWS, chunk_rows, compute_stats, thread_count
+from logitcheck.compute.chunks import MAX_CHUNK_ROWS, chunk_rows, thread_count
+from logitcheck.compute.engine import compute_stats
 from logitcheck.io import open_inputs
 from logitcheck.settings import Settings
 
@@ -35,7 +36,7 @@ def test_default_threads_are_one_per_core_and_give_the_serial_statistics(tmp_pat
 def test_chunk_rows_bound_bytes_and_rows_and_give_each_thread_several_chunks():
     from types import SimpleNamespace
 
-    from logitcheck.compute.engine import CHUNKS_PER_THREAD, MIN_CHUNK_ROWS
+    from logitcheck.compute.chunks import CHUNKS_PER_THREAD, MIN_CHUNK_ROWS
 
     def source(rows, c, itemsize=4):
         return SimpleNamespace(shape=(rows, c), stored=SimpleNamespace(nbytes=rows * c * itemsize))

@@ -228,7 +228,8 @@ def test_baseline_findings_of_one_rule_differ_by_identity(tmp_path):
 
 
 def test_a_format_1_baseline_is_still_read(tmp_path):
-    from logitcheck.gate.baseline import file_fingerprint, finding_key_v1
+    from logitcheck.gate.baseline import finding_key_v1
+    from logitcheck.report.fingerprint import file_fingerprint
     from logitcheck.report.model import Finding, Severity
 
     z = np.load(ERROR_FILE)

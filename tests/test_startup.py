@@ -97,7 +97,7 @@ def test_the_public_api_is_there_without_eager_imports():
          "from logitcheck import (Finding, Kind, LogitcheckError, Report, Settings, Severity,"
          " __version__, analyze)\n"
          "from logitcheck.report import RENDERERS, render_html\n"
-         "from logitcheck.cli.main import run_command, rules_command\n"
+         "from logitcheck.cli.commands import run_command, rules_command\n"
          "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html',"
          " 'sarif']\n"
          "assert analyze.__module__ == 'logitcheck.analyses.analyze' and callable(render_html)\n"

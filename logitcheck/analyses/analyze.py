@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from .. import gate
-from .._entry import kernel_description
+from ..about import kernel_description
 from ..backends.compute import BackendStats
 from ..backends.run import BackendResult, BackendRun
 from ..checks import Context, rules_in, run_checks
+from ..compute.chunks import plan_for, row_reader
 from ..compute.dtypes import FLOATS, facts
-from ..compute.engine import compute_all, plan_for, row_reader
+from ..compute.engine import compute_all
 from ..compute.kernel import KERNEL
 from ..compute.mergeable import Histogram, RowValues
 from ..compute.numerics import PATHS, PathStats, Stats, exp_overflow_threshold

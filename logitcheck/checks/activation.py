@@ -10,8 +10,8 @@ from __future__ import annotations
 from ..compute.mergeable import ExactSum
 from ..inference import double_softmax_floor
 from ..report.model import Severity
-from . import Context, rule
 from .fmt import num
+from .registry import Context, rule
 
 
 def _kind_phrase(ctx: Context) -> str:

@@ -9,8 +9,8 @@ import numpy as np
 from ..compute.dtypes import facts
 from ..compute.numerics import PATHS, exp_overflow_threshold
 from ..report.model import Severity
-from . import Context, rule
 from .fmt import num, rows_phrase
+from .registry import Context, rule
 
 _STABLE_FIX = {
     "numpy": "Use scipy.special.log_softmax(z, axis=1) (or z - scipy.special.logsumexp(z, "

@@ -1,9 +1,9 @@
 """The commands other than `analyze`: compare, baseline, gaussian, inspect, run, config,
 rules and explain.
 
-cli.py imports this module the first time one of them is looked up (a command line that
-names one, `--help`), so that `logitcheck analyze` does not build their options: a fast
-start. Importing it registers the commands on cli.cli.
+The group (main.py) imports this module by name the first time one of them is looked up (a
+command line that names one, `--help`), so that `logitcheck analyze` does not build their
+options: a fast start. This module does not import main.py; main.COMMANDS names its commands.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from ..analyses.analyze import analyze
 from ..checks import REGISTRY, SEVERITY_MODEL, find_rule, rules_markdown
 from ..errors import EXIT_ERROR, LogitcheckError
 from ..gate import baseline
@@ -24,25 +25,20 @@ from ..options import SCALES
 from ..report import Report
 from ..sanitize import clean
 from ..settings import DriftThresholds
-from .main import (
+from .options import (
     _EXPECTS,
     _LOSS_PATH,
     _analysis_options,
     _backend_options,
     _compute_options,
-    _fail,
-    _finish,
     _gate_options,
-    _guarded,
-    _output,
-    _project_defaults,
     _run_options,
-    _settings,
-    analyze,
-    cli,
+    engine_options,
+    input_options,
+    render_inspect,
 )
-from .options import engine_options, input_options, render_inspect
 from .outputs import check_outputs, input_paths, write_atomic
+from .run import _fail, _finish, _guarded, _output, _project_defaults, _settings
 
 
 def _drift_options(f: Callable) -> Callable:
@@ -63,7 +59,7 @@ def _drift_options(f: Callable) -> Callable:
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
 
-@cli.command("compare")
+@click.command("compare")
 @click.argument("reference", type=click.Path(path_type=str))
 @click.argument("candidate", type=click.Path(path_type=str))
 @_drift_options
@@ -83,7 +79,7 @@ def compare_command(reference: str, candidate: str, max_abs_diff: float, max_kl:
             _guarded("options", lambda: _output(kw)))
 
 
-@cli.group("baseline")
+@click.group("baseline")
 def baseline_group() -> None:
     """Accept the current findings, so that `analyze --baseline FILE` fails only on new ones."""
 
@@ -129,7 +125,7 @@ def _gaussian_options(f: Callable) -> Callable:
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
 
-@cli.command("gaussian")
+@click.command("gaussian")
 @click.argument("mean", type=click.Path(path_type=str))
 @click.argument("scale", type=click.Path(path_type=str))
 @click.option("--targets", type=click.Path(path_type=str), default=None,
@@ -151,7 +147,7 @@ def gaussian_command(mean: str, scale: str, targets: str | None, **kw: Any) -> N
     _finish(scale, lambda: analyze_gaussian(mean, scale, targets, settings), _output(kw))
 
 
-@cli.command("inspect")
+@click.command("inspect")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
@@ -180,7 +176,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
     sys.exit(EXIT_ERROR if errors else 0)
 
 
-@cli.command("run")
+@click.command("run")
 @click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
 @click.option("--jobs", "only", multiple=True, metavar="NAME",
               help="Run only these jobs (names or globs on names; repeatable).")
@@ -233,7 +229,7 @@ def _progress(total: int) -> Any:
     return bar()
 
 
-@cli.group("config")
+@click.group("config")
 def config_group() -> None:
     """Check a batch config, or print the jobs it resolves to."""
 
@@ -278,7 +274,7 @@ def config_show_command(config: str, fmt: str) -> None:
         click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), nl=False)
 
 
-@cli.command("rules")
+@click.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
               show_default=True, help="markdown: the rules as a Markdown table.")
 def rules_command(fmt: str) -> None:
@@ -291,7 +287,7 @@ def rules_command(fmt: str) -> None:
         click.echo(f"{r.code}  {r.name:<36} {r.severity.label:<8} {r.summary}")
 
 
-@cli.command("explain")
+@click.command("explain")
 @click.argument("code")
 def explain_command(code: str) -> None:
     """Explain one rule (by code, e.g. LC201, or name): what, why, example, fix.

@@ -1,4 +1,5 @@
-"""Chunk scheduling: which rows go together, and where they are computed.
+"""The local engine: the chunks of one run (chunks.py) computed serially or on threads, and
+compute_all, which hands --engine dask to dask_engine.py.
 
 Chunks are independent and their statistics merge exactly, so serial and threaded runs
 (numpy releases the GIL in its loops) give identical results.
@@ -6,58 +7,14 @@ Chunks are independent and their statistics merge exactly, so serial and threade
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-import numpy as np
-
-from ..backends.compute import BackendStats, Job, chunk_backend_stats, merge_runs
-from ..inference import row_sum_tolerance
+from ..backends.compute import BackendStats, Job, merge_runs
 from ..io import Labels, Source
 from ..settings import Settings
-from .mergeable import RowIds
-from .numerics import Plan, Stats, chunk_stats, fill_table_cells, naive_dtypes
-
-#: Rows per chunk at most: the numpy code's temporaries (some fifty float64 a row) come in
-#: parts of numerics.NUMPY_BLOCK_BYTES, so this bounds the compiled code's row arrays and
-#: the Python work per chunk (some 3 ms, holding the GIL): on C = 10, 65,536 rows a chunk
-#: spent a fifth of the run there.
-MAX_CHUNK_ROWS = 262144
-#: ... and at least two chunks a thread where the file has the rows, so that the threads
-#: finish together: on 1M x 10 and 2 threads, 4 chunks took 81-83 ms, 8 chunks 86-88.
-CHUNKS_PER_THREAD = 2
-MIN_CHUNK_ROWS = 8192
-
-
-def chunk_rows(source: Source, settings: Settings) -> int:
-    if settings.chunk_rows is not None:
-        return max(1, settings.chunk_rows)
-    # a chunk is chunk_bytes of the file (the numpy code takes it in smaller parts:
-    # numerics.NUMPY_BLOCK_BYTES of float64 each)
-    rows = source.shape[0]
-    row_bytes = max(1, source.stored.nbytes // max(1, rows))
-    spread = max(MIN_CHUNK_ROWS, -(-rows // (CHUNKS_PER_THREAD * thread_count(settings))))
-    return max(1, min(MAX_CHUNK_ROWS, spread, settings.chunk_bytes // row_bytes))
-
-
-def thread_count(settings: Settings) -> int:
-    """--threads, or one per core (0): numpy and the kernel release the GIL."""
-    return settings.threads or os.cpu_count() or 1
-
-
-def chunk_bounds(rows: int, step: int) -> Iterator[tuple[int, int]]:
-    for start in range(0, rows, step):
-        yield start, min(start + step, rows)
-
-
-def target_tolerance(labels: Labels | None, classes: int) -> float:
-    """How far from 1 a row of soft targets stored in the labels' dtype may sum."""
-    if labels is None or labels.array.dtype.kind != "f":
-        return 0.0
-    return row_sum_tolerance(labels.array.dtype.name, classes)
-
+from .chunks import chunk_bounds, chunk_part, chunk_rows, plan_for, row_reader, thread_count
+from .numerics import Plan, Stats, fill_table_cells
 
 T = TypeVar("T")
 
@@ -135,61 +92,8 @@ def _ordered(one: Callable[[tuple[int, int]], T], bounds: Iterable[tuple[int, in
             w.join()
 
 
-def plan_for(source: Source, labels: Labels | None, settings: Settings) -> Plan:
-    return Plan(
-        naive_dtypes(source.dtype, settings.dtypes),
-        storage=source.dtype,
-        targets=labels.targets if labels is not None else "ids",
-        smoothing=settings.label_smoothing,
-        target_tolerance=target_tolerance(labels, source.shape[1]),
-        frameworks=settings.expects == "probabilities",
-    )
-
-
 def compute_stats(source: Source, labels: Labels | None, settings: Settings) -> Stats:
     return compute_all(source, labels, settings)[0]
-
-
-def chunk_part(
-    source: Source, labels: Labels | None, settings: Settings, plan: Plan,
-    start: int, stop: int, jobs: tuple[Job, ...] = (), offset: int = 0,
-) -> tuple[Stats, dict[str, BackendStats]]:
-    """The statistics of rows [start, stop): the one unit of work every engine schedules
-    (serial, threads, dask). Labelled ignore_index rows are left out and counted. Rows are
-    numbered from `offset` (a batch's first row in a stream of batches: api.Checker)."""
-
-    def both(z: np.ndarray, y: np.ndarray | None, rows: RowIds) -> tuple[Stats, dict]:
-        stats = chunk_stats(z, y, rows, plan)
-        if not jobs:
-            return stats, {}
-        return stats, chunk_backend_stats(jobs, z, y, rows, plan, settings.ignore_index)
-
-    z = source.read(start, stop)
-    try:
-        return _labelled_part(z, labels, settings, start, source.shape[1], both, offset)
-    finally:
-        source.release(start, stop)  # the mapped pages leave this process's memory
-
-
-def _labelled_part(z: np.ndarray, labels: Labels | None, settings: Settings, start: int,
-                   classes: int, both: Callable, offset: int = 0) -> tuple[Stats, dict]:
-    """both(z, y, row ids) on the rows whose label is not ignore_index."""
-    stop = start + z.shape[0]
-    first = offset + start  # the number of the block's first row
-    if labels is None:
-        return both(z, None, first)
-    y = labels.read(start, stop)
-    if labels.targets != "ids":  # ignore_index applies to class ids only, as in torch
-        return both(z, y, first)
-    keep = y != settings.ignore_index
-    if keep.all():
-        return both(z, y, first)
-    ignored = int(keep.size - np.count_nonzero(keep))
-    if not keep.any():
-        return Stats(classes=classes, labelled=True, ignored=ignored), {}
-    rows = first + np.flatnonzero(keep)  # the kept rows keep their numbers
-    part, backend = both(z[keep], y[keep], rows)
-    return dataclasses.replace(part, ignored=ignored), backend
 
 
 def compute_all(
@@ -221,15 +125,3 @@ def compute_all(
     if not fill:
         return stats, backends
     return fill_table_cells(stats, plan, row_reader(source, labels)), backends
-
-
-def row_reader(source: Source, labels: Labels | None
-               ) -> Callable[[list[int]], tuple[np.ndarray, np.ndarray | None]]:
-    """read(rows): those rows' values and labels (a few rows: numerics.fill_table_cells)."""
-
-    def read(rows: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
-        z = np.concatenate([np.array(source.read(r, r + 1)) for r in rows])
-        y = None if labels is None else np.concatenate([labels.read(r, r + 1) for r in rows])
-        return z, y
-
-    return read
