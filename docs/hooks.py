@@ -7,7 +7,7 @@
 - `<!-- gen:severity-model -->` in a page: `logitcheck explain severity`, from the code.
 
 The CLI reference (reference/cli.md) is rendered from click by mkdocs-click; the commands
-other than `analyze` are registered when first looked up, so cli.main.load_commands()
+other than `analyze` are registered when first looked up, so cli.app.load_commands()
 registers them all here first. tests/test_site.py builds the site with `mkdocs build --strict`.
 """
 
@@ -105,7 +105,7 @@ doctest in the tests).
 
 
 def on_config(config: Any) -> Any:
-    from logitcheck.cli.main import load_commands
+    from logitcheck.cli.app import load_commands
 
     load_commands()  # every command registered, for mkdocs-click
 

@@ -18,7 +18,7 @@ __all__ = [
     "check",
 ]
 
-# The public names are imported on first use (PEP 562), not here: `import logitcheck.cli.main`,
+# The public names are imported on first use (PEP 562), not here: `import logitcheck.cli.app`,
 # `import logitcheck.report.terminal` or any other submodule first runs this file, and
 # should load only what that submodule needs.
 _LAZY = {

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from logitcheck.batch import config as batch
 from logitcheck.batch.config import ConfigError
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.options import DEFAULTS, OPTIONS
 
 from .conftest import SAMPLES, save

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.compute import dask_engine
 from logitcheck.compute.numerics import Plan
 from logitcheck.errors import InputError, UsageError
@@ -313,7 +313,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_missing_dask_is_exit_2_with_the_pip_command():
     proc = _run(
         "import sys; sys.modules['distributed'] = None\n"
-        "from logitcheck.cli.main import main\n"
+        "from logitcheck.cli.app import main\n"
         "sys.argv = ['logitcheck', 'analyze', 'sample_data/healthy_logits.npy', '--engine',"
         " 'dask']\n"
         "main()\n"

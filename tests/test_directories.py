@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.io import open_inputs
 from logitcheck.io.layout import LazyRowView, RowView
 from logitcheck.io.shards import ShardedArray, natural_key, open_shards
@@ -267,7 +267,7 @@ def test_missing_zarr_is_exit_2_with_the_pip_command(tmp_path):
     zarr = pytest.importorskip("zarr")
     store = str(tmp_path / "a.zarr")
     zarr.create_array(store, data=np.ones((4, 3), np.float32))
-    code = ("import sys; sys.modules['zarr'] = None\nfrom logitcheck.cli.main import main\n"
+    code = ("import sys; sys.modules['zarr'] = None\nfrom logitcheck.cli.app import main\n"
             f"sys.argv = ['logitcheck', 'analyze', {store!r}]\nmain()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck.checks import REGISTRY, rules_markdown
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

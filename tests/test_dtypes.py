@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.compute.dtypes import FACTS, cast, facts, round_bfloat16
 
 from .conftest import SAMPLES, save

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from logitcheck.checks import rules_in
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.report.github import escape_data, escape_property
 from logitcheck.report.junit import render_junit, xml_text
 from logitcheck.report.markdown import render_markdown

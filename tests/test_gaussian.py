@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck.analyses.gaussian import GaussStats, chunk_gaussian
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.compute.numerics import naive_dtypes
 
 from .conftest import SAMPLES

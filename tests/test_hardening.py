@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck import _process
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.io import layout, npy, open_inputs
 from logitcheck.io.guard import ChangedWhileRead, install_bus_error_handler
 from logitcheck.report import RENDERERS
@@ -474,7 +474,7 @@ def test_the_cli_starts_where_ctypes_cdll_none_fails(tmp_path):
         "    return real(name, *a, **k)\n"
         "ctypes.CDLL = cdll\n"
         "sys.argv = ['logitcheck', 'analyze', sys.argv[1], '-q']\n"
-        "from logitcheck.cli.main import main\n"
+        "from logitcheck.cli.app import main\n"
         "main()\n"
     )
     done = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.cli.project_config import find_pyproject, load
 
 from .conftest import SAMPLES, assert_clean_error

@@ -54,7 +54,7 @@ def test_every_rule_has_its_generated_page(site):
 def test_the_cli_reference_has_every_command_and_option(site):
     from click import Group
 
-    from logitcheck.cli.main import load_commands
+    from logitcheck.cli.app import load_commands
 
     cli = load_commands()  # every command registered
 

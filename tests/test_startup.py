@@ -40,7 +40,7 @@ NOT_LOADED = (
 _PROBE = """
 import json, sys
 sys.argv = ["logitcheck", *sys.argv[1:]]
-from logitcheck.cli.main import main
+from logitcheck.cli.app import main
 try:
     main()
 except SystemExit as exc:
@@ -150,4 +150,4 @@ def test_version_names_the_kernel_without_importing_numpy(tmp_path):
                     else lines[1])
         assert lines[1] == want
         loaded = set(probe["modules"])
-        assert not loaded & {"numpy", "click", "rich", "logitcheck.cli.main"}, loaded
+        assert not loaded & {"numpy", "click", "rich", "logitcheck.cli.app"}, loaded

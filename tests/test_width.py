@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.cli.run import report_width
 from logitcheck.report.fit import Column, fit_columns, shorten_path
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck.cli import outputs
-from logitcheck.cli.main import cli
+from logitcheck.cli.app import cli
 from logitcheck.io import delimited
 
 from .conftest import save

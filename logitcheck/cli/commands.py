@@ -1,9 +1,9 @@
 """The commands other than `analyze`: compare, baseline, gaussian, inspect, run, config,
 rules and explain.
 
-The group (main.py) imports this module by name the first time one of them is looked up (a
+The group (app.py) imports this module by name the first time one of them is looked up (a
 command line that names one, `--help`), so that `logitcheck analyze` does not build their
-options: a fast start. This module does not import main.py; main.COMMANDS names its commands.
+options: a fast start. This module does not import app.py; app.COMMANDS names its commands.
 """
 
 from __future__ import annotations
