@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .compute.dtypes import facts
-from .compute.numerics import MAX_DECIMALS, Stats
+from .compute.stats import MAX_DECIMALS, Stats
 from .report.model import Kind
 
 E = math.e

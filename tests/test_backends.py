@@ -26,7 +26,7 @@ from logitcheck.backends.compute import (
 )
 from logitcheck.cli.app import cli
 from logitcheck.compute.engine import compute_all
-from logitcheck.compute.numerics import Plan
+from logitcheck.compute.stats import Plan
 from logitcheck.io import open_labels, open_logits
 from logitcheck.settings import Settings
 

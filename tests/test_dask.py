@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from logitcheck.cli.app import cli
 from logitcheck.compute import dask_engine
-from logitcheck.compute.numerics import Plan
+from logitcheck.compute.stats import Plan
 from logitcheck.errors import InputError, UsageError
 from logitcheck.io import Ref
 from logitcheck.settings import Settings

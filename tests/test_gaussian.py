@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from logitcheck.analyses.gaussian import GaussStats, chunk_gaussian
 from logitcheck.cli.app import cli
-from logitcheck.compute.numerics import naive_dtypes
+from logitcheck.compute.stats import naive_dtypes
 
 from .conftest import SAMPLES
 

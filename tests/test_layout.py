@@ -151,8 +151,6 @@ def test_find_cycle_finds_one():
 
 #: modules over 500 lines, and why they are not split further
 LONG_MODULES = {
-    "logitcheck.compute.numerics": "one chunk's Stats: the paths, their merge and the table "
-                                   "cells share the Plan and the kernel's row arrays",
     "logitcheck.api": "check() and Checker (the streaming API) with their one option table",
     "logitcheck.batch.config": "the YAML reader and the resolver share the Item tree and its "
                                "line numbers for every error",

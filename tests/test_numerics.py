@@ -8,7 +8,8 @@ import pytest
 
 from logitcheck.compute.engine import compute_stats
 from logitcheck.compute.mergeable import ExactSum, RowSet
-from logitcheck.compute.numerics import PATHS, Plan, chunk_stats, naive_dtypes, stable_loss
+from logitcheck.compute.numerics import chunk_stats, stable_loss
+from logitcheck.compute.stats import PATHS, Plan, naive_dtypes
 from logitcheck.io import open_labels, open_logits
 from logitcheck.settings import Settings
 
@@ -203,7 +204,7 @@ def test_report_histograms_and_rows_do_not_depend_on_the_chunk_size(labels):
     assert r.p_y == pytest.approx(math.exp(-loss[r.row]), rel=1e-12)
     assert dict(((d, p), v) for d, p, v in r.naive)[("float32", "softmax_then_log")] < math.inf
     # the max-logit histogram counts each row's max in its bin
-    from logitcheck.compute.numerics import LOGIT_EDGES
+    from logitcheck.compute.stats import LOGIT_EDGES
     idx = np.searchsorted(LOGIT_EDGES, z.astype(np.float64).max(axis=1), side="right")
     assert whole.max_logit_hist.counts == tuple(np.bincount(idx, minlength=len(LOGIT_EDGES) + 1))
 

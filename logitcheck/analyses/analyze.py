@@ -22,8 +22,8 @@ from ..compute.dtypes import FLOATS, facts
 from ..compute.engine import compute_all
 from ..compute.kernel import KERNEL
 from ..compute.mergeable import Histogram, RowValues
-from ..compute.numerics import PATHS, PathStats, Stats, exp_overflow_threshold
 from ..compute.probe import Probe, probe_labels
+from ..compute.stats import PATHS, PathStats, Stats, exp_overflow_threshold
 from ..inference import infer_kind
 from ..io import Labels, Progress, Source, open_inputs
 from ..report.model import Finding, InputInfo, Report

@@ -14,7 +14,7 @@ from .. import gate
 from ..checks import rules_in, run_checks
 from ..compute.engine import map_chunks
 from ..compute.gaussian import SCALES, GaussStats, chunk_gaussian, scale_zones
-from ..compute.numerics import naive_dtypes
+from ..compute.stats import naive_dtypes
 from ..errors import InputError, UsageError
 from ..io import Source, open_logits
 from ..report.model import InputInfo, Report

@@ -34,7 +34,8 @@ from ..compute.dtypes import facts
 from ..compute.kernel import row_stats
 from ..compute.losses import Naive, sigmoid_loss, softmax_loss
 from ..compute.mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
-from ..compute.numerics import PATHS, PathStats, Plan, naive_stats
+from ..compute.numerics import naive_stats
+from ..compute.stats import PATHS, PathStats, Plan
 from . import Backend
 
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..compute.dtypes import facts
-from ..compute.numerics import PATHS, exp_overflow_threshold
+from ..compute.stats import PATHS, exp_overflow_threshold
 from ..report.model import Severity
 from .fmt import num, rows_phrase
 from .registry import Context, rule

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..compute.numerics import Stats
+from ..compute.stats import Stats
 from ..report.model import Finding, InputInfo, Kind, Severity
 from ..settings import Settings
 

@@ -16,7 +16,8 @@ from ..inference import row_sum_tolerance
 from ..io import Labels, Source
 from ..settings import Settings
 from .mergeable import RowIds
-from .numerics import Plan, Stats, chunk_stats, naive_dtypes
+from .numerics import chunk_stats
+from .stats import Plan, Stats, naive_dtypes
 
 #: Rows per chunk at most: the numpy code's temporaries (some fifty float64 a row) come in
 #: parts of numerics.NUMPY_BLOCK_BYTES, so this bounds the compiled code's row arrays and
@@ -112,7 +113,7 @@ def _labelled_part(z: np.ndarray, labels: Labels | None, settings: Settings, sta
 
 def row_reader(source: Source, labels: Labels | None
                ) -> Callable[[list[int]], tuple[np.ndarray, np.ndarray | None]]:
-    """read(rows): those rows' values and labels (a few rows: numerics.fill_table_cells)."""
+    """read(rows): those rows' values and labels (a few rows: tables.fill_table_cells)."""
 
     def read(rows: list[int]) -> tuple[np.ndarray, np.ndarray | None]:
         z = np.concatenate([np.array(source.read(r, r + 1)) for r in rows])

@@ -27,7 +27,8 @@ from ..errors import InputError, LogitcheckError, UsageError
 from ..io import Labels, Ref, Source, reopen
 from ..settings import Settings
 from .chunks import chunk_bounds, chunk_part, chunk_rows, plan_for, row_reader
-from .numerics import Plan, Stats, fill_table_cells
+from .stats import Plan, Stats
+from .tables import fill_table_cells
 
 #: How long to wait for --scheduler's scheduler to answer, and for a worker to join it.
 CONNECT_TIMEOUT_S = 10.0

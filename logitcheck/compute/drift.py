@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from .mergeable import ExactSum, Extreme, RowSet, merge_largest
-from .numerics import Stats, chunk_stats
+from .numerics import chunk_stats
+from .stats import Stats
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from ..backends.compute import BackendStats, Job, merge_runs
 from ..io import Labels, Source
 from ..settings import Settings
 from .chunks import chunk_bounds, chunk_part, chunk_rows, plan_for, row_reader, thread_count
-from .numerics import Plan, Stats, fill_table_cells
+from .stats import Plan, Stats
+from .tables import fill_table_cells
 
 T = TypeVar("T")
 

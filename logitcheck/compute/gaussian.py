@@ -26,7 +26,8 @@ import numpy as np
 from .dtypes import cast, facts, finish
 from .losses import Naive
 from .mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest
-from .numerics import PathStats, naive_stats
+from .numerics import naive_stats
+from .stats import PathStats
 
 SCALES = ("log-std", "log-var", "std", "var")
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)

@@ -17,14 +17,10 @@ log-softmax of a row has a non-finite entry exactly when that one is non-finite.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
-
 import numpy as np
 
-from .dtypes import FLOATS, facts
-from .frameworks import BINARY, SOFTMAX
-from .frameworks import Rows as FrameworkRows
+from .dtypes import facts
+from .evidence import _health, _largest_finite, _readings, _value_evidence, decimals
 from .kernel import (
     CONSTANT,
     CORRECT,
@@ -37,10 +33,8 @@ from .kernel import (
     ZERO_LABEL,
     RowStats,
     dtype_bits,
-    log_positive,
     row_buffers,
     row_stats,
-    row_sums,
     softmax_rows,
 )
 from .losses import (
@@ -57,266 +51,26 @@ from .mergeable import (
     KEEP_TABLE_ROWS,
     ExactSum,
     Extreme,
-    FirstRows,
     Histogram,
     RowIds,
     RowSet,
-    RowValues,
-    TopRows,
-    log_edges,
     merge_largest,
     row_id,
 )
+from .stats import (
+    LOG_RATIO_EDGES,
+    LOGIT_EDGES,
+    LOSS_EDGES,
+    PATHS,
+    LabelCounts,
+    PathStats,
+    Plan,
+    Stats,
+    merge_all,
+)
+from .tables import _tables
 
-PATHS = ("softmax_then_log", "no_max_shift")
-# Histogram bins, fixed before the first chunk so that counts merge by addition.
-LOSS_EDGES = log_edges(-8, 3, 5)  # stable loss, 1e-8 .. 1e3, 5 bins a decade
-LOGIT_EDGES = log_edges(-1, 4, 10)  # row max and row range, 0.1 .. 1e4: every dtype's limits
-LOG_RATIO_EDGES = log_edges(-2, 3, 10)  # ln(row max / row min), 0.01 .. 1e3; e is at 1
 _EPS64 = float(np.finfo(np.float64).eps)
-
-
-def exp_overflow_threshold(dtype: str) -> float:
-    """The smallest z with exp(z) = inf in `dtype` is just above this (88.72 in float32)."""
-    return facts(dtype).overflow_at
-
-
-def naive_dtypes(storage: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The storage dtype, every wider one (what a user may compute in), and `extra`
-    (e.g. float16 or bfloat16 for mixed-precision training), narrowest first."""
-    bits = facts(storage).bits
-    wanted = {storage, *extra} | {d for d in FLOATS if facts(d).bits > bits}
-    return tuple(d for d in FLOATS if d in wanted)
-
-
-@dataclass(frozen=True)
-class PathStats:
-    failed: RowSet = RowSet()
-    overflow: RowSet = RowSet()
-    underflow: RowSet = RowSet()
-    subnormal: RowSet = RowSet()  # finite, but p survived only as a subnormal
-    max_rel_gap: Extreme | None = None  # |naive - stable| / stable, where both are finite
-
-    def merge(self, other: PathStats) -> PathStats:
-        return PathStats(
-            self.failed.merge(other.failed),
-            self.overflow.merge(other.overflow),
-            self.underflow.merge(other.underflow),
-            self.subnormal.merge(other.subnormal),
-            merge_largest(self.max_rel_gap, other.max_rel_gap),
-        )
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to compute for every chunk of one input, fixed before the first chunk."""
-
-    dtypes: tuple[str, ...]  # the naive paths are reproduced in each
-    storage: str = "float64"
-    # "ids": class ids (0/1 for a binary output); "dense": one-hot or soft rows (torch's
-    # probability targets); "multilabel": independent 0/1 columns (BCE)
-    targets: str = "ids"
-    smoothing: float = 0.0  # label smoothing, as torch's F.cross_entropy(label_smoothing=)
-    target_tolerance: float = 1e-6  # how far from 1 a soft target row may sum
-    # the framework losses on probabilities (frameworks.py) are computed for every chunk
-    # when the user's loss expects probabilities, and otherwise for chunks whose values all
-    # lie in [0, 1] (probabilities or not, they are then what the frameworks would clip)
-    frameworks: bool = False
-
-
-@dataclass(frozen=True)
-class ColumnSums:
-    """Per-column sums in fixed point (2**-32): integer addition, so merging is exact."""
-
-    ints: np.ndarray
-
-    SCALE = float(2**32)
-
-    @classmethod
-    def of(cls, unit_values: np.ndarray) -> ColumnSums:
-        return cls(np.rint(unit_values * cls.SCALE).astype(np.int64).sum(axis=0))
-
-    def merge(self, other: ColumnSums) -> ColumnSums:
-        return ColumnSums(self.ints + other.ints)
-
-    @property
-    def values(self) -> np.ndarray:
-        return self.ints / self.SCALE
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ColumnSums) and np.array_equal(self.ints, other.ints)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class FrameworkStats:
-    loss: ExactSum  # over rows where it is finite
-    capped: RowSet  # rows where the framework's clip or clamp changed the loss
-
-    def merge(self, other: FrameworkStats) -> FrameworkStats:
-        return FrameworkStats(self.loss.merge(other.loss), self.capped.merge(other.capped))
-
-
-@dataclass(frozen=True)
-class LabelCounts:
-    counts: np.ndarray  # int64, one per class
-
-    def merge(self, other: LabelCounts) -> LabelCounts:
-        return LabelCounts(self.counts + other.counts)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LabelCounts) and np.array_equal(self.counts, other.counts)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class UnitEvidence:
-    """Facts gathered while every value lies in [0, 1] (Stats.unit is None once one does not)."""
-
-    near_zero: int  # values below 0.02: sigmoid outputs saturate, logits rarely do
-    near_one: int  # values above 0.98
-    column_sums: ColumnSums  # softmax over the wrong axis makes every one 1
-
-    def merge(self, other: UnitEvidence) -> UnitEvidence:
-        return UnitEvidence(
-            self.near_zero + other.near_zero,
-            self.near_one + other.near_one,
-            self.column_sums.merge(other.column_sums),
-        )
-
-
-#: Stats.decimals when the values lie on no grid of 10**-k for k <= MAX_DECIMALS.
-NOT_ROUNDED = 99
-MAX_DECIMALS = 8
-_SAMPLE = 4096  # values decimals() looks at before it scans a block
-_SCAN_VALUES = 1 << 20  # values it converts to float64 at once when it does
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Everything the checks may read; merged over chunks, never holding raw arrays."""
-
-    rows: int = 0  # rows analysed (labelled ignore_index rows are left out)
-    classes: int = 0  # 1 for a binary (sigmoid) output
-    labelled: bool = False
-    ignored: int = 0  # rows whose label is ignore_index
-    targets: str = "ids"  # see Plan.targets
-    label_counts: LabelCounts | None = None  # how often each class is the label (positive)
-    # health of the input values
-    nan: RowSet = RowSet()
-    posinf: RowSet = RowSet()
-    neginf: RowSet = RowSet()
-    nan_values: int = 0
-    posinf_values: int = 0
-    neginf_values: int = 0
-    finite_min: float | None = None
-    finite_max: float | None = None
-    # the stable loss, as if the values were logits (at the label; without labels, at the
-    # least likely class); a binary output z is the two logits (0, z)
-    loss: ExactSum = ExactSum()  # over rows where it is finite
-    nonfinite_loss: RowSet = RowSet()
-    worst_loss: Extreme | None = None
-    correct: int = 0  # argmax == label, among rows with a finite loss (multi-label: outputs)
-    saturated: RowSet = RowSet()  # p_y rounds to 1 in the storage dtype: gradient 0
-    soft_rows_off: RowSet = RowSet()  # dense target rows that do not sum to 1
-    # dtype zones (softmax only)
-    max_range: Extreme | None = None  # the largest row max - row min
-    constant_rows: RowSet = RowSet()  # max == min: a dead output
-    # evidence of what the values are
-    row_sum_dev: Extreme | None = None  # max |sum(row) - 1| over rows with finite sums
-    # (gathered while every value is in [0, 1]: only probabilities are told apart by it)
-    lse_dev: Extreme | None = None  # max |logsumexp(row)|: 0 for log-probabilities
-    log_ratio: Extreme | None = None  # max ln(row max / row min), rows with min > 0
-    decimals: int = 0  # the coarsest 10**-k grid every value lies on (NOT_ROUNDED: none)
-    unit: UnitEvidence | None = None
-    # the loss each reading of the values gives (labelled only)
-    loss_as_probabilities: ExactSum = ExactSum()  # -log(p_y), where p_y > 0
-    zero_label_value: RowSet = RowSet()  # p_y == 0: -log(p_y) is inf
-    loss_as_log_probabilities: ExactSum = ExactSum()  # -z_y (nll_loss)
-    # the loss each framework reports on these values as probabilities (frameworks.py)
-    frameworks: dict[str, FrameworkStats] = field(default_factory=dict)
-    # -log(p_y) once a second softmax (binary: sigmoid) is undone; only while all values > 0
-    loss_undone: ExactSum | None = None
-    # naive paths: dtype -> path -> stats
-    naive: dict[str, dict[str, PathStats]] = field(default_factory=dict)
-    # for the report's pictures and tables (_report_part); all merge exactly
-    loss_hist: Histogram = Histogram()  # the finite stable losses
-    max_logit_hist: Histogram = Histogram()  # each row's max (softmax only)
-    range_hist: Histogram = Histogram()  # each row's max - min (softmax only)
-    log_ratio_hist: Histogram | None = None  # ln(max / min), while every value is > 0
-    worst_rows: TopRows = TopRows()  # the largest finite stable losses
-    naive_failure_rows: FirstRows = FirstRows()  # first rows a naive path fails on (storage)
-
-    @property
-    def binary(self) -> bool:
-        return self.classes == 1
-
-    @property
-    def max_abs(self) -> float | None:
-        if self.finite_min is None or self.finite_max is None:
-            return None
-        return max(abs(self.finite_min), abs(self.finite_max))
-
-    @property
-    def accuracy(self) -> float | None:
-        if not self.labelled or not self.loss.count:
-            return None
-        outputs = self.classes if self.targets == "multilabel" else 1
-        return self.correct / (self.loss.count * outputs)
-
-    def merge(self, other: Stats) -> Stats:
-        if self.rows == 0:
-            return replace(other, ignored=other.ignored + self.ignored)
-        if other.rows == 0:
-            return replace(self, ignored=self.ignored + other.ignored)
-        merged = {}
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name in ("classes", "labelled", "targets"):
-                merged[f.name] = a
-            elif f.name == "finite_min":
-                merged[f.name] = _merge_optional(min, a, b)
-            elif f.name in ("finite_max", "decimals"):
-                merged[f.name] = _merge_optional(max, a, b)
-            elif f.name in ("worst_loss", "lse_dev", "max_range"):
-                merged[f.name] = merge_largest(a, b)
-            elif f.name == "row_sum_dev":  # kept while every value is in [0, 1], as unit
-                merged[f.name] = merge_largest(a, b) if self.unit and other.unit else None
-            elif f.name == "label_counts":
-                merged[f.name] = a.merge(b) if a is not None else None
-            elif f.name == "unit":  # None absorbs: one value outside [0, 1] settles it
-                merged[f.name] = a.merge(b) if a is not None and b is not None else None
-            elif f.name in ("log_ratio", "loss_undone", "log_ratio_hist"):  # all finite, > 0
-                ok = all(x.finite_min is not None and x.finite_min > 0 and not (
-                    x.nan or x.posinf or x.neginf) for x in (self, other))
-                merged[f.name] = (merge_largest(a, b) if f.name == "log_ratio" else
-                                  a.merge(b)) if ok and a and b else None
-            elif f.name == "frameworks":  # {} absorbs: a chunk that did not compute them
-                merged[f.name] = {k: a[k].merge(b[k]) for k in a} if a and b else {}
-            elif f.name == "naive":
-                merged[f.name] = {
-                    d: {p: a[d][p].merge(b[d][p]) for p in a[d]} for d in a
-                }
-            elif isinstance(a, int):
-                merged[f.name] = a + b
-            else:
-                merged[f.name] = a.merge(b)
-        return Stats(**merged)
-
-
-def _merge_optional(pick, a, b):
-    if a is None or b is None:
-        return b if a is None else a
-    return pick(a, b)
-
-
-def merge_all(parts) -> Stats:
-    total = Stats()
-    for part in parts:
-        total = total.merge(part)
-    return total
 
 
 def chunk_stats(
@@ -666,73 +420,6 @@ def _report_part(loss, extra: dict, offset: RowIds, plan: Plan, labelled: bool) 
     return out
 
 
-def _tables(worst: list[int], first: list[int] | None, loss, target, hard: bool, exact,
-            offset: RowIds) -> dict:
-    """The worst rows and the first rows whose naive path fails in the storage dtype (None:
-    not computed), with every naive loss of theirs from exact(rows) (None: left for
-    fill_table_cells)."""
-    out: dict = {}
-    picked = sorted(set(worst) | set(first or ()))
-    losses = exact(np.asarray(picked, dtype=np.intp)) if picked and exact else {}
-    where = {row: k for k, row in enumerate(picked)}
-
-    def row_values(i: int) -> RowValues:
-        k = where[i]
-        cells = tuple((d, p, float(losses[d].losses[p][k])) for d in losses for p in PATHS)
-        return RowValues(
-            row_id(offset, i),
-            None if target is None else int(target[i]),
-            float(np.exp(-loss[i])) if hard and np.isfinite(loss[i]) else None,
-            float(loss[i]),
-            cells,
-        )
-
-    if worst:
-        out["worst_rows"] = TopRows(tuple(row_values(i) for i in worst))
-    if first is not None:
-        out["naive_failure_rows"] = FirstRows(tuple(row_values(i) for i in first))
-    return out
-
-
-def fill_table_cells(stats: Stats, plan: Plan,
-                     read: Callable[[list[int]], tuple[np.ndarray, np.ndarray | None]]
-                     ) -> Stats:
-    """The merged Stats with the naive losses of its table rows (worst rows, first naive
-    failures) simulated: softmax chunks leave them out, since only the rows that make the
-    final tables need them. read(rows) gives those rows' values (as stored) and labels."""
-    if stats.rows == 0 or stats.binary or stats.targets == "multilabel":
-        return stats  # sigmoid tables are filled in their chunks, from arrays at hand
-    tables = (stats.worst_rows, stats.naive_failure_rows)
-    rows = sorted({r.row for t in tables for r in t.rows if not r.naive})
-    if not rows:
-        return stats
-    z, labels = read(rows)
-    target = np.asarray([next(r.target for t in tables for r in t.rows if r.row == i)
-                         for i in rows], dtype=np.intp)
-    dense = None
-    if labels is not None and plan.targets == "dense":
-        dense = np.asarray(labels, dtype=np.float64)
-    if labels is not None and plan.smoothing:
-        c = z.shape[1]
-        if dense is None:
-            dense = np.zeros((len(rows), c))
-            dense[np.arange(len(rows)), target] = 1.0
-        dense = (1.0 - plan.smoothing) * dense + plan.smoothing / c
-    sims = {d: naive_softmax(z, d, target, dense) for d in plan.dtypes}
-    at = {row: k for k, row in enumerate(rows)}
-
-    def filled(r: RowValues) -> RowValues:
-        if r.naive:
-            return r
-        k = at[r.row]
-        return replace(r, naive=tuple((d, p, float(sims[d].losses[p][k]))
-                                      for d in plan.dtypes for p in PATHS))
-
-    return replace(stats, worst_rows=TopRows(tuple(map(filled, stats.worst_rows.rows))),
-                   naive_failure_rows=FirstRows(tuple(map(filled,
-                                                          stats.naive_failure_rows.rows))))
-
-
 def _top_k(loss: np.ndarray, finite: np.ndarray) -> list[int]:
     """Indices of the KEEP_TABLE_ROWS largest finite losses, ties to the lower index."""
     masked = np.where(finite, loss, -np.inf)
@@ -744,158 +431,10 @@ def _top_k(loss: np.ndarray, finite: np.ndarray) -> list[int]:
     return sorted(picked.tolist(), key=lambda i: (-masked[i], i))
 
 
-def _largest_finite(values: np.ndarray, offset: RowIds) -> Extreme | None:
-    ok = np.isfinite(values)
-    if not ok.any():
-        return None
-    return Extreme.largest(np.where(ok, values, -np.inf), offset)
-
-
-def _value_evidence(z, r: RowStats | None, binary, offset, positive, in_unit,
-                    min_abs: float | None) -> dict:
-    """What the values look like: row sums, log-ratios, [0, 1] facts, rounding."""
-    out: dict = {"decimals": decimals(z, z.dtype, min_abs)}
-    if in_unit:  # probabilities: these passes are worth their cost
-        values = np.asarray(z, dtype=np.float64)
-        out["unit"] = UnitEvidence(
-            int(np.count_nonzero(values < 0.02)),
-            int(np.count_nonzero(values > 0.98)),
-            ColumnSums.of(values),
-        )
-    if binary:
-        return out
-    assert r is not None
-    if in_unit:  # row sums tell probabilities apart; no other values need them
-        with np.errstate(invalid="ignore", over="ignore"):
-            out["row_sum_dev"] = _largest_finite(np.abs(row_sums(z)[0] - 1.0), offset)
-    if positive:  # all finite and > 0: what softmax output always is
-        out["log_ratio"] = Extreme.largest(np.log(r.max) - np.log(r.min), offset)
-    return out
-
-
-def decimals(values: np.ndarray, dtype: np.dtype, min_abs: float | None = None) -> int:
-    """The smallest k <= MAX_DECIMALS with every finite value on the 10**-k grid.
-
-    A CSV written with k decimals sums to 1 only within about C * 0.5 * 10**-k, so this
-    sets tolerances. A sample proposes k; the whole block confirms it (grids nest). A value
-    whose slack (2 eps |v| 10**k) reaches 0.5 is on the grid whatever it is: with
-    `min_abs`, the smallest nonzero |value| of an all-finite block, only the values below
-    that size are looked at (float32 logits pass k = 7 or 8 on their own size alone).
-    """
-    eps = float(np.finfo(dtype).eps)
-    if eps > 1e-6:
-        return NOT_ROUNDED  # float16 is too coarse to tell a decimal grid from its own
-    values = np.asarray(values)
-
-    def finite(v: np.ndarray) -> np.ndarray:
-        v = np.asarray(v, dtype=np.float64).ravel()
-        return v[np.isfinite(v)]
-
-    def on_grid(v: np.ndarray, k: int) -> bool:
-        scaled = v * 10.0**k
-        slack = 1e-9 + np.abs(scaled) * 2 * eps
-        return bool((np.abs(scaled - np.rint(scaled)) <= slack).all())
-
-    # the first 4096 finite values: random logits hold enough small ones that one of them
-    # is off every grid, so the block is scanned only when the values look rounded
-    per_row = max(1, values[0].size) if values.ndim > 1 else 1
-    sample = finite(values[: -(-_SAMPLE // per_row)])
-    if sample.size < _SAMPLE:
-        sample = finite(values)
-    sample = sample[:_SAMPLE]
-    if sample.size == 0:
-        return 0
-    k = next((k for k in range(MAX_DECIMALS + 1) if on_grid(sample, k)), NOT_ROUNDED)
-    if k > MAX_DECIMALS:
-        return NOT_ROUNDED  # no grid for the sample: none for the block (logits)
-    def block_on_grid(k: int) -> bool:
-        sure = 0.5 / (2 * eps * 10.0**k) * (1 + 1e-9)  # |v| at or above this is on the grid
-        if min_abs is not None and min_abs >= sure:
-            return True
-        # a slice at a time: a whole chunk in float64 would be several times its size
-        rows = values.reshape(values.shape[0], -1) if values.ndim > 1 else values.reshape(-1, 1)
-        step = max(1, _SCAN_VALUES // max(1, rows.shape[1]))
-        for start in range(0, rows.shape[0], step):
-            flat = finite(rows[start:start + step])
-            if not on_grid(flat[np.abs(flat) < sure], k):
-                return False
-        return True
-
-    while k <= MAX_DECIMALS and not block_on_grid(k):
-        k += 1
-    return k if k <= MAX_DECIMALS else NOT_ROUNDED
-
-
-def _readings(values, r: RowStats | None, binary, target, z_target, offset, positive,
-              storage, frameworks: bool = True) -> dict:
-    """The loss each reading of the values gives: as probabilities, as log-probabilities,
-    as each framework computes it on probabilities (frameworks.py), and after undoing a
-    second softmax (binary: a second sigmoid). `values` is the block as stored (binary:
-    float64), `r` its row statistics (softmax)."""
-    if binary:
-        p = values[:, 0]
-        p_y = np.where(target == 1, p, 1.0 - p)
-        lp_y = np.full(p.shape, np.nan)
-    else:
-        p_y = z_target
-        lp_y = z_target
-    usable = (p_y > 0) & np.isfinite(p_y)
-    ok_lp = np.isfinite(lp_y)
-    out: dict = {"frameworks": {}}
-    with np.errstate(all="ignore"):  # NaN rows give NaN losses; they are left out below
-        if not frameworks:
-            emulations, given = {}, None
-        elif binary:
-            emulations, given = BINARY, values
-        else:
-            emulations, given = SOFTMAX, FrameworkRows(p_y, *row_sums(values))
-        for name, emulate in emulations.items():
-            loss, capped = emulate(given, target, storage)
-            ok = np.isfinite(loss)
-            out["frameworks"][name] = FrameworkStats(
-                ExactSum.of(loss[ok]), RowSet.from_mask(capped & ok, offset)
-            )
-    if positive:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if binary:  # p = logit(q): the probability before the second sigmoid
-                first = np.log(p / (1.0 - p))
-                first_y = np.where(target == 1, first, 1.0 - first)
-            else:  # q = softmax(p), sum(p) = 1  =>  p = ln q + (1 - sum(ln q)) / C
-                c = values.shape[1]
-                log_sum = np.log(np.asarray(values, dtype=np.float64)).sum(axis=1)
-                first_y = np.log(p_y) + (1.0 - log_sum) / c
-            ok = (first_y > 0) & (first_y <= 1)
-        out["loss_undone"] = ExactSum.of(-np.log(first_y[ok]))
-    return out | {
-        "loss_as_probabilities": ExactSum.of(-log_positive(p_y[usable])),
-        "zero_label_value": RowSet.from_mask(p_y == 0, offset),
-        "loss_as_log_probabilities": ExactSum.of(-lp_y[ok_lp]),
-    }
-
-
 def _worst(loss: np.ndarray, finite: np.ndarray, offset: RowIds) -> Extreme:
     masked = np.where(finite, loss, -np.inf)
     row = int(np.argmax(masked))
     return Extreme(float(loss[row]), row_id(offset, row))
-
-
-def _health(zf: np.ndarray, offset: RowIds) -> dict:
-    nan, posinf, neginf = np.isnan(zf), np.isposinf(zf), np.isneginf(zf)
-    finite = ~(nan | posinf | neginf)
-    out: dict = {
-        "nan": RowSet.from_mask(nan.any(axis=1), offset),
-        "posinf": RowSet.from_mask(posinf.any(axis=1), offset),
-        "neginf": RowSet.from_mask(neginf.any(axis=1), offset),
-        "nan_values": int(nan.sum()),
-        "posinf_values": int(posinf.sum()),
-        "neginf_values": int(neginf.sum()),
-        "finite_min": None,
-        "finite_max": None,
-    }
-    if finite.any():
-        out["finite_min"] = float(zf[finite].min())
-        out["finite_max"] = float(zf[finite].max())
-    return out
 
 
 def stable_loss(z: np.ndarray, target: np.ndarray) -> np.ndarray:

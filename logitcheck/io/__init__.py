@@ -353,7 +353,7 @@ def make_source(stored: Stored, settings: Settings) -> Source:
 class Labels:
     stored: Stored
     view: RowView | LazyRowView  # one class id per row of the logits (dense: one row each)
-    targets: str = "ids"  # see numerics.Plan.targets
+    targets: str = "ids"  # see compute/stats.Plan.targets
 
     @property
     def path(self) -> Path:
