@@ -196,18 +196,17 @@ def test_default_local_cluster():
 
 
 def test_a_yaml_job_runs_on_the_cluster(cluster, tmp_path):
-    from logitcheck.batch import config as batch
-    from logitcheck.batch import runner
+    from logitcheck.batch import resolve, runner
 
     config = tmp_path / "logitcheck.yaml"
     config.write_text(
         "version: 1\njobs:\n  - name: fp16\n"
         f"    logits: {SAMPLES / 'fp16_overflow_logits.npy'}\n    labels: {LABELS}\n"
         f"    engine: dask\n    scheduler: {cluster.scheduler_address}\n    chunk-rows: 250\n")
-    job = batch.load(config).jobs[0]
+    job = resolve.load(config).jobs[0]
     assert (job.settings.engine, job.settings.scheduler) == ("dask", cluster.scheduler_address)
     outcome = runner.run_job(job)
-    local = runner.run_job(batch.load(config, {"engine": "local", "scheduler": None}).jobs[0])
+    local = runner.run_job(resolve.load(config, {"engine": "local", "scheduler": None}).jobs[0])
     assert outcome.error is None and outcome.report is not None
     assert outcome.report.metrics == local.report.metrics
     assert outcome.report.findings == local.report.findings

@@ -197,15 +197,14 @@ def test_fingerprint_and_baseline_cover_every_shard(tmp_path):
 
 
 def test_a_yaml_job_reads_a_shard_directory(tmp_path):
-    from logitcheck.batch import config as batch
-    from logitcheck.batch import runner
+    from logitcheck.batch import resolve, runner
 
     z = np.load(SAMPLES / "fp16_overflow_logits.npy")
     shard(tmp_path / "z", z, [700])
     save(tmp_path / "labels.npy", np.load(LABELS))
     (tmp_path / "c.yaml").write_text("version: 1\njobs:\n  - name: shards\n    logits: z\n"
                                      "    labels: labels.npy\n")
-    outcome = runner.run_job(batch.load(tmp_path / "c.yaml").jobs[0])
+    outcome = runner.run_job(resolve.load(tmp_path / "c.yaml").jobs[0])
     assert outcome.error is None
     assert outcome.report.metrics["naive"]["float16"]["softmax_then_log"]["failed_rows"] == 112
     (tmp_path / "empty").mkdir()

@@ -147,6 +147,7 @@ def test_batch_config_is_valid_and_documents_every_key(tmp_path):
     import shutil
 
     from logitcheck.batch import config as batch
+    from logitcheck.batch import resolve
     from logitcheck.options import OPTIONS
 
     section = (GUIDE / "batch.md").read_text()
@@ -154,7 +155,7 @@ def test_batch_config_is_valid_and_documents_every_key(tmp_path):
     for f in [*ROOT.joinpath("sample_data").glob("*.np[yz]")]:
         shutil.copy(f, tmp_path / f.name)
     (tmp_path / "logitcheck.yaml").write_text(block)
-    jobs = batch.load(tmp_path / "logitcheck.yaml", env={}).jobs
+    jobs = resolve.load(tmp_path / "logitcheck.yaml", env={}).jobs
     assert [j.name for j in jobs] == [
         "healthy", "precision-fp16_overflow_logits", "precision-fp32_underflow_logits",
         "export-vs-reference", "regression-head",

@@ -152,8 +152,6 @@ def test_find_cycle_finds_one():
 #: modules over 500 lines, and why they are not split further
 LONG_MODULES = {
     "logitcheck.api": "check() and Checker (the streaming API) with their one option table",
-    "logitcheck.batch.config": "the YAML reader and the resolver share the Item tree and its "
-                               "line numbers for every error",
     "logitcheck.io": "open_logits/open_labels: the format dispatch and the Source/Labels types",
 }
 

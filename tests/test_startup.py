@@ -23,8 +23,8 @@ NOT_LOADED = (
     "logitcheck.report.sarif",
     "xml.etree.ElementTree",
     # the other commands: batch runs (YAML), drift, Gaussian heads, inspect
-    "logitcheck.cli.commands", "logitcheck.batch.config", "logitcheck.batch.runner",
-    "logitcheck.analyses.compare",
+    "logitcheck.cli.commands", "logitcheck.batch.config", "logitcheck.batch.resolve",
+    "logitcheck.batch.runner", "logitcheck.analyses.compare",
     "logitcheck.analyses.gaussian", "logitcheck.io.describe", "yaml",
     # the other input formats (CSV: pyarrow for big files), and the dask engine
     "logitcheck.io.delimited", "logitcheck.io.fastcsv", "logitcheck.io.npz",

@@ -201,11 +201,10 @@ def run_command(config: str, only: tuple[str, ...], parallel: int,
     ctx = click.get_current_context()
     given = {k: v for k, v in kw.items()
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
-    from ..batch import config as batch
-    from ..batch import runner
+    from ..batch import resolve, runner
     from ..report.batch import BATCH_RENDERERS, BatchReport
 
-    jobs = _guarded(config, lambda: batch.load(config, given).select(only))
+    jobs = _guarded(config, lambda: resolve.load(config, given).select(only))
     progress = _progress(len(jobs)) if sys.stderr.isatty() else contextlib.nullcontext(None)
     with progress as advance:
         outcomes = runner.run_jobs(jobs, parallel, advance)
@@ -238,9 +237,9 @@ def config_group() -> None:
 @click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
 def config_validate_command(config: str) -> None:
     """Validate CONFIG (default ./logitcheck.yaml) without running anything."""
-    from ..batch import config as batch
+    from ..batch import resolve
 
-    jobs = _guarded(config, lambda: batch.load(config).jobs)
+    jobs = _guarded(config, lambda: resolve.load(config).jobs)
     click.echo(f"{clean(config)}: ok, {len(jobs)} job{'s' * (len(jobs) != 1)}")
 
 
@@ -251,7 +250,7 @@ def config_validate_command(config: str) -> None:
 def config_show_command(config: str, fmt: str) -> None:
     """Print CONFIG's jobs with every setting resolved (and where each came from), and
     the analyze defaults of [tool.logitcheck] in the nearest pyproject.toml."""
-    from ..batch import config as batch
+    from ..batch import resolve
     from .project_config import load
 
     project = _guarded("pyproject.toml", load)
@@ -260,7 +259,7 @@ def config_show_command(config: str, fmt: str) -> None:
     # no CONFIG given and no ./logitcheck.yaml: what pyproject.toml sets, if it sets anything
     if not (project.path and ctx.get_parameter_source("config") is
             click.core.ParameterSource.DEFAULT and not os.path.exists(config)):
-        jobs = _guarded(config, lambda: batch.load(config).jobs)
+        jobs = _guarded(config, lambda: resolve.load(config).jobs)
         doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
     if project.path:
         doc["defaults_from_pyproject"] = project.to_dict()
