@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 
 
 def dump(out: str) -> None:
-    from logitcheck import kernel
+    from logitcheck.compute import kernel
     from tests.test_kernel import _WIDTH_SCRIPT, _code_path_blocks
 
     if kernel._COMPILED is None:

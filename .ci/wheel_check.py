@@ -18,7 +18,7 @@ project = Path(sys.argv[1]).resolve()
 with tempfile.TemporaryDirectory() as tmp:  # away from the source tree: the installed copy
     os.chdir(tmp)
     import logitcheck
-    from logitcheck import kernel
+    from logitcheck.compute import kernel
 
     assert Path(logitcheck.__file__).resolve().parent != project / "logitcheck"
     print("logitcheck", logitcheck.__version__, "from", logitcheck.__file__,

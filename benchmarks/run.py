@@ -212,7 +212,7 @@ def child(tool: str, logits: str, labels: str, threads: int | None, out: str) ->
         seconds = read_through(Path(logits))
     elif tool in ("api", "api_portable", "api_numpy"):
         import logitcheck
-        from logitcheck import kernel
+        from logitcheck.compute import kernel
 
         want = {"api_portable": "portable", "api_numpy": None}.get(tool, kernel.SIMD)
         if kernel.SIMD != want:  # the environment did not select the code asked for
@@ -516,7 +516,7 @@ def run_big(runner: Runner, log: Any, cold: bool) -> dict[str, Any]:
 
 def cpu_model() -> str:
     """", CPU <model> (family F), kernel SIMD <width>": the machines this runs on change
-    between runs, and the kernel's vector width with them (logitcheck.kernel.SIMD, asked
+    between runs, and the kernel's vector width with them (logitcheck.compute.kernel.SIMD, asked
     in a child: this script does not import logitcheck)."""
     info = {}
     try:

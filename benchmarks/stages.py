@@ -52,8 +52,9 @@ def per_row(fn, rows: int, reps: int) -> float:
 
 
 def measure(z: np.ndarray, y: np.ndarray, reps: int, torch_too: bool) -> dict[str, float]:
-    from logitcheck import kernel, numerics
-    from logitcheck.losses import derived_thresholds, holds
+    from logitcheck.compute import kernel, numerics
+    from logitcheck.compute.losses import derived_thresholds, holds
+    from logitcheck.compute.stats import LOGIT_EDGES, LOSS_EDGES, Plan, naive_dtypes
 
     if kernel.KERNEL != "compiled":
         raise SystemExit("stages.py: the compiled kernel is not available")
@@ -63,10 +64,10 @@ def measure(z: np.ndarray, y: np.ndarray, reps: int, torch_too: bool) -> dict[st
             np.empty(BLOCK, np.int64), np.empty(BLOCK), np.empty(BLOCK)]
     kind = {"float32": 1, "float16": 2, "float64": 0}[z.dtype.name]
     blocks = [(s, min(n, s + BLOCK)) for s in range(0, n, BLOCK)]
-    dtypes = [(d, *derived_thresholds(d, c)) for d in numerics.naive_dtypes(z.dtype.name)
+    dtypes = [(d, *derived_thresholds(d, c)) for d in naive_dtypes(z.dtype.name)
               if holds(z.dtype.name, d)]
     eps = float(np.finfo(z.dtype).eps) / 2
-    plan = numerics.Plan(numerics.naive_dtypes(z.dtype.name), z.dtype.name)
+    plan = Plan(naive_dtypes(z.dtype.name), z.dtype.name)
 
     def stats() -> None:
         for s, e in blocks:
@@ -74,8 +75,8 @@ def measure(z: np.ndarray, y: np.ndarray, reps: int, torch_too: bool) -> dict[st
 
     def stage() -> None:
         for s, e in blocks:
-            kernel.softmax_rows(z[s:e], None, y[s:e], eps, dtypes, numerics.LOSS_EDGES,
-                                numerics.LOGIT_EDGES)
+            kernel.softmax_rows(z[s:e], None, y[s:e], eps, dtypes, LOSS_EDGES,
+                                LOGIT_EDGES)
 
     def chunk() -> None:
         for s in range(0, n, CHUNK):

@@ -7,8 +7,8 @@
 - `<!-- gen:severity-model -->` in a page: `logitcheck explain severity`, from the code.
 
 The CLI reference (reference/cli.md) is rendered from click by mkdocs-click; the commands
-other than `analyze` are registered when logitcheck.cli_commands is imported, so it is
-imported here first. tests/test_site.py builds the site with `mkdocs build --strict`.
+other than `analyze` are registered when first looked up, so cli.app.load_commands()
+registers them all here first. tests/test_site.py builds the site with `mkdocs build --strict`.
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ doctest in the tests).
 
 
 def on_config(config: Any) -> Any:
-    import logitcheck.cli_commands  # noqa: F401 - registers every command for mkdocs-click
+    from logitcheck.cli.app import load_commands
+
+    load_commands()  # every command registered, for mkdocs-click
 
     return config
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from logitcheck.analysis import analyze
+from logitcheck.analyses.analyze import analyze
 from logitcheck.report.html import render_html
 from logitcheck.report.terminal import render_rich
 

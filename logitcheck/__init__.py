@@ -18,11 +18,11 @@ __all__ = [
     "check",
 ]
 
-# The public names are imported on first use (PEP 562), not here: `import logitcheck.cli`,
+# The public names are imported on first use (PEP 562), not here: `import logitcheck.cli.app`,
 # `import logitcheck.report.terminal` or any other submodule first runs this file, and
 # should load only what that submodule needs.
 _LAZY = {
-    "analyze": "analysis",
+    "analyze": "analyses.analyze",
     "check": "api",
     "Checker": "api",
     "LogitcheckError": "errors",
@@ -34,7 +34,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .analysis import analyze
+    from .analyses.analyze import analyze
     from .api import Checker, check
     from .errors import LogitcheckError
     from .report.model import Finding, Kind, Report, Severity

@@ -41,21 +41,23 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 import numpy as np
 
-from .analysis import analyze, analyze_opened, build_report
+from .analyses.analyze import analyze, analyze_opened, build_report
 from .backends.compute import BackendStats, merge_runs
 from .backends.run import BackendRun
-from .dtypes import facts
-from .engine import compute_all, plan_for
+from .compute.chunks import plan_for
+from .compute.dtypes import facts
+from .compute.engine import compute_all
+from .compute.mergeable import Extreme, RowSet, RowValues
+from .compute.probe import MAX_BYTES as PROBE_BYTES
+from .compute.probe import MAX_ROWS as PROBE_ROWS
+from .compute.probe import MIN_ROWS as PROBE_MIN_ROWS
+from .compute.probe import probe_labels
+from .compute.stats import Plan, Stats
+from .compute.tables import fill_table_cells
 from .errors import InputError, UsageError
 from .io import Labels, Source, make_labels, make_source, open_inputs
 from .io.stored import Stored, dtype_name
-from .mergeable import Extreme, RowSet, RowValues
-from .numerics import Plan, Stats, fill_table_cells
 from .options import OPTIONS, build_settings
-from .probe import MAX_BYTES as PROBE_BYTES
-from .probe import MAX_ROWS as PROBE_ROWS
-from .probe import MIN_ROWS as PROBE_MIN_ROWS
-from .probe import probe_labels
 from .report.model import InputInfo, Report, Severity
 from .settings import Settings
 
@@ -466,7 +468,7 @@ class Checker:
     def _add(self, part: Stats, backends: dict[str, BackendStats], source: Source,
              labels: Labels | None) -> None:
         """Merge a batch's statistics, and keep the values of the rows the tables show
-        now (the report reads them back: numerics.fill_table_cells, the declared loss)."""
+        now (the report reads them back: tables.fill_table_cells, the declared loss)."""
         self._stats = self._stats.merge(part)
         self._backends = merge_runs(self._backends, backends)
         wanted = _table_rows(self._stats)

@@ -1,6 +1,6 @@
 """The error family and the exit codes.
 
-Core modules raise these; only cli.py turns them into a message and an exit code.
+Core modules raise these; only the cli (cli/) turns them into a message and an exit code.
 """
 
 from __future__ import annotations

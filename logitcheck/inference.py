@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .dtypes import facts
-from .numerics import MAX_DECIMALS, Stats
+from .compute.dtypes import facts
+from .compute.stats import MAX_DECIMALS, Stats
 from .report.model import Kind
 
 E = math.e

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import gate
 from .backends import NAMES as BACKEND_NAMES
-from .dtypes import FLOATS
+from .compute.dtypes import FLOATS
 from .errors import UsageError
 from .report.model import Severity
 from .settings import DriftThresholds, Settings
@@ -251,7 +251,7 @@ _OPTIONS = [
     Option("dtypes", "extra_dtypes", "", _dtypes, lambda v: list(dtypes(v))),
     Option("chunk-rows", "chunk_rows", None, _number(int, 1, nullable=True)),
     Option("threads", "threads", 0, _number(int, 0)),  # 0: one per core
-    # where the chunks run (engine.py, dask_engine.py): dask is imported only when asked for
+    # where the chunks run (compute/engine.py, dask_engine.py): dask is imported when asked for
     Option("engine", "engine", "local", _choice(ENGINES), commands=ANALYZE),
     Option("scheduler", "scheduler", None, _text, commands=ANALYZE),
     Option("max-abs-diff", "max_abs_diff", DriftThresholds.max_abs_diff, _number(float, 0),

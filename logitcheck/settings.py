@@ -49,7 +49,7 @@ class Settings:
     backend: str = "numpy"
     device: str = "cpu"  # torch and jax: cpu, cuda, cuda:1, ...
     cross_check: bool = False  # the stable path on every installed backend (LC110)
-    # the gate (gate.py), applied to the findings after the checks ran
+    # the gate (gate/), applied to the findings after the checks ran
     select: tuple[str, ...] = ()  # rule codes or prefixes; empty: every rule
     ignore: tuple[str, ...] = ()  # rule codes or prefixes; wins over select
     severity: dict[str, Severity] = field(default_factory=dict)  # code -> overridden severity

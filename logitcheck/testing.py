@@ -20,8 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .api import check
-from .report.common import verdict
-from .report.model import Finding, Report, Severity
+from .report.model import Finding, Report, Severity, verdict
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

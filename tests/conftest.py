@@ -52,7 +52,7 @@ def analyze_json(*args: str) -> tuple[int, dict]:
 
     from click.testing import CliRunner
 
-    from logitcheck.cli import cli
+    from logitcheck.cli.app import cli
 
     result = CliRunner().invoke(cli, ["analyze", *args, "--format", "json"],
                                 catch_exceptions=False)

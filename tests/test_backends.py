@@ -24,10 +24,10 @@ from logitcheck.backends.compute import (
     reference_loss,
     tolerance,
 )
-from logitcheck.cli import cli
-from logitcheck.engine import compute_all
+from logitcheck.cli.app import cli
+from logitcheck.compute.engine import compute_all
+from logitcheck.compute.stats import Plan
 from logitcheck.io import open_labels, open_logits
-from logitcheck.numerics import Plan
 from logitcheck.settings import Settings
 
 from .conftest import SAMPLES
@@ -298,7 +298,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_import_and_default_analyze_load_no_framework():
     proc = _run(
         "import sys, logitcheck\n"
-        "from logitcheck.cli import main\n"
+        "from logitcheck.cli.app import main\n"
         "logitcheck.analyze('sample_data/healthy_logits.npy', 'sample_data/labels.npy')\n"
         "sys.argv = ['logitcheck', 'analyze', 'sample_data/fp16_overflow_logits.npy',"
         " '--labels', 'sample_data/labels.npy', '--format', 'json', '--loss-path', 'naive']\n"
@@ -317,7 +317,7 @@ def test_import_and_default_analyze_load_no_framework():
 def test_a_missing_framework_is_exit_2_with_the_pip_command(name, module, label):
     proc = _run(
         f"import sys; sys.modules[{module!r}] = None\n"
-        "from logitcheck.cli import main\n"
+        "from logitcheck.cli.app import main\n"
         f"sys.argv = ['logitcheck', 'analyze', 'sample_data/healthy_logits.npy', '--backend',"
         f" {name!r}]\n"
         "main()\n"

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from logitcheck import batch
-from logitcheck.batch import ConfigError
-from logitcheck.cli import cli
+from logitcheck.batch import resolve
+from logitcheck.batch.config import ConfigError
+from logitcheck.cli.app import cli
 from logitcheck.options import DEFAULTS, OPTIONS
 
 from .conftest import SAMPLES, save
@@ -53,7 +53,7 @@ def run_json(*args: str) -> tuple[int, dict]:
 def error_of(text: str, env: dict[str, str] | None = None) -> str:
     write(text)
     with pytest.raises(ConfigError) as exc:
-        batch.load(CONFIG, env=env or {})
+        resolve.load(CONFIG, env=env or {})
     return str(exc.value)
 
 
@@ -78,7 +78,7 @@ jobs:
 
 def test_precedence_builtin_defaults_job(here):
     write(PRECEDENCE)
-    inherits, overrides = batch.load(CONFIG).jobs
+    inherits, overrides = resolve.load(CONFIG).jobs
     assert inherits.options == {**DEFAULTS, "fail_on": "warning", "extra_dtypes": "float16",
                                 "select": ("LC1", "LC2")}
     assert overrides.options == {**DEFAULTS, "fail_on": "info", "extra_dtypes": "",
@@ -98,7 +98,7 @@ def test_precedence_command_line_overrides_every_job(here):
     # options not given on the command line keep the config's values
     naive = [list(j["report"]["metrics"]["naive"]) for j in doc["jobs"]]
     assert naive == [["float16", "float32", "float64"], ["float32", "float64"]]
-    overrides = batch.load(CONFIG, {"fail_on": "never"}).jobs[1]
+    overrides = resolve.load(CONFIG, {"fail_on": "never"}).jobs[1]
     assert overrides.options["fail_on"] == "never"
     assert overrides.origin["fail-on"] == "command line"
 
@@ -108,11 +108,11 @@ def test_command_line_default_values_do_not_override(here):
     write(PRECEDENCE.replace("fail-on: warning", "fail-on: warning\n  threads: 3"))
     code, doc = run_json(CONFIG)
     assert [j["report"]["fail_on"] for j in doc["jobs"]] == ["warning", "info"]
-    assert [j.options["threads"] for j in batch.load(CONFIG).jobs] == [3, 3]
+    assert [j.options["threads"] for j in resolve.load(CONFIG).jobs] == [3, 3]
 
 
 def test_option_table_defaults_match_the_click_options():
-    from logitcheck.cli import run_command
+    from logitcheck.cli.commands import run_command
 
     params = {p.name: p for p in run_command.params}
     for option in OPTIONS.values():
@@ -136,12 +136,12 @@ def test_interpolation_set_default_and_escape(here):
       - name: ${NAME:-nightly}-$${literal}
         logits: ${DIR:-.}/healthy_logits.npy
     """)
-    [job] = batch.load(CONFIG, env={"FAIL_ON": "info", "DIR": str(here)}).jobs
+    [job] = resolve.load(CONFIG, env={"FAIL_ON": "info", "DIR": str(here)}).jobs
     assert job.options["fail_on"] == "info"
     assert job.options["threads"] == 2  # a plain scalar is read as YAML reads it: an int
     assert job.name == "nightly-${literal}"
     assert job.inputs["logits"] == str(here / "healthy_logits.npy")
-    [job] = batch.load(CONFIG, env={"FAIL_ON": "error", "NAME": "x", "THREADS": "4"}).jobs
+    [job] = resolve.load(CONFIG, env={"FAIL_ON": "error", "NAME": "x", "THREADS": "4"}).jobs
     assert (job.name, job.options["threads"]) == ("x-${literal}", 4)
 
 
@@ -157,7 +157,7 @@ def test_interpolation_unset_variable_is_an_error(here):
         "logitcheck.yaml:5: jobs[0].fail-on: environment variable FAIL_ON is not set "
         "(use ${FAIL_ON:-default} for a default)"
     )
-    assert batch.load(CONFIG, env={"FAIL_ON": "never"}).jobs[0].options["fail_on"] == "never"
+    assert resolve.load(CONFIG, env={"FAIL_ON": "never"}).jobs[0].options["fail_on"] == "never"
 
 
 def test_interpolation_in_quoted_scalar_stays_a_string(here):
@@ -197,7 +197,7 @@ def test_glob_gives_one_job_per_file_with_stem_paired_labels(here, labels):
         logits: run_?.npy
         labels: "{stem}_labels.npy"
     """)
-    jobs = batch.load(CONFIG).jobs
+    jobs = resolve.load(CONFIG).jobs
     assert [j.name for j in jobs] == ["nightly-run_a", "nightly-run_b"]
     assert [j.inputs for j in jobs] == [
         {"logits": "run_a.npy", "labels": "run_a_labels.npy"},
@@ -234,7 +234,7 @@ def test_paths_are_relative_to_the_config_file(here):
       - name: a
         logits: ../healthy_logits.npy
     """, "conf/nightly.yaml")
-    [job] = batch.load("conf/nightly.yaml").jobs
+    [job] = resolve.load("conf/nightly.yaml").jobs
     assert job.inputs == {"logits": "healthy_logits.npy", "labels": "labels.npy"}
 
 
@@ -420,7 +420,7 @@ def test_validation_error(here, name):
     text, message = VALIDATION[name]
     Path(CONFIG).write_text(text)
     with pytest.raises(ConfigError) as exc:
-        batch.load(CONFIG, env={})
+        resolve.load(CONFIG, env={})
     assert str(exc.value) == message
 
 
@@ -447,7 +447,7 @@ def test_billion_laughs_is_refused(here):
         lines.append(f"a{i}: &a{i} [{refs}]")
     write("version: 1\n" + "\n".join(lines) + "\njobs: []\n")
     with pytest.raises(ConfigError) as exc:
-        batch.load(CONFIG)
+        resolve.load(CONFIG)
     # the 10,001st repeated value is deep inside the expansion of a4; the line is that value's
     assert str(exc.value) == ("logitcheck.yaml:2: a4[0][2][0][6][7]: aliases expand to more "
                               "than 10,000 repeated values (an alias bomb?); refused")
@@ -456,14 +456,14 @@ def test_billion_laughs_is_refused(here):
 def test_many_aliases_are_refused(here):
     write("version: 1\nx: &x 1\ny: [" + ", ".join(["*x"] * 101) + "]\njobs: []\n")
     with pytest.raises(ConfigError) as exc:
-        batch.load(CONFIG)
+        resolve.load(CONFIG)
     assert str(exc.value) == "logitcheck.yaml:3: more than 100 aliases; refused"
 
 
 def test_a_recursive_alias_is_refused(here):
     write("version: 1\nx: &x [*x]\njobs: []\n")
     with pytest.raises(ConfigError) as exc:
-        batch.load(CONFIG)
+        resolve.load(CONFIG)
     assert str(exc.value).startswith("logitcheck.yaml:2: x[0][0]")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from logitcheck import kernel
+from logitcheck.compute import kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ["2000x1000-float32", "2000x1000-float16"]  # two of the four: torch starts in ~3 s

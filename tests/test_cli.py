@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 from .conftest import SAMPLES, assert_clean_error, save
 from .reference import exact_losses

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 from .conftest import SAMPLES, save
 from .reference import exact_losses
@@ -221,7 +221,7 @@ def test_compare_leaves_ignored_labels_out_and_takes_one_hot_targets(tmp_path):
     import numpy as np
     from click.testing import CliRunner
 
-    from logitcheck.cli import cli
+    from logitcheck.cli.app import cli
 
     from .conftest import SAMPLES
     from .reference import exact_losses

@@ -395,7 +395,7 @@ def test_pyarrow_is_imported_only_to_read_a_large_csv_and_pandas_never(tmp_path)
         import sys
         from click.testing import CliRunner
         import logitcheck
-        from logitcheck.cli import cli
+        from logitcheck.cli.app import cli
         from logitcheck.io import delimited
         assert "pyarrow" not in sys.modules
         def analyze(path):

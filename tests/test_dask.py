@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck import dask_engine
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
+from logitcheck.compute import dask_engine
+from logitcheck.compute.stats import Plan
 from logitcheck.errors import InputError, UsageError
 from logitcheck.io import Ref
-from logitcheck.numerics import Plan
 from logitcheck.settings import Settings
 
 from .conftest import SAMPLES, assert_clean_error, save
@@ -196,17 +196,17 @@ def test_default_local_cluster():
 
 
 def test_a_yaml_job_runs_on_the_cluster(cluster, tmp_path):
-    from logitcheck import batch, runner
+    from logitcheck.batch import resolve, runner
 
     config = tmp_path / "logitcheck.yaml"
     config.write_text(
         "version: 1\njobs:\n  - name: fp16\n"
         f"    logits: {SAMPLES / 'fp16_overflow_logits.npy'}\n    labels: {LABELS}\n"
         f"    engine: dask\n    scheduler: {cluster.scheduler_address}\n    chunk-rows: 250\n")
-    job = batch.load(config).jobs[0]
+    job = resolve.load(config).jobs[0]
     assert (job.settings.engine, job.settings.scheduler) == ("dask", cluster.scheduler_address)
     outcome = runner.run_job(job)
-    local = runner.run_job(batch.load(config, {"engine": "local", "scheduler": None}).jobs[0])
+    local = runner.run_job(resolve.load(config, {"engine": "local", "scheduler": None}).jobs[0])
     assert outcome.error is None and outcome.report is not None
     assert outcome.report.metrics == local.report.metrics
     assert outcome.report.findings == local.report.findings
@@ -312,7 +312,7 @@ def _run(code: str) -> subprocess.CompletedProcess:
 def test_missing_dask_is_exit_2_with_the_pip_command():
     proc = _run(
         "import sys; sys.modules['distributed'] = None\n"
-        "from logitcheck.cli import main\n"
+        "from logitcheck.cli.app import main\n"
         "sys.argv = ['logitcheck', 'analyze', 'sample_data/healthy_logits.npy', '--engine',"
         " 'dask']\n"
         "main()\n"

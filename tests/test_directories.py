@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck import baseline
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 from logitcheck.io import open_inputs
 from logitcheck.io.layout import LazyRowView, RowView
 from logitcheck.io.shards import ShardedArray, natural_key, open_shards
+from logitcheck.report import fingerprint
 from logitcheck.settings import Settings
 
 from .conftest import SAMPLES, assert_clean_error, save
@@ -184,8 +184,8 @@ def test_inspect_describes_directories(tmp_path):
 def test_fingerprint_and_baseline_cover_every_shard(tmp_path):
     z = np.load(SAMPLES / "fp16_overflow_logits.npy")
     d = Path(shard(tmp_path / "z", z, [1000]))
-    before = baseline.file_fingerprint(d)
-    assert before == baseline.file_fingerprint(d)
+    before = fingerprint.file_fingerprint(d)
+    assert before == fingerprint.file_fingerprint(d)
     write = CliRunner().invoke(cli, ["baseline", "write", str(tmp_path / "b.json"), str(d),
                                      "--labels", LABELS])
     assert write.exit_code == 0, write.output
@@ -193,18 +193,18 @@ def test_fingerprint_and_baseline_cover_every_shard(tmp_path):
     changed = z[1000:].copy()
     changed[500, 0] += 1  # the middle of the second shard: outside a single file's 2 MiB
     np.save(d / "s1.npy", changed)
-    assert baseline.file_fingerprint(d) != before
+    assert fingerprint.file_fingerprint(d) != before
 
 
 def test_a_yaml_job_reads_a_shard_directory(tmp_path):
-    from logitcheck import batch, runner
+    from logitcheck.batch import resolve, runner
 
     z = np.load(SAMPLES / "fp16_overflow_logits.npy")
     shard(tmp_path / "z", z, [700])
     save(tmp_path / "labels.npy", np.load(LABELS))
     (tmp_path / "c.yaml").write_text("version: 1\njobs:\n  - name: shards\n    logits: z\n"
                                      "    labels: labels.npy\n")
-    outcome = runner.run_job(batch.load(tmp_path / "c.yaml").jobs[0])
+    outcome = runner.run_job(resolve.load(tmp_path / "c.yaml").jobs[0])
     assert outcome.error is None
     assert outcome.report.metrics["naive"]["float16"]["softmax_then_log"]["failed_rows"] == 112
     (tmp_path / "empty").mkdir()
@@ -266,7 +266,7 @@ def test_missing_zarr_is_exit_2_with_the_pip_command(tmp_path):
     zarr = pytest.importorskip("zarr")
     store = str(tmp_path / "a.zarr")
     zarr.create_array(store, data=np.ones((4, 3), np.float32))
-    code = ("import sys; sys.modules['zarr'] = None\nfrom logitcheck.cli import main\n"
+    code = ("import sys; sys.modules['zarr'] = None\nfrom logitcheck.cli.app import main\n"
             f"sys.argv = ['logitcheck', 'analyze', {store!r}]\nmain()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

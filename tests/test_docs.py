@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck.checks import REGISTRY, rules_markdown
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -81,8 +81,8 @@ def test_every_rule_has_a_fix_for_each_framework():
 
 
 def test_the_guide_documents_every_option_of_every_command():
-    from logitcheck.cli import (
-        analyze_command,
+    from logitcheck.cli.analyze import analyze_command
+    from logitcheck.cli.commands import (
         baseline_write_command,
         compare_command,
         config_show_command,
@@ -132,7 +132,7 @@ def test_the_action_inputs_and_hooks_are_documented():
 
 
 def test_the_pyproject_example_is_a_valid_table(tmp_path):
-    from logitcheck.project_config import load
+    from logitcheck.cli.project_config import load
 
     text = (GUIDE / "ci.md").read_text()
     block = text.split("```toml\n")[1].split("```")[0]
@@ -146,7 +146,8 @@ def test_the_pyproject_example_is_a_valid_table(tmp_path):
 def test_batch_config_is_valid_and_documents_every_key(tmp_path):
     import shutil
 
-    from logitcheck import batch
+    from logitcheck.batch import config as batch
+    from logitcheck.batch import resolve
     from logitcheck.options import OPTIONS
 
     section = (GUIDE / "batch.md").read_text()
@@ -154,7 +155,7 @@ def test_batch_config_is_valid_and_documents_every_key(tmp_path):
     for f in [*ROOT.joinpath("sample_data").glob("*.np[yz]")]:
         shutil.copy(f, tmp_path / f.name)
     (tmp_path / "logitcheck.yaml").write_text(block)
-    jobs = batch.load(tmp_path / "logitcheck.yaml", env={}).jobs
+    jobs = resolve.load(tmp_path / "logitcheck.yaml", env={}).jobs
     assert [j.name for j in jobs] == [
         "healthy", "precision-fp16_overflow_logits", "precision-fp32_underflow_logits",
         "export-vs-reference", "regression-head",

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
-from logitcheck.dtypes import FACTS, cast, facts, round_bfloat16
+from logitcheck.cli.app import cli
+from logitcheck.compute.dtypes import FACTS, cast, facts, round_bfloat16
 
 from .conftest import SAMPLES, save
 

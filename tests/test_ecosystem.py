@@ -173,7 +173,7 @@ def test_gaussian_markdown_summary_states_the_nll():
     import numpy as np
     from click.testing import CliRunner
 
-    from logitcheck.cli import cli
+    from logitcheck.cli.app import cli
 
     g = str(SAMPLES / "gaussian.npz")
     result = CliRunner().invoke(cli, ["gaussian", g, g, "--targets", g, "--mean-key", "mean",

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 import logitcheck
-from logitcheck.engine import MAX_CHUNK_ROWS, chunk_rows, compute_stats, thread_count
+from logitcheck.compute.chunks import MAX_CHUNK_ROWS, chunk_rows, thread_count
+from logitcheck.compute.engine import compute_stats
 from logitcheck.io import open_inputs
 from logitcheck.settings import Settings
 
@@ -35,7 +36,7 @@ def test_default_threads_are_one_per_core_and_give_the_serial_statistics(tmp_pat
 def test_chunk_rows_bound_bytes_and_rows_and_give_each_thread_several_chunks():
     from types import SimpleNamespace
 
-    from logitcheck.engine import CHUNKS_PER_THREAD, MIN_CHUNK_ROWS
+    from logitcheck.compute.chunks import CHUNKS_PER_THREAD, MIN_CHUNK_ROWS
 
     def source(rows, c, itemsize=4):
         return SimpleNamespace(shape=(rows, c), stored=SimpleNamespace(nbytes=rows * c * itemsize))
@@ -79,7 +80,7 @@ def test_threads_return_chunks_in_order_with_few_in_flight_and_raise_a_chunks_er
     import threading
     import time
 
-    from logitcheck.engine import _ordered
+    from logitcheck.compute.engine import _ordered
 
     taken, lock = [], threading.Lock()
     before = threading.active_count()

@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from logitcheck.checks import rules_in
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 from logitcheck.report.github import escape_data, escape_property
 from logitcheck.report.junit import render_junit, xml_text
 from logitcheck.report.markdown import render_markdown
@@ -193,7 +193,7 @@ def test_color_auto_never_always(monkeypatch):
     assert not ansi.search(run("analyze", ERROR_FILE).stdout)  # not a TTY
     assert ansi.search(run("analyze", ERROR_FILE, "--color", "always").stdout)
     assert not ansi.search(run("analyze", ERROR_FILE, "--color", "never").stdout)
-    from logitcheck.outputs import Terminal, use_color
+    from logitcheck.cli.outputs import Terminal, use_color
 
     tty = Terminal(stdout_tty=True)
     assert use_color("auto", True, tty)

@@ -1,4 +1,4 @@
-"""The emulated framework losses (logitcheck/frameworks.py) against the frameworks.
+"""The emulated framework losses (logitcheck/compute/frameworks.py) against the frameworks.
 
 Each framework is imported if installed (CI installs the `frameworks` extra) and its test
 is skipped cleanly otherwise.
@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from logitcheck import frameworks as fw
+from logitcheck.compute import frameworks as fw
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 from .conftest import save
 

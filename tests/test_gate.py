@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 from .conftest import SAMPLES, save
 
@@ -214,7 +214,7 @@ def test_baseline_survives_a_new_export_and_says_it_changed(tmp_path):
 
 
 def test_baseline_findings_of_one_rule_differ_by_identity(tmp_path):
-    from logitcheck.baseline import finding_key
+    from logitcheck.gate.baseline import finding_key
     from logitcheck.report.model import Finding, Severity
 
     def finding(dtype: str, rows: int) -> Finding:
@@ -228,7 +228,8 @@ def test_baseline_findings_of_one_rule_differ_by_identity(tmp_path):
 
 
 def test_a_format_1_baseline_is_still_read(tmp_path):
-    from logitcheck.baseline import file_fingerprint, finding_key_v1
+    from logitcheck.gate.baseline import finding_key_v1
+    from logitcheck.report.fingerprint import file_fingerprint
     from logitcheck.report.model import Finding, Severity
 
     z = np.load(ERROR_FILE)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
-from logitcheck.gaussian import GaussStats, chunk_gaussian
-from logitcheck.numerics import naive_dtypes
+from logitcheck.analyses.gaussian import GaussStats, chunk_gaussian
+from logitcheck.cli.app import cli
+from logitcheck.compute.stats import naive_dtypes
 
 from .conftest import SAMPLES
 

@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck import _process
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 from logitcheck.io import layout, npy, open_inputs
 from logitcheck.io.guard import ChangedWhileRead, install_bus_error_handler
 from logitcheck.report import RENDERERS
@@ -294,7 +294,7 @@ def test_clean_escapes_every_control_character_and_keeps_one_line():
 
 def _hostile_report(tmp_path: Path):
     """A report whose file name, class columns and quoted values are all hostile."""
-    from logitcheck.analysis import analyze
+    from logitcheck.analyses.analyze import analyze
 
     columns = [v.replace("\n", " ").replace("\r", " ").replace("\x00", "").replace(",", ";")
                for v in HOSTILE.values()][:4]  # the CSV reader takes no NUL or newline
@@ -350,7 +350,7 @@ def test_a_5000_digit_integer_in_yaml_is_a_config_error(files):
 
 
 def test_plain_jobs_are_not_an_alias_bomb(files, monkeypatch):
-    from logitcheck import batch
+    from logitcheck.batch import config as batch
 
     monkeypatch.setattr(batch, "MAX_NODES", 50)  # 60 jobs: 180 values, none repeated
     config = _config(files, "".join(f"  - name: j{i}\n    logits: z.npy\n" for i in range(60)))
@@ -362,7 +362,7 @@ def test_plain_jobs_are_not_an_alias_bomb(files, monkeypatch):
 
 
 def test_a_glob_is_bounded_and_says_so(files, monkeypatch):
-    from logitcheck import batch
+    from logitcheck.batch import config as batch
 
     for i in range(12):
         save(files / f"m{i:02}.npy", Z)
@@ -376,7 +376,7 @@ def test_a_glob_is_bounded_and_says_so(files, monkeypatch):
 
 
 def test_bounded_glob_matches_glob_glob(tmp_path, monkeypatch):
-    from logitcheck.batch import bounded_glob
+    from logitcheck.batch.config import bounded_glob
 
     monkeypatch.chdir(tmp_path)
     for p in ("a.npy", "b.csv", "d/c.npy", "d/e/f.npy", "d/e/.h.npy", ".hid/g.npy"):
@@ -474,7 +474,7 @@ def test_the_cli_starts_where_ctypes_cdll_none_fails(tmp_path):
         "    return real(name, *a, **k)\n"
         "ctypes.CDLL = cdll\n"
         "sys.argv = ['logitcheck', 'analyze', sys.argv[1], '-q']\n"
-        "from logitcheck.cli import main\n"
+        "from logitcheck.cli.app import main\n"
         "main()\n"
     )
     done = subprocess.run([sys.executable, "-c", script, path], capture_output=True, text=True,

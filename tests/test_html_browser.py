@@ -12,7 +12,7 @@ import subprocess
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 from .conftest import SAMPLES
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from logitcheck.compute.numerics import chunk_stats
+from logitcheck.compute.stats import Plan, merge_all, naive_dtypes
 from logitcheck.inference import infer_kind, row_sum_tolerance
-from logitcheck.numerics import Plan, chunk_stats, merge_all, naive_dtypes
 
 
 def kind_of(z: np.ndarray, labels: np.ndarray | None = None, chunk: int = 10**9):

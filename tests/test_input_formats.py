@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 from logitcheck.io import open_inputs, open_logits
 from logitcheck.settings import Settings
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from logitcheck import analysis
+from logitcheck.analyses import analyze as analysis
 from logitcheck.io.delimited import FAST_MIN_BYTES
 from logitcheck.report.model import InputInfo
 
@@ -51,7 +51,8 @@ def test_large_logits_computed_in_numpy_get_the_kernel_as_a_hint(monkeypatch, nb
 def test_the_report_carries_the_kernel_in_use(tmp_path):
     import numpy as np
 
-    from logitcheck import analyze, kernel
+    from logitcheck import analyze
+    from logitcheck.compute import kernel
 
     np.save(tmp_path / "z.npy", np.zeros((4, 3), np.float32))
     m = analyze(tmp_path / "z.npy").metrics

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -16,17 +16,17 @@ import os
 import numpy as np
 import pytest
 
-from logitcheck import kernel
-from logitcheck.dtypes import facts, round_bfloat16
-from logitcheck.losses import (
+from logitcheck.compute import kernel
+from logitcheck.compute.dtypes import facts, round_bfloat16
+from logitcheck.compute.losses import (
     derived_thresholds,
     holds,
     naive_softmax,
     naive_softmax_derived,
     softmax_loss,
 )
-from logitcheck.mergeable import ExactSum, _exact_int_sum
-from logitcheck.numerics import LOGIT_EDGES, LOSS_EDGES, naive_dtypes
+from logitcheck.compute.mergeable import ExactSum, _exact_int_sum
+from logitcheck.compute.stats import LOGIT_EDGES, LOSS_EDGES, naive_dtypes
 from tests.reference import exact_loss_shifted, simulate_naive
 
 COMPILED = kernel._COMPILED
@@ -204,7 +204,7 @@ def test_narrow_storage_read_natively_equals_widened(storage):
 
 @needs_compiled
 def test_compiled_histogram_counts_equal_searchsorted():
-    from logitcheck.mergeable import log_edges
+    from logitcheck.compute.mergeable import log_edges
 
     edges = np.array(log_edges(-8, 3, 5))
     rng = np.random.default_rng(8)
@@ -250,7 +250,7 @@ def _compiled_stage_blocks():
                 yield storage, dtypes, z, rng.integers(0, c, 500)
     # row maxima and ranges on the histograms' edges and one ulp below (the compiled code
     # bins from a guess and one step each way)
-    from logitcheck.numerics import LOGIT_EDGES
+    from logitcheck.compute.stats import LOGIT_EDGES
     e = np.array(LOGIT_EDGES)
     tops = np.concatenate([e, np.nextafter(e, 0), np.nextafter(e, np.inf), [-1.0]])
     z = np.zeros((tops.size, 3))
@@ -263,11 +263,12 @@ def _compiled_stage_blocks():
 @pytest.mark.parametrize("case", list(_compiled_stage_blocks()),
                          ids=lambda c: f"{c[0]}-{'+'.join(c[1])}-{c[2].shape[1]}")
 def test_compiled_row_stage_gives_the_numpy_codes_stats_bit_for_bit(case, labelled, monkeypatch):
-    from logitcheck import numerics
+    from logitcheck.compute import numerics
+    from logitcheck.compute.stats import Plan
 
     storage, dtypes, z, y = case
     y = y if labelled else None
-    plan = numerics.Plan(dtypes, storage)
+    plan = Plan(dtypes, storage)
     for offset in (40, np.arange(z.shape[0]) * 3 + 1):  # consecutive rows, or row numbers
         fast = numerics.chunk_stats(z, y, offset, plan)
         r = kernel.row_stats(z)
@@ -315,11 +316,12 @@ def test_chunk_stats_routes_a_block_by_its_first_row(monkeypatch):
     probabilities is then not read twice): row_stats first, and a negative value further
     down still takes the compiled stage from those statistics. Either way the Stats are
     the numpy code's."""
-    from logitcheck import numerics
+    from logitcheck.compute import numerics
+    from logitcheck.compute.stats import Plan
 
     rng = np.random.default_rng(5)
     y = rng.integers(0, 10, 700)
-    plan = numerics.Plan(naive_dtypes("float32"), "float32")
+    plan = Plan(naive_dtypes("float32"), "float32")
     real = numerics._softmax_compiled
     for first_row_negative in (True, False):
         z = rng.normal(0, 3, (700, 10)).astype(np.float32)
@@ -340,9 +342,9 @@ def test_chunk_stats_routes_a_block_by_its_first_row(monkeypatch):
 _WIDTH_SCRIPT = """
 import sys
 import numpy as np
-from logitcheck import kernel
-from logitcheck.losses import derived_thresholds, holds
-from logitcheck.numerics import LOGIT_EDGES, LOSS_EDGES, naive_dtypes
+from logitcheck.compute import kernel
+from logitcheck.compute.losses import derived_thresholds, holds
+from logitcheck.compute.stats import LOGIT_EDGES, LOSS_EDGES, naive_dtypes
 
 def outputs(blocks):
     got = {}

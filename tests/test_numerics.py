@@ -6,10 +6,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from logitcheck.engine import compute_stats
+from logitcheck.compute.engine import compute_stats
+from logitcheck.compute.mergeable import ExactSum, RowSet
+from logitcheck.compute.numerics import chunk_stats, stable_loss
+from logitcheck.compute.stats import PATHS, Plan, naive_dtypes
 from logitcheck.io import open_labels, open_logits
-from logitcheck.mergeable import ExactSum, RowSet
-from logitcheck.numerics import PATHS, Plan, chunk_stats, naive_dtypes, stable_loss
 from logitcheck.settings import Settings
 
 from .conftest import SAMPLES, save
@@ -203,13 +204,13 @@ def test_report_histograms_and_rows_do_not_depend_on_the_chunk_size(labels):
     assert r.p_y == pytest.approx(math.exp(-loss[r.row]), rel=1e-12)
     assert dict(((d, p), v) for d, p, v in r.naive)[("float32", "softmax_then_log")] < math.inf
     # the max-logit histogram counts each row's max in its bin
-    from logitcheck.numerics import LOGIT_EDGES
+    from logitcheck.compute.stats import LOGIT_EDGES
     idx = np.searchsorted(LOGIT_EDGES, z.astype(np.float64).max(axis=1), side="right")
     assert whole.max_logit_hist.counts == tuple(np.bincount(idx, minlength=len(LOGIT_EDGES) + 1))
 
 
 def test_mergeable_histogram_and_row_tables():
-    from logitcheck.mergeable import FirstRows, Histogram, RowValues, TopRows
+    from logitcheck.compute.mergeable import FirstRows, Histogram, RowValues, TopRows
 
     edges = (0.0, 1.0, 2.0)
     a = Histogram.of(np.array([-1.0, 0.5, 1.0, 5.0, np.nan]), edges)
@@ -228,7 +229,7 @@ def test_mergeable_histogram_and_row_tables():
 
 @pytest.mark.parametrize("kind", ["probabilities", "nonfinite", "binary", "dense"])
 def test_the_numpy_code_takes_a_large_block_in_parts_with_the_same_result(kind, monkeypatch):
-    from logitcheck import numerics
+    from logitcheck.compute import numerics
 
     rng = np.random.default_rng(9)
     n, c = 200, 6

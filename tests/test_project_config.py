@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
-from logitcheck.project_config import find_pyproject, load
+from logitcheck.cli.app import cli
+from logitcheck.cli.project_config import find_pyproject, load
 
 from .conftest import SAMPLES, assert_clean_error
 

@@ -23,7 +23,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logitcheck.numerics import PATHS, Plan, chunk_stats, merge_all, naive_dtypes, stable_loss
+from logitcheck.compute.numerics import chunk_stats, stable_loss
+from logitcheck.compute.stats import PATHS, Plan, merge_all, naive_dtypes
 
 from .reference import exact_loss_shifted, simulate_naive
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 from logitcheck.report.html import render_html
 
 from .conftest import SAMPLES, save
@@ -165,7 +165,7 @@ def test_html_format_on_stdout_for_compare_has_no_pictures():
 
 
 def test_html_renderer_is_pure(tmp_path):
-    from logitcheck.analysis import analyze
+    from logitcheck.analyses.analyze import analyze
 
     report = analyze("sample_data/double_softmax.npy", "sample_data/labels.npy")
     assert render_html(report) == render_html(report)

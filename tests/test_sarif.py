@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from logitcheck.checks import REGISTRY
-from logitcheck.cli import cli
+from logitcheck.cli.app import cli
 
 jsonschema = pytest.importorskip("jsonschema")
 

@@ -23,12 +23,13 @@ NOT_LOADED = (
     "logitcheck.report.sarif",
     "xml.etree.ElementTree",
     # the other commands: batch runs (YAML), drift, Gaussian heads, inspect
-    "logitcheck.cli_commands", "logitcheck.batch", "logitcheck.runner", "logitcheck.drift",
-    "logitcheck.gaussian", "logitcheck.io.describe", "yaml",
+    "logitcheck.cli.commands", "logitcheck.batch.config", "logitcheck.batch.resolve",
+    "logitcheck.batch.runner", "logitcheck.analyses.compare",
+    "logitcheck.analyses.gaussian", "logitcheck.io.describe", "yaml",
     # the other input formats (CSV: pyarrow for big files), and the dask engine
     "logitcheck.io.delimited", "logitcheck.io.fastcsv", "logitcheck.io.npz",
     "logitcheck.io.safetensors", "logitcheck.io.shards", "logitcheck.io.zarr_store",
-    "pyarrow", "zarr", "logitcheck.dask_engine", "dask", "distributed",
+    "pyarrow", "zarr", "logitcheck.compute.dask_engine", "dask", "distributed",
     # the framework backends (extras)
     "logitcheck.backends.torch_backend", "logitcheck.backends.tensorflow_backend",
     "logitcheck.backends.jax_backend", "torch", "tensorflow", "jax",
@@ -39,7 +40,7 @@ NOT_LOADED = (
 _PROBE = """
 import json, sys
 sys.argv = ["logitcheck", *sys.argv[1:]]
-from logitcheck.cli import main
+from logitcheck.cli.app import main
 try:
     main()
 except SystemExit as exc:
@@ -96,10 +97,10 @@ def test_the_public_api_is_there_without_eager_imports():
          "from logitcheck import (Finding, Kind, LogitcheckError, Report, Settings, Severity,"
          " __version__, analyze)\n"
          "from logitcheck.report import RENDERERS, render_html\n"
-         "from logitcheck.cli import run_command, rules_command\n"
+         "from logitcheck.cli.commands import run_command, rules_command\n"
          "assert list(RENDERERS) == ['rich', 'json', 'junit', 'github', 'markdown', 'html',"
          " 'sarif']\n"
-         "assert analyze.__module__ == 'logitcheck.analysis' and callable(render_html)\n"
+         "assert analyze.__module__ == 'logitcheck.analyses.analyze' and callable(render_html)\n"
          "assert set(logitcheck.__all__) <= set(dir(logitcheck))\n"
          "print(eager)\n"],
         capture_output=True, text=True, timeout=120,
@@ -140,7 +141,7 @@ def test_version_names_the_kernel_without_importing_numpy(tmp_path):
         assert probe["code"] == 0
         lines = proc.stdout.splitlines()
         assert lines[0] == f"logitcheck, version {logitcheck.__version__}"
-        from logitcheck import kernel
+        from logitcheck.compute import kernel
 
         if want is None:
             want = ("kernel: numpy (the compiled kernel is not built)"
@@ -149,4 +150,4 @@ def test_version_names_the_kernel_without_importing_numpy(tmp_path):
                     else lines[1])
         assert lines[1] == want
         loaded = set(probe["modules"])
-        assert not loaded & {"numpy", "click", "rich", "logitcheck.cli"}, loaded
+        assert not loaded & {"numpy", "click", "rich", "logitcheck.cli.app"}, loaded

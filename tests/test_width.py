@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from logitcheck.cli import cli, report_width
+from logitcheck.cli.app import cli
+from logitcheck.cli.run import report_width
 from logitcheck.report.fit import Column, fit_columns, shorten_path
 
 from .conftest import SAMPLES, save

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from logitcheck import outputs
-from logitcheck.cli import cli
+from logitcheck.cli import outputs
+from logitcheck.cli.app import cli
 from logitcheck.io import delimited
 
 from .conftest import save
@@ -180,7 +180,7 @@ def test_a_device_or_fifo_is_written_to_not_replaced(tmp_path):
     import stat
     import threading
 
-    from logitcheck.outputs import write_atomic
+    from logitcheck.cli.outputs import write_atomic
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)

@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from ..dtypes import facts
-from ..kernel import row_stats
-from ..losses import Naive, sigmoid_loss, softmax_loss
-from ..mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
-from ..numerics import PATHS, PathStats, Plan, naive_stats
+from ..compute.dtypes import facts
+from ..compute.kernel import row_stats
+from ..compute.losses import Naive, sigmoid_loss, softmax_loss
+from ..compute.mergeable import ExactSum, Extreme, RowIds, RowSet, merge_largest, row_id
+from ..compute.numerics import naive_stats
+from ..compute.stats import PATHS, PathStats, Plan
 from . import Backend
 
 

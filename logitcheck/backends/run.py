@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..numerics import PATHS, Plan
+from ..compute.stats import PATHS, Plan
 from ..settings import Settings
 from . import Backend, installed, load
 from .compute import BackendStats, Job, StableStats, tolerance

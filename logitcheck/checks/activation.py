@@ -7,11 +7,11 @@ the user gets beside the correct one.
 
 from __future__ import annotations
 
+from ..compute.mergeable import ExactSum
 from ..inference import double_softmax_floor
-from ..mergeable import ExactSum
 from ..report.model import Severity
-from . import Context, rule
 from .fmt import num
+from .registry import Context, rule
 
 
 def _kind_phrase(ctx: Context) -> str:

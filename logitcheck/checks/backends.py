@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..report.model import Severity
-from . import Context, rule
 from .fmt import num
+from .registry import Context, rule
 
 
 @rule(

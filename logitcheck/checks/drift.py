@@ -7,15 +7,12 @@ instead of one input's Context; they live in the same registry with scope "drift
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from ..compute.drift import DriftStats
 from ..report.model import Kind, Severity
 from ..settings import Settings
-from . import rule
 from .fmt import num, rows_phrase
-
-if TYPE_CHECKING:  # logitcheck.drift imports this module
-    from ..drift import DriftStats
+from .registry import rule
 
 
 @dataclass(frozen=True)

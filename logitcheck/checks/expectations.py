@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..report.model import Report, Severity
-from . import rule
+from .registry import rule
 
 
 @dataclass(frozen=True)

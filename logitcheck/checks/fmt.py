@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..mergeable import RowSet
+from ..compute.mergeable import RowSet
 
 
 def rows_phrase(rows: RowSet, total: int) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from ..compute.gaussian import TORCH_EPS, scale_zones
 from ..report.model import Severity
-from . import rule
 from .fmt import num, rows_phrase
+from .registry import rule
 
-# These rules run only on a `gaussian` report, whose module (..gaussian: the engine, the input
-# formats) is loaded by then: it is imported where it is used, so that registering the rules
-# (every command does, through checks/__init__) does not load it.
+# These rules run only on a `gaussian` report; the numbers they quote (the dtype zones of the
+# scale, torch's eps) come from compute/gaussian.py, which imports neither checks nor analyses.
 
 _FIX_STABLE = {
     "numpy": "Compute log_std + 0.5*np.log(2*np.pi) + 0.5*((y - mu)*np.exp(-log_std))**2; "
@@ -70,8 +70,6 @@ def naive_variance_overflow(ctx):
     p = _naive(ctx)
     if p is None or not p.overflow:
         return
-    from ..gaussian import scale_zones
-
     z = scale_zones(ctx.scale_kind, ctx.storage)
     yield (
         f"the variance overflows in {ctx.storage} on {rows_phrase(p.overflow, ctx.stats.rows)}: "
@@ -97,8 +95,6 @@ def naive_variance_underflow(ctx):
     p = _naive(ctx)
     if p is None or not p.underflow:
         return
-    from ..gaussian import scale_zones
-
     z = scale_zones(ctx.scale_kind, ctx.storage)
     yield (
         f"the variance rounds to 0 in {ctx.storage} on "
@@ -126,8 +122,6 @@ def naive_variance_underflow(ctx):
     scope="gaussian",
 )
 def torch_variance_clamped(ctx):
-    from ..gaussian import TORCH_EPS
-
     s = ctx.stats
     if not s.torch_clamped or s.torch_loss.mean is None or s.loss.mean is None:
         return

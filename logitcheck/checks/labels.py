@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..report.model import Severity
-from . import Context, rule
 from .fmt import rows_phrase
+from .registry import Context, rule
 
 
 @rule(

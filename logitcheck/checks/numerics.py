@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 
-from ..dtypes import facts
-from ..numerics import PATHS, exp_overflow_threshold
+from ..compute.dtypes import facts
+from ..compute.stats import PATHS, exp_overflow_threshold
 from ..report.model import Severity
-from . import Context, rule
 from .fmt import num, rows_phrase
+from .registry import Context, rule
 
 _STABLE_FIX = {
     "numpy": "Use scipy.special.log_softmax(z, axis=1) (or z - scipy.special.logsumexp(z, "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dtypes import FLOATS
+from ..compute.dtypes import FLOATS
 from ..errors import InputError, UsageError
 from ..report.model import InputInfo
 from ..settings import Settings
@@ -353,7 +353,7 @@ def make_source(stored: Stored, settings: Settings) -> Source:
 class Labels:
     stored: Stored
     view: RowView | LazyRowView  # one class id per row of the logits (dense: one row each)
-    targets: str = "ids"  # see numerics.Plan.targets
+    targets: str = "ids"  # see compute/stats.Plan.targets
 
     @property
     def path(self) -> Path:

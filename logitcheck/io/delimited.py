@@ -30,6 +30,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import InputError, os_input_error
+from .csvcommon import Head, is_number, label_ids, suffixes
 from .limits import check_declared, decoded_cap, human_bytes
 
 #: progress(bytes done, bytes total): the CLI draws a bar from it; the core never prints.
@@ -38,45 +39,6 @@ Progress = Callable[[int, int], None]
 BLOCK_LINES = 65536
 MAX_LINE = 16 << 20  # characters; a row of 16 M characters is not a row of class scores
 _SAMPLE_BYTES = 1 << 20
-
-
-def suffixes(path: Path) -> tuple[str, bool]:
-    """('csv' or 'tsv', gzipped?) from the file name."""
-    name = path.name.lower()
-    gz = name.endswith(".gz")
-    base = name[:-3] if gz else name
-    return ("tsv" if base.endswith(".tsv") else "csv"), gz
-
-
-@dataclass(frozen=True)
-class Head:
-    """What the first lines say: column names and which columns hold numbers."""
-
-    names: tuple[str, ...]
-    has_header: bool
-    numeric: tuple[bool, ...]  # judged on the first data row
-    delimiter: str
-    header_bytes: int  # length of the header line (0 without one)
-    sample_rows: int  # data rows in the first _SAMPLE_BYTES of text
-    sample_bytes: int  # ... and their length
-    sample_raw_bytes: int  # file bytes consumed to read the sample (compressed, for .gz)
-    complete: bool  # the sample is the whole file
-    first_line: int = 1  # the line number of data row 0 (after the header, blank lines)
-    # the first column holds unique increasing integers in the sample (a row index)
-    increasing_first: bool = False
-
-    def label(self, i: int) -> str:
-        return self.names[i] if self.has_header else str(i + 1)
-
-
-def _is_number(cell: str) -> bool:
-    if "_" in cell:  # Python's float() takes 1_000; numpy's and pyarrow's parsers do not
-        return False
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 class _Text:
@@ -173,7 +135,7 @@ def head(path: Path) -> Head:
         if not first:
             raise InputError(path, "is empty (no header, no rows)")
         cells = _split(first, delimiter, path, text.line)[0]
-        has_header = not all(_is_number(c) for c in cells)
+        has_header = not all(is_number(c) for c in cells)
         first_line = text.line + 1 if has_header else text.line
         sample, size, complete = [] if has_header else [first[0]], 0, False
         while size < _SAMPLE_BYTES:
@@ -188,7 +150,7 @@ def head(path: Path) -> Head:
     names = tuple(c.strip() for c in cells) if has_header else tuple(
         str(i + 1) for i in range(len(cells)))
     # judged on the first data row (no rows: every column, so "no data rows" is the error)
-    numeric = tuple(not sample or (i < len(data) and _is_number(data[i]))
+    numeric = tuple(not sample or (i < len(data) and is_number(data[i]))
                     for i in range(len(names)))
     return Head(names, has_header, numeric, delimiter, len(first[0]) if has_header else 0,
                 len(sample), sum(len(ln) for ln in sample), raw, complete, first_line,
@@ -493,7 +455,7 @@ def _parse(
             cells = [ln.rpartition(d)[2] for ln in lines]
         else:
             cells = [ln.split(d)[label] for ln in lines]
-        ids = _label_ids(path, h, cells, first, label, name_map)
+        ids = label_ids(path, h, cells, first, label, name_map)
     return values, ids
 
 
@@ -513,40 +475,10 @@ def _parse_slowly(
             _ragged(path, h, first + r, len(row))
         for c, i in enumerate(cols):
             cell = row[i]
-            if not _is_number(cell):
+            if not is_number(cell):
                 shown = cell if len(cell) <= 40 else cell[:40] + "..."
                 raise InputError(
                     path, f"line {first + r}, column {h.label(i)}: {shown!r} is not a number"
                 )
             out[r, c] = float(cell)
-    return out
-
-
-def _label_ids(
-    path: Path, h: Head, cells: list[str], first: int, col: int, name_map: dict[str, int]
-) -> np.ndarray:
-    try:
-        return np.array(cells).astype(np.int64)
-    except (ValueError, OverflowError):
-        pass
-    out = np.empty(len(cells), dtype=np.int64)
-    for r, cell in enumerate(cells):
-        text = cell.strip()
-        try:
-            out[r] = int(text)  # an integer is a class id
-            continue
-        except (ValueError, OverflowError):  # OverflowError: no int64, so no class id
-            pass
-        if text in name_map:
-            out[r] = name_map[text]
-            continue
-        if _is_number(text) and float(text).is_integer() and abs(float(text)) < 2**63:
-            out[r] = int(float(text))
-            continue
-        known = ", ".join(list(name_map)[:10]) if name_map else "none: the logits have no header"
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        raise InputError(
-            path, f"line {first + r}, column {h.label(col)}: label {shown!r} is neither a class "
-            f"id nor a class name ({known})"
-        )
     return out

@@ -42,14 +42,12 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ..errors import InputError
-
-if TYPE_CHECKING:
-    from .delimited import Head
+from .csvcommon import Head, label_ids
 
 #: Text per task. Several are in flight (one per worker, and one more being read).
 SEGMENT_BYTES = 8 << 20
@@ -386,8 +384,6 @@ def _label_ids(column: Any, plan: _Plan) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from . import delimited
-
     try:  # pyarrow's integers are a subset of int()'s, with the same values
         return _numbers(pc.cast(column, pa.int64()), np.int64)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -400,7 +396,7 @@ def _label_ids(column: Any, plan: _Plan) -> np.ndarray:
     if any(not c.strip() for c in cells):
         raise Fallback("a blank label: a blank line to the slow parser")
     try:
-        return delimited._label_ids(plan.path, plan.head, cells, 1, plan.label, plan.name_map)
+        return label_ids(plan.path, plan.head, cells, 1, plan.label, plan.name_map)
     except InputError:
         raise Fallback("a label that is neither id nor name") from None
 

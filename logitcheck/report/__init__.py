@@ -8,75 +8,16 @@ looked up in RENDERERS, so a run loads the one renderer it uses (a fast start).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from .model import Finding, InputInfo, Kind, Report, Severity
-
-#: format name -> (module in this package, renderer function); order: the --format choices
-_WHERE = {
-    "rich": ("terminal", "render_rich"),
-    "json": ("json_format", "render_json"),
-    "junit": ("junit", "render_junit"),
-    "github": ("github", "render_github"),
-    "markdown": ("markdown", "render_markdown"),
-    "html": ("html", "render_html"),
-    "sarif": ("sarif", "render_sarif"),
-}
-
-
-class Renderers(MutableMapping[str, Callable[..., str]]):
-    """format name -> renderer, importing a renderer's module on its first lookup.
-
-    Iterating, `len` and `in` never import anything; a format set here (a test's stand-in,
-    a new format) is used as given.
-    """
-
-    def __init__(self, where: dict[str, tuple[str, str]]) -> None:
-        self._where: dict[str, tuple[str, str] | None] = dict(where)
-        self._loaded: dict[str, Callable[..., str]] = {}
-
-    def __getitem__(self, fmt: str) -> Callable[..., str]:
-        try:
-            return self._loaded[fmt]
-        except KeyError:
-            pass
-        where = self._where[fmt]  # KeyError for a format that is not there
-        assert where is not None  # set formats are in _loaded
-        module, name = where
-        renderer = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-        self._loaded[fmt] = renderer
-        return renderer
-
-    def __setitem__(self, fmt: str, renderer: Callable[..., str]) -> None:
-        self._where.setdefault(fmt, None)
-        self._loaded[fmt] = renderer
-
-    def __delitem__(self, fmt: str) -> None:
-        del self._where[fmt]
-        self._loaded.pop(fmt, None)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._where)
-
-    def __len__(self) -> int:
-        return len(self._where)
-
-    def __contains__(self, fmt: object) -> bool:
-        return fmt in self._where
-
-    def __repr__(self) -> str:
-        return f"Renderers({list(self._where)})"
-
-
-#: format name -> renderer; drives the --format choice.
-RENDERERS = Renderers(_WHERE)
+from .renderers import _WHERE, RENDERERS, Renderers  # noqa: F401 (Renderers: public)
 
 _RENDER_FUNCTIONS = {name: (module, name) for module, name in _WHERE.values()}
 
 
-_SUBMODULES = ("batch", "common", "github", "html", "json_format", "junit", "markdown",
-               "pictures", "sarif", "tables", "terminal", "textplot")
+_SUBMODULES = ("batch", "common", "fingerprint", "github", "html", "json_format", "junit",
+               "markdown", "pictures", "renderers", "sarif", "tables", "terminal", "textplot")
 
 
 def __getattr__(name: str) -> Any:

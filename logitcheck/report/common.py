@@ -1,8 +1,9 @@
-"""Plain-text pieces every renderer shares: the verdict line and a finding's title."""
+"""Plain-text pieces every renderer shares: a finding's title, the loss gaps (the verdict
+line is model.verdict: Report.__repr__ uses it too)."""
 
 from __future__ import annotations
 
-from .model import Finding, Report, Severity
+from .model import Finding
 
 
 def finding_title(finding: Finding) -> str:
@@ -17,35 +18,6 @@ def no_finite_loss(metrics: dict) -> str | None:
         return None
     n = metrics.get("rows_with_nonfinite_loss") or 0
     return f"loss: not finite on any labelled row ({n:,} row{'s' * (n != 1)} inf/NaN)"
-
-
-def _counts(findings: list[Finding]) -> str:
-    """'2 errors, 1 warning' ('' for none)."""
-    counts = {s: sum(1 for f in findings if f.severity == s) for s in Severity}
-    return ", ".join(f"{n} {s.label}{'s' * (n != 1)}"
-                     for s, n in sorted(counts.items(), reverse=True) if n)
-
-
-def verdict(report: Report) -> str:
-    """'FAIL: 2 errors (fail-on error, exit 1)'; with --baseline, what is new first:
-    'PASS: 0 new; 2 baselined (fail-on error, exit 0)',
-    'FAIL: 1 new (1 error); 2 baselined, the inputs changed since the baseline (...)'."""
-    if report.gate.baseline is not None:
-        new = [f for f in report.findings if not f.baselined]
-        found = f"{len(new)} new" + (f" ({_counts(new)})" if new else "")
-        found += f"; {len(report.findings) - len(new)} baselined"
-        if report.gate.changed_since_baseline:
-            found += ", the inputs changed since the baseline"
-    else:
-        found = _counts(report.findings) or "no findings"
-    suppressed = sum(report.gate.suppressed.values())
-    if suppressed:
-        found += f", {suppressed} suppressed by --select/--ignore"
-    gate = report.fail_on.label if report.fail_on is not None else "never"
-    if report.gate.exit_zero:
-        gate += ", exit-zero"
-    mark = "FAIL" if report.exit_code else "PASS"
-    return f"{mark}: {found} (fail-on {gate}, exit {report.exit_code})"
 
 
 #: a naive path within this relative gap of the stable loss on every row is "ok": rounding

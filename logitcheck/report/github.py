@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import finding_title, verdict
-from .model import Report, Severity
+from .common import finding_title
+from .model import Report, Severity, verdict
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from html import escape
 
-from .common import finding_title, gap_text, no_finite_loss, verdict
+from .common import finding_title, gap_text, no_finite_loss
 from .json_format import dumps as json_dumps
-from .model import Finding, Report
+from .model import Finding, Report, verdict
 from .pictures import Picture, bin_of, bin_range, pictures
 from .tables import TableData, num, row_tables, zone_table
 from .textplot import tick_label

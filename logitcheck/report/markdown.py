@@ -10,9 +10,9 @@ from __future__ import annotations
 import html
 
 from ..sanitize import markdown_text
-from .common import finding_title, no_finite_loss, verdict
+from .common import finding_title, no_finite_loss
 from .json_format import dumps as json_dumps
-from .model import Finding, Report
+from .model import Finding, Report, verdict
 
 MAX_BYTES = 1024 * 1024 - 4096  # GitHub's limit is 1 MiB; keep room for the note
 _FRAMEWORKS = (("pytorch", "PyTorch"), ("keras", "Keras/TF"), ("jax", "JAX"), ("numpy", "numpy"))

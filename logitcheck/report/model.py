@@ -9,6 +9,8 @@ from typing import Any
 
 from ..errors import EXIT_FINDINGS, EXIT_OK
 from ..sanitize import clean, clean_data
+from .fingerprint import inputs_fingerprint
+from .renderers import RENDERERS
 
 
 class Severity(enum.IntEnum):
@@ -129,8 +131,6 @@ class GateInfo:
     def fingerprint(self) -> str:
         """Of the inputs, as baseline keys use it ("" without inputs). Computed when first
         asked for (the JSON report, a baseline): it reads up to 2 MiB of each input."""
-        from ..baseline import inputs_fingerprint
-
         return inputs_fingerprint(list(self.inputs)) if self.inputs else ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,15 +209,11 @@ class Report:
         <logitcheck Report analyze: PASS: no findings (fail-on error, exit 0)
           64 rows x 2 classes, holds logits; loss 0.0181499 (-log_softmax(z)[y])>
         """
-        from . import RENDERERS  # renderers import this module
-
         if fmt not in RENDERERS:
             raise ValueError(f"unknown format {fmt!r} (formats: {', '.join(RENDERERS)})")
         return RENDERERS[fmt](self, color=color, width=width, verbosity=verbosity)
 
     def __repr__(self) -> str:
-        from .common import verdict
-
         lines = [f"<logitcheck Report {self.command}: {verdict(self)}"]
         m = self.metrics
         if self.kind is not None and "rows" in m:
@@ -256,3 +252,32 @@ class Report:
             "command": self.command,
             "gate": self.gate.to_dict(),
         }
+
+
+def _counts(findings: list[Finding]) -> str:
+    """'2 errors, 1 warning' ('' for none)."""
+    counts = {s: sum(1 for f in findings if f.severity == s) for s in Severity}
+    return ", ".join(f"{n} {s.label}{'s' * (n != 1)}"
+                     for s, n in sorted(counts.items(), reverse=True) if n)
+
+
+def verdict(report: Report) -> str:
+    """'FAIL: 2 errors (fail-on error, exit 1)'; with --baseline, what is new first:
+    'PASS: 0 new; 2 baselined (fail-on error, exit 0)',
+    'FAIL: 1 new (1 error); 2 baselined, the inputs changed since the baseline (...)'."""
+    if report.gate.baseline is not None:
+        new = [f for f in report.findings if not f.baselined]
+        found = f"{len(new)} new" + (f" ({_counts(new)})" if new else "")
+        found += f"; {len(report.findings) - len(new)} baselined"
+        if report.gate.changed_since_baseline:
+            found += ", the inputs changed since the baseline"
+    else:
+        found = _counts(report.findings) or "no findings"
+    suppressed = sum(report.gate.suppressed.values())
+    if suppressed:
+        found += f", {suppressed} suppressed by --select/--ignore"
+    gate = report.fail_on.label if report.fail_on is not None else "never"
+    if report.gate.exit_zero:
+        gate += ", exit-zero"
+    mark = "FAIL" if report.exit_code else "PASS"
+    return f"{mark}: {found} (fail-on {gate}, exit {report.exit_code})"

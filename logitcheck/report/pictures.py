@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..dtypes import FLOATS, facts
+from ..compute.dtypes import FLOATS, facts
 from .model import Report
 
 # Values that sum to 1 per row: their max logit and range say nothing about headroom.

@@ -59,7 +59,7 @@ def _rule_descriptor(code: str, name: str) -> dict[str, Any]:
 
 def _result(finding: Finding, report: Report, rule_index: dict[str, int],
             job: str | None) -> dict[str, Any]:
-    from ..baseline import finding_key, input_names
+    from ..gate.baseline import finding_key, input_names
     from .github import first_row
 
     prefix = f"{job}: " if job else ""

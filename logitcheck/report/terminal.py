@@ -14,9 +14,9 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from .common import finding_title, gap_text, no_finite_loss, verdict
+from .common import finding_title, gap_text, no_finite_loss
 from .fit import Column, fit_columns, fitted_table, left_out_note
-from .model import Finding, Report, Severity
+from .model import Finding, Report, Severity, verdict
 from .pictures import pictures
 from .tables import TableData, row_tables, zone_table
 from .textplot import draw

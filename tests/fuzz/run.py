@@ -55,7 +55,7 @@ class Summary:
 
 
 def yaml_available() -> bool:
-    return importlib.util.find_spec("logitcheck.batch") is not None
+    return importlib.util.find_spec("logitcheck.batch.config") is not None
 
 
 def judge(case: Case, answer: dict) -> str | None:

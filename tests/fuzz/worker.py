@@ -63,7 +63,7 @@ def main() -> None:
 
     from click.testing import CliRunner
 
-    from logitcheck.cli import cli
+    from logitcheck.cli.app import cli
 
     tmp = tempfile.gettempdir()  # the parent points TMPDIR at a directory of our own
     for line in sys.stdin:

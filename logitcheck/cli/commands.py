@@ -1,9 +1,9 @@
 """The commands other than `analyze`: compare, baseline, gaussian, inspect, run, config,
 rules and explain.
 
-cli.py imports this module the first time one of them is looked up (a command line that
-names one, `--help`), so that `logitcheck analyze` does not build their options: a fast
-start. Importing it registers the commands on cli.cli.
+The group (app.py) imports this module by name the first time one of them is looked up (a
+command line that names one, `--help`), so that `logitcheck analyze` does not build their
+options: a fast start. This module does not import app.py; app.COMMANDS names its commands.
 """
 
 from __future__ import annotations
@@ -17,32 +17,28 @@ from typing import Any
 
 import click
 
-from . import baseline
-from .checks import REGISTRY, SEVERITY_MODEL, find_rule, rules_markdown
-from .cli import (
+from ..analyses.analyze import analyze
+from ..checks import REGISTRY, SEVERITY_MODEL, find_rule, rules_markdown
+from ..errors import EXIT_ERROR, LogitcheckError
+from ..gate import baseline
+from ..options import SCALES
+from ..report import Report
+from ..sanitize import clean
+from ..settings import DriftThresholds
+from .options import (
     _EXPECTS,
     _LOSS_PATH,
     _analysis_options,
     _backend_options,
     _compute_options,
-    _fail,
-    _finish,
     _gate_options,
-    _guarded,
-    _output,
-    _project_defaults,
     _run_options,
-    _settings,
-    analyze,
-    cli,
+    engine_options,
+    input_options,
+    render_inspect,
 )
-from .cli_options import engine_options, input_options, render_inspect
-from .errors import EXIT_ERROR, LogitcheckError
-from .options import SCALES
 from .outputs import check_outputs, input_paths, write_atomic
-from .report import Report
-from .sanitize import clean
-from .settings import DriftThresholds
+from .run import _fail, _finish, _guarded, _output, _project_defaults, _settings
 
 
 def _drift_options(f: Callable) -> Callable:
@@ -63,7 +59,7 @@ def _drift_options(f: Callable) -> Callable:
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
 
-@cli.command("compare")
+@click.command("compare")
 @click.argument("reference", type=click.Path(path_type=str))
 @click.argument("candidate", type=click.Path(path_type=str))
 @_drift_options
@@ -77,13 +73,13 @@ def compare_command(reference: str, candidate: str, max_abs_diff: float, max_kl:
     """
     thresholds = DriftThresholds(max_abs_diff, max_kl, min_top1_agreement, max_loss_delta)
     settings = _guarded("options", lambda: _settings(kw, drift=thresholds))
-    from .drift import compare  # the commands' own modules load with them: a fast start
+    from ..analyses.compare import compare  # the commands' own modules load with them: a fast start
 
     _finish(candidate, lambda: compare(reference, candidate, kw["labels"], settings),
             _guarded("options", lambda: _output(kw)))
 
 
-@cli.group("baseline")
+@click.group("baseline")
 def baseline_group() -> None:
     """Accept the current findings, so that `analyze --baseline FILE` fails only on new ones."""
 
@@ -129,7 +125,7 @@ def _gaussian_options(f: Callable) -> Callable:
     return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
 
 
-@cli.command("gaussian")
+@click.command("gaussian")
 @click.argument("mean", type=click.Path(path_type=str))
 @click.argument("scale", type=click.Path(path_type=str))
 @click.option("--targets", type=click.Path(path_type=str), default=None,
@@ -146,12 +142,12 @@ def gaussian_command(mean: str, scale: str, targets: str | None, **kw: Any) -> N
     safetensors or CSV, with a key or column for each.
     """
     settings = _guarded("options", lambda: _settings(kw))
-    from .gaussian import analyze_gaussian
+    from ..analyses.gaussian import analyze_gaussian
 
     _finish(scale, lambda: analyze_gaussian(mean, scale, targets, settings), _output(kw))
 
 
-@cli.command("inspect")
+@click.command("inspect")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
@@ -160,7 +156,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
 
     Every readable FILE is described; each one that is not gets one error line on stderr,
     and the exit code is then 2."""
-    from .io.describe import describe
+    from ..io.describe import describe
 
     docs, errors = [], []
     for f in files:
@@ -180,7 +176,7 @@ def inspect_command(files: tuple[str, ...], fmt: str) -> None:
     sys.exit(EXIT_ERROR if errors else 0)
 
 
-@cli.command("run")
+@click.command("run")
 @click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
 @click.option("--jobs", "only", multiple=True, metavar="NAME",
               help="Run only these jobs (names or globs on names; repeatable).")
@@ -205,10 +201,10 @@ def run_command(config: str, only: tuple[str, ...], parallel: int,
     ctx = click.get_current_context()
     given = {k: v for k, v in kw.items()
              if ctx.get_parameter_source(k) is click.core.ParameterSource.COMMANDLINE}
-    from . import batch, runner
-    from .report.batch import BATCH_RENDERERS, BatchReport
+    from ..batch import resolve, runner
+    from ..report.batch import BATCH_RENDERERS, BatchReport
 
-    jobs = _guarded(config, lambda: batch.load(config, given).select(only))
+    jobs = _guarded(config, lambda: resolve.load(config, given).select(only))
     progress = _progress(len(jobs)) if sys.stderr.isatty() else contextlib.nullcontext(None)
     with progress as advance:
         outcomes = runner.run_jobs(jobs, parallel, advance)
@@ -232,7 +228,7 @@ def _progress(total: int) -> Any:
     return bar()
 
 
-@cli.group("config")
+@click.group("config")
 def config_group() -> None:
     """Check a batch config, or print the jobs it resolves to."""
 
@@ -241,9 +237,9 @@ def config_group() -> None:
 @click.argument("config", default="logitcheck.yaml", type=click.Path(path_type=str))
 def config_validate_command(config: str) -> None:
     """Validate CONFIG (default ./logitcheck.yaml) without running anything."""
-    from . import batch
+    from ..batch import resolve
 
-    jobs = _guarded(config, lambda: batch.load(config).jobs)
+    jobs = _guarded(config, lambda: resolve.load(config).jobs)
     click.echo(f"{clean(config)}: ok, {len(jobs)} job{'s' * (len(jobs) != 1)}")
 
 
@@ -254,7 +250,7 @@ def config_validate_command(config: str) -> None:
 def config_show_command(config: str, fmt: str) -> None:
     """Print CONFIG's jobs with every setting resolved (and where each came from), and
     the analyze defaults of [tool.logitcheck] in the nearest pyproject.toml."""
-    from . import batch
+    from ..batch import resolve
     from .project_config import load
 
     project = _guarded("pyproject.toml", load)
@@ -263,7 +259,7 @@ def config_show_command(config: str, fmt: str) -> None:
     # no CONFIG given and no ./logitcheck.yaml: what pyproject.toml sets, if it sets anything
     if not (project.path and ctx.get_parameter_source("config") is
             click.core.ParameterSource.DEFAULT and not os.path.exists(config)):
-        jobs = _guarded(config, lambda: batch.load(config).jobs)
+        jobs = _guarded(config, lambda: resolve.load(config).jobs)
         doc = {"config": config, "jobs": [j.to_dict() for j in jobs]}
     if project.path:
         doc["defaults_from_pyproject"] = project.to_dict()
@@ -277,7 +273,7 @@ def config_show_command(config: str, fmt: str) -> None:
         click.echo(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), nl=False)
 
 
-@cli.command("rules")
+@click.command("rules")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
               show_default=True, help="markdown: the rules as a Markdown table.")
 def rules_command(fmt: str) -> None:
@@ -290,7 +286,7 @@ def rules_command(fmt: str) -> None:
         click.echo(f"{r.code}  {r.name:<36} {r.severity.label:<8} {r.summary}")
 
 
-@cli.command("explain")
+@click.command("explain")
 @click.argument("code")
 def explain_command(code: str) -> None:
     """Explain one rule (by code, e.g. LC201, or name): what, why, example, fix.

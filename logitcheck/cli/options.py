@@ -1,12 +1,12 @@
-"""The input options shared by `analyze` (and later batch runs): formats, keys, layouts, caps;
-and the engine options (`--engine`, `--scheduler`).
-
-Kept apart from cli.py so the command definitions stay short: `@input_options` and
-`@engine_options` add the options; options.py maps their values to Settings fields.
+"""The commands' options: the input options (formats, keys, layouts, caps), the engine
+options (`--engine`, `--scheduler`), and the option groups of the commands (`@_run_options`,
+`@_gate_options`, ...), so the of the commands (`@_run_options`, `@_gate_options`, ...), so the
+command modules stay short; logitcheck/options.py maps the values to Settings fields.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from ..backends import NAMES as BACKENDS
+from ..report import RENDERERS
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -149,7 +152,7 @@ class StderrProgress:
 def render_inspect(docs: list[dict[str, Any]], fmt: str,
                    errors: list[dict[str, str]] | None = None) -> str:
     """errors: the files that could not be described ({path, error}; JSON lists them)."""
-    from .sanitize import clean_data
+    from ..sanitize import clean_data
 
     docs = clean_data(docs)  # names, keys, columns and messages come from the files
     errors = clean_data(errors)
@@ -180,3 +183,117 @@ def render_inspect(docs: list[dict[str, Any]], fmt: str,
             lines.append(f"  {len(d['columns'])} columns ({header}): {', '.join(d['columns'])}")
             lines.append(f"  numeric: {', '.join(d['numeric_columns']) or 'none'}; {rows}")
     return "\n".join(lines) + "\n"
+
+
+_FAIL_ON = ("error", "warning", "info", "never")
+
+
+def _run_options(f: Callable) -> Callable:
+    """Options that change what is computed and which findings count."""
+    return click.option("--labels", type=click.Path(path_type=str),
+                        help="Class ids, one per row (1-D), or (rows, classes) one-hot, soft "
+                        "or multi-label targets.")(_analysis_options(f))
+
+
+def _analysis_options(f: Callable) -> Callable:
+    """_run_options but --labels: what `run` can set for every job."""
+    options = [
+        click.option("--label-smoothing", type=click.FloatRange(0.0, 1.0, max_open=True),
+                     default=0.0, show_default=True,
+                     help="As torch's F.cross_entropy(label_smoothing=...)."),
+        click.option("--multi-label", is_flag=True,
+                     help="Read a (rows, classes) 0/1 label array as independent binary "
+                     "targets (BCE with logits) instead of one-hot / soft rows."),
+        click.option("--ignore-index", type=int, default=-100, show_default=True,
+                     help="Rows whose label is this are left out, as in torch's "
+                     "F.cross_entropy."),
+    ]
+    return _compute_options(functools.reduce(lambda g, opt: opt(g), reversed(options), f))
+
+
+def _compute_options(f: Callable) -> Callable:
+    """How the work is split, the extra dtypes, and which rules count."""
+    options = [
+        click.option("--chunk-rows", type=click.IntRange(min=1), default=None,
+                     help="Rows per chunk (default: about 32 MiB of the file, at most "
+                     "262,144 rows, and two chunks a thread where the file has them)."),
+        click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="Chunks computed in parallel (0: one per core)."),
+        click.option("--select", multiple=True, metavar="CODES",
+                     help="Only these rules (codes or prefixes, comma-separated, repeatable)."),
+        click.option("--ignore", multiple=True, metavar="CODES",
+                     help="Not these rules (codes or prefixes); wins over --select."),
+        click.option("--severity", "severities", multiple=True, metavar="CODE=LEVEL",
+                     help="Override a rule's severity, e.g. LC207=error (repeatable)."),
+        click.option("--dtypes", "extra_dtypes", default="", metavar="LIST",
+                     help="Also reproduce the naive paths in these dtypes, e.g. "
+                     "float16,bfloat16 for mixed-precision training (the storage dtype and "
+                     "wider ones always are)."),
+    ]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
+
+
+def _gate_options(f: Callable) -> Callable:
+    """Options of the gate and of where the report goes."""
+    options = [
+        click.option("--format", "fmt", type=click.Choice(list(RENDERERS)), default="rich",
+                     show_default=True, help="What to print on stdout (or write to -o)."),
+        click.option("-o", "--output", type=click.Path(path_type=str), default=None,
+                     help="Write the chosen format to this file instead of stdout."),
+        click.option("--json-report", type=click.Path(path_type=str), default=None,
+                     help="Also write the JSON report to this file."),
+        click.option("--junit-xml", type=click.Path(path_type=str), default=None,
+                     help="Also write a JUnit XML report to this file."),
+        click.option("--summary-md", type=click.Path(path_type=str), default=None,
+                     help="Also write a Markdown summary (e.g. to $GITHUB_STEP_SUMMARY)."),
+        click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+                     show_default=True, help="auto: only on a TTY and when NO_COLOR is unset."),
+        click.option("--fail-on", type=click.Choice(_FAIL_ON), default="error",
+                     show_default=True, help="Exit 1 when a finding is at or above this."),
+        click.option("--exit-zero", is_flag=True,
+                     help="Report only: exit 0 whatever the findings (errors still exit 2)."),
+        click.option("--baseline", "baseline_file", type=click.Path(path_type=str),
+                     default=None,
+                     help="Fail only on findings not in this file (logitcheck baseline write)."),
+        click.option("--html", "html_file", type=click.Path(path_type=str), default=None,
+                     help="Also write a self-contained HTML page (report and plots) to this "
+                     "file."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="The human report is the verdict line only."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Add each finding's evidence, every framework's fix and the dtype "
+                     "zones to the human report."),
+    ]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
+
+
+def _backend_options(f: Callable) -> Callable:
+    """Where the losses are also computed (analyze): backends/ imports them lazily."""
+    options = [
+        click.option("--backend", type=click.Choice(BACKENDS), default="numpy",
+                     show_default=True, help="Also compute the stable and naive paths and the "
+                     "loss APIs with this framework (numpy: the float64 reference only)."),
+        click.option("--device", default="cpu", show_default=True,
+                     help="torch and jax: cpu, cuda, cuda:1, ..."),
+        click.option("--cross-check", is_flag=True,
+                     help="The stable path on every installed backend, against the reference "
+                     "(LC110)."),
+    ]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
+
+
+_EXPECTS = click.option(
+    "--expects", type=click.Choice(["logits", "probabilities", "log-probabilities"]),
+    default="logits", show_default=True,
+    help="What your loss takes: logits (F.cross_entropy, from_logits=True), probabilities "
+    "(from_logits=False, sklearn log_loss) or log-probabilities (F.nll_loss).",
+)
+
+
+_LOSS_PATH = click.option(
+    "--loss-path", type=click.Choice(["stable", "naive"]), default="stable",
+    show_default=True,
+    help="The loss path you compute: stable (log-softmax, F.cross_entropy, from_logits=True: "
+    "a naive path that would break is a warning) or naive (softmax then log by hand: an "
+    "error).",
+)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, UsageError
-from .report import RENDERERS, Report
-from .settings import Output
+from ..errors import InputError, UsageError
+from ..report import RENDERERS, Report
+from ..settings import Output
 
 
 @dataclass(frozen=True)

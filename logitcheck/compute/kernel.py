@@ -42,7 +42,7 @@ def _compiled():
     if os.environ.get("LOGITCHECK_KERNEL", "").lower() == "numpy":
         return None
     try:
-        from . import _kernel  # type: ignore[attr-defined]
+        from .. import _kernel  # type: ignore[attr-defined]
     except ImportError:
         return None
     return _kernel if _kernel.available() else None

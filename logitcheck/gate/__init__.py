@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..checks import REGISTRY, Rule
+from ..errors import UsageError
+from ..report.model import Finding, GateInfo, Severity
+from ..settings import Settings
 from . import baseline
-from .checks import REGISTRY, Rule
-from .errors import UsageError
-from .report.model import Finding, GateInfo, Severity
-from .settings import Settings
 
 
 def split_codes(option: str, values: tuple[str, ...] | list[str]) -> tuple[str, ...]:

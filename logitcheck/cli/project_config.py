@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import LogitcheckError
-from .options import OPTIONS
+from ..errors import LogitcheckError
+from ..options import OPTIONS
 
 TABLE = "[tool.logitcheck]"
 

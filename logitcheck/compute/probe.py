@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..io import Labels, Source
 from .dtypes import facts
-from .io import Labels, Source
 
 #: the sample: at most this many rows, and this many bytes of logits (but 64 rows at least)
 MAX_ROWS = 4096

@@ -11,17 +11,17 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import replace
 
-from . import gate
-from .analysis import analyze
-from .batch import Expect, Job
-from .checks import rules_in, run_checks
-from .checks.expectations import ExpectContext
-from .drift import compare
-from .errors import LogitcheckError
-from .gaussian import analyze_gaussian
-from .report.batch import JobOutcome
-from .report.model import Report
-from .settings import Settings
+from .. import gate
+from ..analyses.analyze import analyze
+from ..analyses.compare import compare
+from ..analyses.gaussian import analyze_gaussian
+from ..checks import rules_in, run_checks
+from ..checks.expectations import ExpectContext
+from ..errors import LogitcheckError
+from ..report.batch import JobOutcome
+from ..report.model import Report
+from ..settings import Settings
+from .config import Expect, Job
 
 
 def with_expectations(report: Report, expect: Expect, settings: Settings) -> Report:

@@ -1,6 +1,6 @@
 """--engine dask: the chunks of one analysis as tasks on a dask.distributed cluster.
 
-Each task is engine.chunk_part over one chunk of rows (engine.chunk_rows): exactly what the
+Each task is chunks.chunk_part over one chunk of rows (chunks.chunk_rows): exactly what the
 local engine computes. The parts are merged in a tree of tasks with Stats.merge, which
 is exact and associative, so the report is bit for bit the local engine's.
 
@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.compute import BackendStats, Job, merge_runs
-from .engine import chunk_bounds, chunk_part, chunk_rows, plan_for, row_reader
-from .errors import InputError, LogitcheckError, UsageError
-from .io import Labels, Ref, Source, reopen
-from .numerics import Plan, Stats, fill_table_cells
-from .settings import Settings
+from ..backends.compute import BackendStats, Job, merge_runs
+from ..errors import InputError, LogitcheckError, UsageError
+from ..io import Labels, Ref, Source, reopen
+from ..settings import Settings
+from .chunks import chunk_bounds, chunk_part, chunk_rows, plan_for, row_reader
+from .stats import Plan, Stats
+from .tables import fill_table_cells
 
 #: How long to wait for --scheduler's scheduler to answer, and for a worker to join it.
 CONNECT_TIMEOUT_S = 10.0

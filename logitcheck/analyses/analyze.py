@@ -12,21 +12,22 @@ from typing import Any
 
 import numpy as np
 
-from . import gate
-from .backends.compute import BackendStats
-from ._entry import kernel_description
-from .backends.run import BackendResult, BackendRun
-from .checks import Context, rules_in, run_checks
-from .dtypes import FLOATS, facts
-from .engine import compute_all, plan_for, row_reader
-from .inference import infer_kind
-from .io import Labels, Progress, Source, open_inputs
-from .kernel import KERNEL
-from .mergeable import Histogram, RowValues
-from .numerics import PATHS, PathStats, Stats, exp_overflow_threshold
-from .probe import Probe, probe_labels
-from .report.model import Finding, InputInfo, Report
-from .settings import Settings
+from .. import gate
+from ..about import kernel_description
+from ..backends.compute import BackendStats
+from ..backends.run import BackendResult, BackendRun
+from ..checks import Context, rules_in, run_checks
+from ..compute.chunks import plan_for, row_reader
+from ..compute.dtypes import FLOATS, facts
+from ..compute.engine import compute_all
+from ..compute.kernel import KERNEL
+from ..compute.mergeable import Histogram, RowValues
+from ..compute.probe import Probe, probe_labels
+from ..compute.stats import PATHS, PathStats, Stats, exp_overflow_threshold
+from ..inference import infer_kind
+from ..io import Labels, Progress, Source, open_inputs
+from ..report.model import Finding, InputInfo, Report
+from ..settings import Settings
 
 #: read(rows) -> those rows' values as stored and their labels (engine.row_reader)
 RowReader = Callable[[list[int]], tuple[np.ndarray, "np.ndarray | None"]]
@@ -171,7 +172,7 @@ def speed_hints(inputs: list[Any]) -> list[str]:
     for info in inputs:
         if info.format not in ("csv", "tsv") or "pyarrow" in sys.modules:
             continue  # pyarrow was imported: it read the large ones
-        from .io.delimited import FAST_MIN_BYTES
+        from ..io.delimited import FAST_MIN_BYTES
 
         try:
             big = os.path.getsize(info.path) >= FAST_MIN_BYTES

@@ -24,55 +24,16 @@ shards, a zarr store) hashes every file under it, each by its path and fingerpri
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
-from .report.model import Finding, Report
+from ..errors import InputError
+from ..report.model import Finding, Report
 
 FORMAT_VERSION = "2"
 _READ = ("1", "2")
-_MIB = 1 << 20
-
-
-def file_fingerprint(path: str | Path) -> str:
-    if os.path.isdir(path):
-        return _directory_fingerprint(Path(path))
-    digest = hashlib.sha256(b"logitcheck-fp1\0")
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            digest.update(size.to_bytes(8, "little"))
-            digest.update(f.read(_MIB))
-            f.seek(max(0, size - _MIB))
-            digest.update(f.read(_MIB))
-    except OSError as exc:
-        raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
-    return digest.hexdigest()
-
-
-def _directory_fingerprint(path: Path) -> str:
-    """A directory input (.npy shards, a zarr store): each file's relative path and
-    fingerprint, in sorted order, so adding, removing or renaming a file changes it too."""
-    digest = hashlib.sha256(b"logitcheck-dir1\0")
-    try:
-        files = sorted(f for f in path.rglob("*") if f.is_file())
-    except OSError as exc:
-        raise InputError(path, f"cannot read ({exc.strerror or exc})") from None
-    for f in files:
-        digest.update(f.relative_to(path).as_posix().encode() + b"\0")
-        digest.update(file_fingerprint(f).encode())
-    return digest.hexdigest()
-
-
-def inputs_fingerprint(paths: list[str]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(file_fingerprint(path).encode())
-    return digest.hexdigest()
 
 
 def input_names(paths: list[str] | tuple[str, ...]) -> list[str]:
@@ -145,7 +106,7 @@ def load(path: str) -> Accepted:
     """The baseline file's keys; InputError (exit 2) if it is not one."""
     import json
 
-    from .io.guard import check_input
+    from ..io.guard import check_input
 
     check_input(path, allow_dir=False, what="baseline file")  # a FIFO would block forever
     try:

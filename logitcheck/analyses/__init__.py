@@ -1,0 +1,1 @@
+"""One pipeline per command: analyze, compare (drift), gaussian."""

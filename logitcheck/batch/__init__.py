@@ -1,0 +1,1 @@
+"""YAML batch runs: read and validate the config, resolve its jobs, run them."""

@@ -1,0 +1,49 @@
+"""`logitcheck analyze`: the default command, loaded first (a fast start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .. import __version__, _process  # noqa: F401  (_process: before numpy loads)
+from ..analyses.analyze import analyze
+from ..report import Report
+from .options import (
+    _EXPECTS,
+    _LOSS_PATH,
+    StderrProgress,
+    _backend_options,
+    _gate_options,
+    _run_options,
+    engine_options,
+    input_options,
+)
+from .run import _finish, _guarded, _output, _project_defaults, _settings
+
+
+@click.command("analyze")
+@click.argument("logits", type=click.Path(path_type=str))
+@_EXPECTS
+@_LOSS_PATH
+@_run_options
+@input_options
+@_backend_options
+@engine_options
+@_gate_options
+def analyze_command(logits: str, **kw: Any) -> None:
+    """Analyze LOGITS: model outputs in .npy, .npz, safetensors, .pt or CSV/TSV (.gz) files,
+    a directory of .npy shards, or a zarr store.
+
+    2-D (rows, classes), 1-D binary, or N-D with a class axis (--class-axis).
+    Defaults may come from [tool.logitcheck] in the nearest pyproject.toml; options given
+    here win.
+    """
+    _guarded("pyproject.toml", lambda: _project_defaults(kw))
+    settings = _guarded("options", lambda: _settings(kw))
+
+    def run() -> Report:
+        with StderrProgress() as progress:
+            return analyze(logits, kw["labels"], settings, progress)
+
+    _finish(logits, run, _guarded("options", lambda: _output(kw)))
