@@ -9,27 +9,13 @@ import click
 from .. import __version__, _process  # noqa: F401  (_process: before numpy loads)
 from ..analyses.analyze import analyze
 from ..report import Report
-from .options import (
-    _EXPECTS,
-    _LOSS_PATH,
-    StderrProgress,
-    _backend_options,
-    _gate_options,
-    _run_options,
-    engine_options,
-    input_options,
-)
+from .options import StderrProgress, _gate_options, analyze_inputs
 from .run import _finish, _guarded, _output, _project_defaults, _settings
 
 
 @click.command("analyze")
 @click.argument("logits", type=click.Path(path_type=str))
-@_EXPECTS
-@_LOSS_PATH
-@_run_options
-@input_options
-@_backend_options
-@engine_options
+@analyze_inputs
 @_gate_options
 def analyze_command(logits: str, **kw: Any) -> None:
     """Analyze LOGITS: model outputs in .npy, .npz, safetensors, .pt or CSV/TSV (.gz) files,

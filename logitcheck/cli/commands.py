@@ -33,6 +33,7 @@ from .options import (
     _compute_options,
     _gate_options,
     _run_options,
+    analyze_inputs,
     engine_options,
     input_options,
     render_inspect,
@@ -87,12 +88,7 @@ def baseline_group() -> None:
 @baseline_group.command("write")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=str))
 @click.argument("logits", type=click.Path(path_type=str))
-@_EXPECTS
-@_LOSS_PATH
-@_run_options
-@input_options
-@_backend_options
-@engine_options
+@analyze_inputs
 def baseline_write_command(file: str, logits: str, **kw: Any) -> None:
     """Record the findings of `analyze LOGITS` (same options) in FILE."""
     _guarded("pyproject.toml", lambda: _project_defaults(kw))  # the same analysis as analyze

@@ -297,3 +297,11 @@ _LOSS_PATH = click.option(
     "a naive path that would break is a warning) or naive (softmax then log by hand: an "
     "error).",
 )
+
+
+def analyze_inputs(f: Callable) -> Callable:
+    """What `analyze` and `baseline write` share: the loss, run, input, backend and engine
+    options (a baseline records the findings analyze reports with the same options)."""
+    options = [_EXPECTS, _LOSS_PATH, _run_options, input_options, _backend_options,
+               engine_options]
+    return functools.reduce(lambda g, opt: opt(g), reversed(options), f)
