@@ -54,7 +54,7 @@ arm() {
     (cd "$WORK/src" && env -u LOGITCHECK_KERNEL -u LOGITCHECK_SIMD PYTHONPATH="$WORK/pure" \
         qemu-aarch64-static -L "$SYSROOT" "$SYSROOT/usr/bin/python3.11" "$@")
 }
-arm -c 'import platform, numpy; from logitcheck import kernel
+arm -c 'import platform, numpy; from logitcheck.compute import kernel
 print("aarch64:", platform.machine(), "python", platform.python_version(), "numpy",
       numpy.__version__, "kernel", kernel.KERNEL, kernel.SIMD)
 assert platform.machine() == "aarch64" and kernel.SIMD == "portable", kernel.SIMD'
