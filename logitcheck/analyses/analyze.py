@@ -148,11 +148,14 @@ def _add_declared_row_losses(m: dict[str, Any], read_rows: RowReader, expects: s
     rows = [r for key in ("worst_rows", "naive_failure_rows") for r in m[key]]
     if expects == "logits" or not rows or m["classes"] < 2 or m["loss_stable"] is None:
         return
+    rows = [r for r in rows if r["label"] is not None]  # multi-label: no single label
+    if not rows:
+        return
+    wanted = sorted({r["row"] for r in rows})
+    values = np.asarray(read_rows(wanted)[0], dtype=np.float64)  # one read for the tables
+    at = {row: k for k, row in enumerate(wanted)}
     for r in rows:
-        if r["label"] is None:  # multi-label targets: no single label to read the value at
-            continue
-        z = read_rows([r["row"]])[0]
-        v = float(np.asarray(z, dtype=np.float64)[0, r["label"]])
+        v = float(values[at[r["row"]], r["label"]])
         if expects == "probabilities":
             loss = -math.log(v) if v > 0 else math.inf
         else:

@@ -413,19 +413,10 @@ def constant_rows(ctx: Context):
     )
 
 
-def _rounded(x: float, dtype: str) -> float:
-    """x rounded to nearest in `dtype` (inf past its largest value plus half a step)."""
+def _inf_from(dtype: str) -> float:
+    """The smallest value that rounds to inf in `dtype` (its largest plus half a step)."""
     f = facts(dtype)
-    if x >= f.max + f.spacing(f.max) / 2:
-        return math.inf
-    step = f.spacing(x)
-    return round(x / step) * step if step else x
-
-
-def _break_row(per_row: float, dtype: str) -> int:
-    """The first row count n whose sum n * per_row rounds to inf in `dtype`."""
-    f = facts(dtype)
-    return math.ceil((f.max + f.spacing(f.max) / 2) / per_row)
+    return f.max + f.spacing(f.max) / 2
 
 
 @rule(
@@ -456,9 +447,12 @@ def reduction_in_storage_dtype(ctx: Context):
     if not s.labelled or not mean or count == 0 or facts(dtype).bits > 16:
         return  # float32 keeps counts exact to 16.7M rows and sums to 3.4e38
     total = mean * count
-    fl_sum, fl_count = _rounded(total, dtype), _rounded(float(count), dtype)
-    if not (math.isinf(fl_sum) or math.isinf(fl_count)):
+    limit = _inf_from(dtype)
+    if total < limit and count < limit:
         return  # rounded once each, sum and count leave the mean within 0.6 % (bfloat16)
+    # one of them is inf: the mean is inf / count = inf, sum / inf = 0, or inf / inf = NaN
+    fl_sum = math.inf if total >= limit else total
+    fl_count = math.inf if count >= limit else float(count)
     with np.errstate(all="ignore"):
         fl_mean = float(np.float64(fl_sum) / np.float64(fl_count))
 
@@ -468,7 +462,7 @@ def reduction_in_storage_dtype(ctx: Context):
     evidence = {"dtype": dtype, "rows": count, "loss": mean, "sum": total,
                 "sum_in_dtype": plain(fl_sum), "count_in_dtype": plain(fl_count),
                 "mean_in_dtype": plain(fl_mean)}
-    breaks = min(_break_row(mean, dtype), _break_row(1.0, dtype))
+    breaks = math.ceil(limit / max(mean, 1.0))  # the sum's row, or the count's
     got = "NaN" if math.isnan(fl_mean) else "inf" if math.isinf(fl_mean) else f"{fl_mean:g}"
     what = []
     if math.isinf(fl_sum):
