@@ -350,9 +350,17 @@ typedef float v8f __attribute__((vector_size(32), aligned(4), may_alias));
 typedef uint32_t v8u __attribute__((vector_size(32), aligned(4), may_alias));
 typedef int32_t v8i __attribute__((vector_size(32), aligned(4), may_alias));
 typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
+typedef int64_t v4di __attribute__((vector_size(32), aligned(8), may_alias));
 #define VSELECT(T, mask, a, b) ((T)(((v8i)(mask) & (v8i)(a)) | (~(v8i)(mask) & (v8i)(b))))
 #else
 #define LC_VEC 0
+#endif
+
+/* a hint to fetch the cache line at p (GCC, Clang: PRFM on ARM); nothing elsewhere */
+#if defined(__GNUC__) || defined(__clang__)
+#define LC_PREFETCH(p) __builtin_prefetch((p), 0, 1)
+#else
+#define LC_PREFETCH(p) ((void)0)
 #endif
 
 /* The portable kernel, for any CPU */

@@ -11,6 +11,13 @@
  * (setup.py: -ffp-contract=off; MSVC does not contract by default): a fused a*b+c would
  * change the bits. */
 
+#if LC_VEC
+/* whether any bit of a vector is set */
+PATTR static inline int PT(any4)(v4di h) {
+    return (h[0] | h[1] | h[2] | h[3]) != 0;
+}
+#endif
+
 /* exp(x) = 2^k p(r), k = round(x / ln 2) (exp_reduced) */
 PATTR static inline double PT(exp_reduced)(double x, int64_t *ki) {
     const double shift = 0x1.8p52;
@@ -128,35 +135,86 @@ PATTR static void PT(load_rowf)(const void *row, int kind, Py_ssize_t j0, Py_ssi
     else for (Py_ssize_t k = 0; k < n; k++) x[k] = bf16_to_float(h[k]);
 }
 
-/* the first column holding v (which the row holds): sixteen compares a step, OR-ed (a
- * loop that vectorises), then the step that hit; c - 1 if none (not reached) */
+/* the first column holding v (which the row holds): 32 compares a step, OR-ed, then the
+ * step that hit, value by value; c - 1 if none (not reached) */
 PATTR static Py_ssize_t PT(first_equal)(const void *row, Py_ssize_t c, int kind, double v) {
     Py_ssize_t j = 0;
     if (kind == KIND_F64) {
         const double *p = row;
+#if LC_VEC
+        const v4d t = {v, v, v, v};
+        for (; j + 32 <= c; j += 32) {
+            v4di h = *(const v4d *)(p + j) == t;
+            for (int k = 4; k < 32; k += 4) h |= *(const v4d *)(p + j + k) == t;
+            if (PT(any4)(h)) break;
+        }
+#else
         for (; j + 16 <= c; j += 16) {
             int hit = 0;
             for (int l = 0; l < 16; l++) hit |= p[j + l] == v;
             if (hit) break;
         }
+#endif
         while (j < c - 1 && p[j] != v) j++;
         return j;
     }
     const float f = (float)v; /* a value of the row: exact */
-    float buf[16];
-    for (; j + 16 <= c; j += 16) {
+    float buf[32];
+    for (; j + 32 <= c; j += 32) {
         const float *p = buf;
         if (kind == KIND_F32) p = (const float *)row + j;
-        else PT(load_rowf)(row, kind, j, 16, buf);
+        else PT(load_rowf)(row, kind, j, 32, buf);
+#if LC_VEC
+        const v8f t = {f, f, f, f, f, f, f, f};
+        const v8i h = (*(const v8f *)p == t) | (*(const v8f *)(p + 8) == t) |
+                      (*(const v8f *)(p + 16) == t) | (*(const v8f *)(p + 24) == t);
+        if (PT(any4)((v4di)h)) break;
+#else
         int hit = 0;
-        for (int l = 0; l < 16; l++) hit |= p[l] == f;
+        for (int l = 0; l < 32; l++) hit |= p[l] == f;
         if (hit) break;
+#endif
     }
     while (j < c - 1 && (float)load_any(row, kind, j) != f) j++;
     return j;
 }
 
-#define PCHUNK 1024 /* columns a step (a multiple of 8) */
+/* pass 1 of row_wide over n floats (a multiple of 8) in the AVX2 code's 8 lanes: max, min,
+ * whether a NaN was seen, and |z| as unsigned bits less 1 (0 becomes the largest), whose
+ * min is the smallest nonzero |z| less 1. (The largest |z| is that of the max or the min.) */
+PATTR static inline void PT(pass1)(const float *src, Py_ssize_t n, float *mx, float *mn,
+                                   int32_t *nan, uint32_t *tiny) {
+#if LC_VEC /* the lanes as vectors (compilers left the loop below scalar) */
+    v8f vmx = *(v8f *)mx, vmn = *(v8f *)mn;
+    v8i vnan = *(v8i *)nan;
+    v8u vtiny = *(v8u *)tiny;
+    for (Py_ssize_t g = 0; g < n; g += 8) {
+        const v8f v = *(const v8f *)(src + g);
+        const v8u a1 = ((v8u)v & 0x7fffffffu) - 1u;
+        vmx = VSELECT(v8f, vmx > v, vmx, v);
+        vmn = VSELECT(v8f, vmn < v, vmn, v);
+        vnan |= v != v;
+        vtiny = VSELECT(v8u, vtiny < a1, vtiny, a1);
+    }
+    *(v8f *)mx = vmx; *(v8f *)mn = vmn; *(v8i *)nan = vnan; *(v8u *)tiny = vtiny;
+#else
+    for (Py_ssize_t g = 0; g < n; g += 8) {
+        for (int l = 0; l < 8; l++) {
+            float v = src[g + l];
+            uint32_t a;
+            memcpy(&a, &v, 4);
+            a = (a & 0x7fffffffu) - 1;
+            mx[l] = mx[l] > v ? mx[l] : v;
+            mn[l] = mn[l] < v ? mn[l] : v;
+            nan[l] |= v != v;
+            tiny[l] = tiny[l] < a ? tiny[l] : a;
+        }
+    }
+#endif
+}
+
+#define PCHUNK 1024 /* columns a step of pass 1 (a multiple of 8) */
+#define P2BLOCK 128 /* and of pass 2 */
 
 /* row_float / row_f64: pass 1 in the AVX2 code's lanes (8 floats or 4 doubles, the same
  * max/min order, so the same zero signs), pass 2's terms a chunk at a time into a buffer,
@@ -165,7 +223,6 @@ PATTR static Py_ssize_t PT(first_equal)(const void *row, Py_ssize_t c, int kind,
 PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want_amin, RowOut *out) {
     double m, mnv, hi = 0, lo = INFINITY;
     int anynan = 0;
-    Py_ssize_t top = -1, amin = -1; /* found in pass 1 (vectors), else by first_equal */
     if (kind == KIND_F64) {
         const double *p = row;
         double mx[4], mn[4], tiny[4];
@@ -190,60 +247,30 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
         out->min_abs = lo;
     } else {
         float mx[8], mn[8], xf[PCHUNK];
-        uint32_t big[8], tiny[8];
-#if LC_VEC
-        int32_t ix[8] = {0}, in[8] = {0};
-#endif
-        for (int l = 0; l < 8; l++) { mx[l] = -INFINITY; mn[l] = INFINITY; big[l] = 0; tiny[l] = 0xffffffffu; }
+        int32_t nan[8];
+        uint32_t tiny[8];
+        for (int l = 0; l < 8; l++) { mx[l] = -INFINITY; mn[l] = INFINITY; nan[l] = 0; tiny[l] = 0xffffffffu; }
+        /* float32 rows are read in place, other kinds a chunk at a time as floats; a last
+         * partial group of 8 is padded with its own first column */
         for (Py_ssize_t j0 = 0; j0 < c; j0 += PCHUNK) {
-            const Py_ssize_t n = c - j0 < PCHUNK ? c - j0 : PCHUNK;
-            const Py_ssize_t nn = (n + 7) & ~(Py_ssize_t)7;
-            PT(load_rowf)(row, kind, j0, n, xf);
-            for (Py_ssize_t k = n; k < nn; k++) xf[k] = xf[nn - 8]; /* past the row: the
-                                                               last group's first column */
-#if LC_VEC /* the same lanes as vectors (compilers left the loop below scalar) */
-            v8f vmx, vmn;
-            v8u vbig, vtiny;
-            vmx = *(v8f *)mx; vmn = *(v8f *)mn; vbig = *(v8u *)big; vtiny = *(v8u *)tiny;
-            /* each lane's first column holding its max (min): where a value is strictly
-             * above (below) it; the padding past the row repeats a column of the row, and
-             * the lowest column wins below */
-            v8i vix = *(v8i *)ix, vin = *(v8i *)in;
-            v8i col = {0, 1, 2, 3, 4, 5, 6, 7};
-            col += (int32_t)j0;
-            for (Py_ssize_t g = 0; g < nn; g += 8, col += 8) {
-                const v8f v = *(const v8f *)(xf + g);
-                v8u a = (v8u)v & 0x7fffffffu, a1 = a - 1u;
-                vix = VSELECT(v8i, v > vmx, col, vix);
-                vin = VSELECT(v8i, v < vmn, col, vin);
-                vmx = VSELECT(v8f, vmx > v, vmx, v);
-                vmn = VSELECT(v8f, vmn < v, vmn, v);
-                vbig = VSELECT(v8u, vbig > a, vbig, a);
-                vtiny = VSELECT(v8u, vtiny < a1, vtiny, a1);
+            const Py_ssize_t n = c - j0 < PCHUNK ? c - j0 : PCHUNK, whole = n & ~(Py_ssize_t)7;
+            const float *src = (const float *)row + j0;
+            if (kind != KIND_F32) {
+                PT(load_rowf)(row, kind, j0, n, xf);
+                src = xf;
             }
-            *(v8f *)mx = vmx; *(v8f *)mn = vmn; *(v8u *)big = vbig; *(v8u *)tiny = vtiny;
-            *(v8i *)ix = vix; *(v8i *)in = vin;
-#else
-            for (Py_ssize_t g = 0; g < nn; g += 8) {
-                for (int l = 0; l < 8; l++) {
-                    float v = xf[g + l];
-                    uint32_t a;
-                    memcpy(&a, &v, 4);
-                    a &= 0x7fffffffu;
-                    mx[l] = mx[l] > v ? mx[l] : v;
-                    mn[l] = mn[l] < v ? mn[l] : v;
-                    big[l] = big[l] > a ? big[l] : a;
-                    tiny[l] = tiny[l] < a - 1 ? tiny[l] : a - 1;
-                }
+            PT(pass1)(src, whole, mx, mn, nan, tiny);
+            if (whole < n) {
+                float last[8];
+                for (int l = 0; l < 8; l++) last[l] = src[whole + (whole + l < n ? l : 0)];
+                PT(pass1)(last, 8, mx, mn, nan, tiny);
             }
-#endif
         }
-        uint32_t bits = 0, t = 0xffffffffu;
+        uint32_t t = 0xffffffffu;
         for (int l = 0; l < 8; l++) {
-            bits = big[l] > bits ? big[l] : bits;
+            anynan |= nan[l] != 0;
             t = tiny[l] < t ? tiny[l] : t;
         }
-        anynan = bits > 0x7f800000u;
         double h4[4], n4[4];
         for (int l = 0; l < 4; l++) {
             double a = mx[l], b = mx[l + 4], x = mn[l], y = mn[l + 4];
@@ -255,24 +282,13 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
             m = h4[l] > m ? h4[l] : m;
             mnv = n4[l] < mnv ? n4[l] : mnv;
         }
-#if LC_VEC
-        if (c < INT32_MAX - 16) { /* the lowest column of a lane whose max (min) is the row's */
-            top = amin = c;
-            for (int l = 0; l < 8; l++) {
-                if (mx[l] == m && ix[l] < top) top = ix[l];
-                if (mn[l] == mnv && in[l] < amin) amin = in[l];
-            }
-        }
-#endif
         if (t != 0xffffffffu) {
             float f;
             t += 1;
             memcpy(&f, &t, 4);
             lo = f;
         }
-        float hf;
-        memcpy(&hf, &bits, 4);
-        hi = hf;
+        hi = fabs(m) > fabs(mnv) ? fabs(m) : fabs(mnv);
         out->min_abs = lo;
     }
     out->nan = anynan;
@@ -283,17 +299,24 @@ PATTR static void PT(row_wide)(const void *row, Py_ssize_t c, int kind, int want
         out->m = out->mn = out->rest = NAN;
         return;
     }
-    if (top < 0) top = PT(first_equal)(row, c, kind, m);
+    /* the first columns holding the max and min: as the AVX2 code, a read of the row up to
+     * them (the argmin only where asked for) */
+    const Py_ssize_t top = PT(first_equal)(row, c, kind, m);
     out->m = m; out->mn = mnv; out->top = top;
-    out->amin = !want_amin ? -1 : amin >= 0 ? amin : PT(first_equal)(row, c, kind, mnv);
+    out->amin = want_amin ? PT(first_equal)(row, c, kind, mnv) : -1;
     if (!isfinite(m)) { out->rest = NAN; return; }
     const double span = kind == KIND_F32 ? 0x1p28 : 0x1p44;
     const int exact = kind == KIND_F16 || (kind != KIND_F64 && !(hi > lo * span));
     const int narrow = m - mnv < 708.0;
     double rs[4] = {0, 0, 0, 0}, rc[4] = {0, 0, 0, 0};
-    double x[PCHUNK], t[PCHUNK];
-    for (Py_ssize_t j0 = 0; j0 < c; j0 += PCHUNK) {
-        const Py_ssize_t n = c - j0 < PCHUNK ? c - j0 : PCHUNK;
+    /* pass 2 a block of columns at a time, the next row's same columns fetched meanwhile
+     * (pass 1 waits on memory otherwise; a prefetch never faults, past the block's end too) */
+    const Py_ssize_t size = kind_size(kind);
+    const char *next = (const char *)row + c * size;
+    double x[P2BLOCK], t[P2BLOCK];
+    for (Py_ssize_t j0 = 0; j0 < c; j0 += P2BLOCK) {
+        const Py_ssize_t n = c - j0 < P2BLOCK ? c - j0 : P2BLOCK;
+        for (Py_ssize_t b = j0 * size; b < (j0 + n) * size; b += 64) LC_PREFETCH(next + b);
         PT(load_row)(row, kind, j0, n, x);
         /* one loop per case, each without branches (they vectorise) */
         if (narrow) for (Py_ssize_t k = 0; k < n; k++) t[k] = PT(exp_narrow)(x[k] - m);
