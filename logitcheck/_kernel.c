@@ -323,20 +323,6 @@ static void count_flags(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
     }
 }
 
-
-
-/* the number of edges <= t (numpy's searchsorted(edges, t, side="right")) */
-static inline Py_ssize_t upper_bound(const double *edges, Py_ssize_t ne, double t) {
-    Py_ssize_t lo = 0, len = ne;
-    while (len > 0) {
-        Py_ssize_t half = len >> 1;
-        int right = edges[lo + half] <= t;
-        lo = right ? lo + half + 1 : lo;
-        len = right ? len - half - 1 : half;
-    }
-    return lo;
-}
-
 #define SMALL_C 16 /* rows of at most this many floats: several rows at once (rows8_small) */
 
 /* GCC's and Clang's generic vectors (any target: NEON, SSE, AVX) for the portable code's

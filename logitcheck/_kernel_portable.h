@@ -51,7 +51,13 @@ PATTR static inline double PT(exp_narrow)(double x) {
     return as_double(as_bits(p) + ((uint64_t)ki << 52));
 }
 
-/* log_tail, LOG_REDUCE, log4 and log1p4 of _kernel.c, one value */
+/* (double)k for |k| < 2^51, exactly, in integer and float operations that vectorise
+ * (AVX2 has no int64 -> double conversion) */
+PATTR static inline double PT(small_int)(int64_t k) {
+    return as_double(as_bits(0x1.8p52) + (uint64_t)k) - 0x1.8p52;
+}
+
+/* log_tail, LOG_REDUCE, log4 and log1p4 of _kernel.c, one value (loops of them vectorise) */
 PATTR static inline double PT(log_tail)(double f, double dk, double c) {
     double hfsq = (0.5 * f) * f;
     double s = f / (2.0 + f);
@@ -85,7 +91,7 @@ PATTR static inline double PT(log_s)(double x) {
     int64_t k;
     double f = PT(log_reduce)(x, &k);
     k -= sub ? 54 : 0;
-    return PT(log_tail)(f, (double)k, 0.0);
+    return PT(log_tail)(f, PT(small_int)(k), 0.0);
 }
 
 /* log1p(x), x >= 0 finite */
@@ -97,7 +103,7 @@ PATTR static inline double PT(log1p_s)(double x) {
     c = c / u;
     c = k > 53 ? 0.0 : c;
     int near1 = x < 0x1.a827ap-2;
-    return PT(log_tail)(near1 ? x : f, near1 ? 0.0 : (double)k, near1 ? 0.0 : c);
+    return PT(log_tail)(near1 ? x : f, near1 ? 0.0 : PT(small_int)(k), near1 ? 0.0 : c);
 }
 
 /* x rounded to kind k (round_to4) and a float32 operation's result in kind k (finish4) */
@@ -555,18 +561,34 @@ PATTR static void PT(log_many)(const double *x, double *o, Py_ssize_t n, int one
     else for (Py_ssize_t i = 0; i < n; i++) o[i] = PT(log_s)(x[i]);
 }
 
+/* the number of edges <= t, as bins4 of _kernel.c finds it: a guess from t's binade
+ * (bin_guess: within one bin for log-spaced edges), then a step up and one down on the
+ * padded edges P (-inf, the ne edges, +inf, +inf); a binary search cost a mispredicted
+ * branch a step */
+PATTR static inline Py_ssize_t PT(bin_of)(const double *P, Py_ssize_t ne, double t,
+                                          double scale, double offset) {
+    double g = 0.0;
+    if (t > 0.0) {
+        const double l2 = (double)(int64_t)(as_bits(t) >> 20) * 0x1p-32 - 1023.0;
+        g = floor(fma(l2, scale * 0.6931471805599453, offset + 1.0));
+    }
+    g = g > 0.0 ? g : 0.0;
+    g = g < (double)ne ? g : (double)ne;
+    Py_ssize_t i = (Py_ssize_t)g;
+    i += P[1 + i] <= t;
+    i -= P[i] > t;
+    return i > ne ? ne : i;
+}
+
 /* rows4's per-row stage, one row: 0 if its max, min or exp sum is not finite, or its
  * target is not a class. (rows4 skips a group's exp and log where none of its four rows
  * can beat the largest gap so far; here a row is skipped on the same test alone: the
  * same results, as rows4's comment explains.) */
-PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i) {
+PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i, int64_t t, double y, double lr,
+                                double nlp) {
     const Py_ssize_t s = i - R->s0;
     const double m = R->m[s], mn = R->mn[s], rest = R->rest[s];
-    const int64_t t = R->target ? R->target[i] : R->amin[s];
-    if (t < 0 || t >= R->c) return 0;
-    const double y = value_at(R, i, t);
     if (!(isfinite(m) && isfinite(mn) && isfinite(rest) && isfinite(y))) return 0;
-    const double lr = PT(log1p_s)(rest);
     const double loss = (m - y) + lr, lse = m + lr, span = m - mn;
     const int fin = isfinite(loss);
     uint32_t f = fin ? 0 : 1u << F_LOSS_NONFINITE;
@@ -578,7 +600,6 @@ PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i) {
     if (R->labelled) {
         if (y == 0.0) f |= 1u << F_ZERO_LABEL;
         /* -log(p_y), reading the values as probabilities: 0 where z_y <= 0 */
-        double nlp = 0.0 - PT(log_s)(pos ? y : 1.0);
         bins_add(&R->sums[1], pos ? nlp : 0.0);
         bins_add(&R->sums[2], -y);
     }
@@ -623,22 +644,41 @@ PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i) {
         if (counted && ok_b) keep_largest(R->F, R->I, slot + 1, fabs(b - loss) / scale, i);
     }
     R->flags[i] = f;
-    if (fin) R->loss_hist[upper_bound(R->loss_edges, R->nle, loss)]++;
+    if (fin) R->loss_hist[PT(bin_of)(R->loss_pad, R->nle, loss, R->loss_scale, R->loss_offset)]++;
     if (R->labelled && fin) {
         const double bar = R->I[I_NTOP] < KEEP ? -INFINITY : R->loss[R->I[I_TOP + KEEP - 1]];
         if (loss > bar) keep_top(R, loss, i);
     }
-    R->max_hist[upper_bound(R->logit_edges, R->nge, m)]++;
-    R->range_hist[upper_bound(R->logit_edges, R->nge, span)]++;
+    R->max_hist[PT(bin_of)(R->logit_pad, R->nge, m, R->logit_scale, R->logit_offset)]++;
+    R->range_hist[PT(bin_of)(R->logit_pad, R->nge, span, R->logit_scale, R->logit_offset)]++;
     if (R->labelled) R->label_counts[t]++;
     R->I[I_NLOSS] += fin;
     if (R->labelled) { R->I[I_NPROB] += pos; R->I[I_NLOGPROB] += 1; }
     return 1;
 }
 
+#define STAGE_ROWS 64
+/* rows [start, stop): each block's targets, then its log1p(rest) and -log(z_y) in loops
+ * that vectorise (the same bits as one at a time), then row_stage row by row */
 PATTR static int PT(all_rows)(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
-    for (Py_ssize_t i = start; i < stop; i++)
-        if (!PT(row_stage)(R, i)) return 0;
+    int64_t t[STAGE_ROWS];
+    double y[STAGE_ROWS], rest[STAGE_ROWS], py[STAGE_ROWS], lr[STAGE_ROWS], nlp[STAGE_ROWS] = {0};
+    for (Py_ssize_t i0 = start; i0 < stop; i0 += STAGE_ROWS) {
+        const Py_ssize_t n = stop - i0 < STAGE_ROWS ? stop - i0 : STAGE_ROWS;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            const Py_ssize_t i = i0 + k, s = i - R->s0;
+            t[k] = R->target ? R->target[i] : R->amin[s];
+            if (t[k] < 0 || t[k] >= R->c) return 0;
+            y[k] = value_at(R, i, t[k]);
+            /* the logs' domains (rows outside them stop in row_stage) */
+            rest[k] = R->rest[s] >= 0.0 && R->rest[s] < INFINITY ? R->rest[s] : 0.0;
+            py[k] = y[k] > 0.0 && y[k] < INFINITY ? y[k] : 1.0;
+        }
+        for (Py_ssize_t k = 0; k < n; k++) lr[k] = PT(log1p_s)(rest[k]);
+        if (R->labelled) for (Py_ssize_t k = 0; k < n; k++) nlp[k] = 0.0 - PT(log_s)(py[k]);
+        for (Py_ssize_t k = 0; k < n; k++)
+            if (!PT(row_stage)(R, i0 + k, t[k], y[k], lr[k], nlp[k])) return 0;
+    }
     count_flags(R, start, stop);
     return 1;
 }
