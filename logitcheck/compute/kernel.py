@@ -28,7 +28,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -94,17 +94,17 @@ def row_stats(z: np.ndarray, least_likely: bool = True) -> RowStats:
         return RowStats(m, top.astype(np.intp, copy=False), mn,
                         amin.astype(np.intp, copy=False) if least_likely else None, rest,
                         min_abs)
-    return _numpy_row_stats(z)
+    return _numpy_row_stats(z, least_likely)
 
 
 #: values (float64) a block of the numpy version works on: its few float64 temporaries
 #: stay in the core's cache (the whole chunk at once went to memory some 15 times)
-_NUMPY_BLOCK_VALUES = 1 << 16
+_NUMPY_BLOCK_VALUES = 1 << 17
 #: the unsigned integer of each float's width (|z| as bits: they order as the values)
 _BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def _numpy_row_stats(z: np.ndarray) -> RowStats:
+def _numpy_row_stats(z: np.ndarray, least_likely: bool = True) -> RowStats:
     n, c = z.shape
     z = np.ascontiguousarray(z)
     if z.dtype.name not in ("float16", "float32", "float64"):
@@ -112,73 +112,111 @@ def _numpy_row_stats(z: np.ndarray) -> RowStats:
     out = RowStats(np.empty(n), np.empty(n, np.intp), np.empty(n), np.empty(n, np.intp),
                    np.empty(n), np.empty(n))
     step = max(1, _NUMPY_BLOCK_VALUES // max(1, c))
-    buffer = np.empty(min(n, step) * c)
+    size = min(n, step) * c
+    work = _Work(np.empty(size), np.empty(size, z.dtype), np.arange(min(n, step)),
+                 _FAST_HIGH - np.log(max(c, 1)))
     for start in range(0, n, step):
-        stop = min(n, start + step)
-        _numpy_block(z[start:stop], out.part(start, stop), buffer)
-    return out
+        _numpy_block(z[start:start + step], out, slice(start, start + step), work)
+    return out if least_likely else replace(out, amin=None)
 
 
-def _numpy_block(z: np.ndarray, out: RowStats, buffer: np.ndarray) -> None:
-    """_numpy_row_stats of rows z (in their own dtype) into `out`'s arrays."""
+#: the bounds of _numpy_block's unshifted exp: exp(-708) is still normal, exp(709) finite
+_FAST_LOW, _FAST_HIGH = 700.0, 700.0
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every block of _numpy_row_stats reuses."""
+
+    values: np.ndarray  # float64, a block's size
+    same: np.ndarray  # the storage dtype, a block's size
+    rows: np.ndarray  # 0, 1, ..., a block's rows - 1
+    fast_high: float  # the largest max of the unshifted exp: _FAST_HIGH - log(C)
+
+
+def _numpy_block(z: np.ndarray, out: RowStats, rows_out: slice, work: _Work) -> None:
+    """_numpy_row_stats of rows z (in their own dtype) into out[rows_out]."""
     n, c = z.shape
-    rows = np.arange(n)
-    top = z.argmax(axis=1)  # the first NaN, if any
-    amin = z.argmin(axis=1)
-    m = z[rows, top].astype(np.float64)
-    mn = z[rows, amin].astype(np.float64)
-    # the smallest nonzero |z|: |z| as unsigned bits minus 1 (0 wraps to the largest), the
-    # row's min, plus 1; NaN bits lie above inf's and never win (NaN rows: unreliable)
-    width = z.dtype.itemsize
-    bits = np.abs(z).view(_BITS[width])
-    bits -= 1
-    low = bits.min(axis=1)
-    none = low == np.iinfo(_BITS[width]).max
-    low += 1
-    min_abs = low.view(z.dtype).astype(np.float64)
-    min_abs[none] = np.inf
+    rows = work.rows[:n]
+    d = work.values[: n * c].reshape(n, c)
     with np.errstate(invalid="ignore", over="ignore"):
-        good = np.isfinite(m)
-        shift = np.where(good, m, 0.0)
-        d = buffer[: n * c].reshape(n, c)
-        np.copyto(d, z)  # widened, then shifted: a mixed-dtype subtract is slower
-        d -= shift[:, None]
-        # z_j - max rounds, and exp turns that absolute error into a relative one of up to
-        # |z_j - max| * eps/2: keep the rounding error (TwoSum), exp(d + err) = exp(d) *
-        # (1 + err). It is 0 where the row's nonzero values span fewer binades than float64
-        # has bits beyond the storage's (the compiled kernel's test): float16 always, most
-        # float32 rows; only the other rows compute it.
-        if z.dtype == np.float64:
-            inexact = np.ones(n, bool)
-        elif z.dtype == np.float16:
-            inexact = np.zeros(n, bool)
+        # exp(z_j) first: the block's first read waits on memory, and the exp's work hides
+        # that (the passes after it find the block in cache)
+        np.exp(z, out=d, dtype=np.float64)
+        top = z.argmax(axis=1)  # the first NaN, if any
+        amin = z.argmin(axis=1)  # as fast as min, and the min is where it says
+        m = z[rows, top].astype(np.float64)
+        mn = z[rows, amin].astype(np.float64)
+        min_abs = _min_abs(z, work.same[: n * c].reshape(n, c))
+        if m.max() <= work.fast_high and mn.min() >= -_FAST_LOW:  # False with a NaN
+            # rest = exp(-max) * sum over j != top of exp(z_j): exact values, so no rounding
+            # error of z_j - max to keep; an ulp or so more than the shifted sum's
+            d[rows, top] = 0.0
+            rest = d.sum(axis=1) * np.exp(-m)
         else:
-            inexact = np.maximum(np.abs(m), np.abs(mn)) > min_abs * 2.0**28
-        err = None
-        if inexact.any():
-            which = np.flatnonzero(inexact)
-            zf = z[which].astype(np.float64)
-            dw = d[which]
-            back = dw - zf
-            err = (zf - (dw - back)) - (shift[which, None] + back)
-            err[~np.isfinite(err)] = 0.0  # -inf logits: exp is 0 whatever err is
-        np.exp(d, out=d)
-        if err is not None:
-            dw = d[which]
-            dw += dw * err
-            d[which] = dw
-        d[rows, top] = 0.0
-        rest = np.where(good, d.sum(axis=1), np.nan)
-    nan_rows = np.isnan(m)
-    if nan_rows.any():  # as the compiled kernel: a NaN row's min is NaN too
-        mn = np.where(nan_rows, np.nan, mn)
-        amin = np.where(nan_rows, top, amin)
-    out.max[:] = m
-    out.top[:] = top
-    out.min[:] = mn
-    out.amin[:] = amin
-    out.rest[:] = rest
-    out.min_abs[:] = min_abs
+            rest = _shifted_rest(z, d, rows, top, m, mn, min_abs)
+            nan_rows = np.isnan(m)
+            if nan_rows.any():  # as the compiled kernel: a NaN row's min is NaN too
+                mn = np.where(nan_rows, np.nan, mn)
+                amin = np.where(nan_rows, top, amin)
+    out.max[rows_out] = m
+    out.top[rows_out] = top
+    out.min[rows_out] = mn
+    out.amin[rows_out] = amin
+    out.rest[rows_out] = rest
+    out.min_abs[rows_out] = min_abs
+
+
+def _min_abs(z: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The smallest nonzero |z| of each row (inf if none; rows with NaN: unreliable), with
+    `a` (z's shape and dtype) to work in."""
+    np.abs(z, out=a)
+    low = a.min(axis=1).astype(np.float64)
+    zero = np.flatnonzero(low == 0)
+    if zero.size:  # rows holding a 0: |z| as unsigned bits minus 1 (0 wraps to the
+        # largest), their min, plus 1; NaN's bits lie above inf's and never win
+        uint = _BITS[z.dtype.itemsize]
+        bits = a[zero].view(uint) - uint(1)
+        first = bits.min(axis=1)
+        none = first == np.iinfo(uint).max
+        low[zero] = (first + uint(1)).view(z.dtype)
+        low[zero[none]] = np.inf
+    return low
+
+
+def _shifted_rest(z, d, rows, top, m, mn, min_abs) -> np.ndarray:
+    """sum over j != top of exp(z_j - max), row by row, for rows of any range."""
+    n = z.shape[0]
+    good = np.isfinite(m)
+    shift = np.where(good, m, 0.0)
+    np.copyto(d, z)  # widened, then shifted: a mixed-dtype subtract is slower
+    d -= shift[:, None]
+    # z_j - max rounds, and exp turns that absolute error into a relative one of up to
+    # |z_j - max| * eps/2: keep the rounding error (TwoSum), exp(d + err) = exp(d) *
+    # (1 + err). It is 0 where the row's nonzero values span fewer binades than float64
+    # has bits beyond the storage's (the compiled kernel's test): float16 always, most
+    # float32 rows; only the other rows compute it.
+    if z.dtype == np.float64:
+        inexact = np.ones(n, bool)
+    elif z.dtype == np.float16:
+        inexact = np.zeros(n, bool)
+    else:
+        inexact = np.maximum(np.abs(m), np.abs(mn)) > min_abs * 2.0**28
+    err = None
+    if inexact.any():
+        which = np.flatnonzero(inexact)
+        zf = z[which].astype(np.float64)
+        dw = d[which]
+        back = dw - zf
+        err = (zf - (dw - back)) - (shift[which, None] + back)
+        err[~np.isfinite(err)] = 0.0  # -inf logits: exp is 0 whatever err is
+    np.exp(d, out=d)
+    if err is not None:
+        dw = d[which]
+        dw += dw * err
+        d[which] = dw
+    d[rows, top] = 0.0
+    return np.where(good, d.sum(axis=1), np.nan)
 
 
 def row_sums(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

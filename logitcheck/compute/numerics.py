@@ -109,10 +109,12 @@ def chunk_stats(
             fast = _softmax_compiled(z, rows, labels, offset, plan)
             if fast is not None:
                 return fast
-    # the numpy code holds several float64 copies of what it reads: it takes the block in
-    # parts of NUMPY_BLOCK_BYTES (the statistics do not depend on how rows are split)
+    # the numpy code holds float64 copies of what it reads for probabilities, dense or
+    # smoothed targets and sigmoid outputs: it takes those blocks in parts of
+    # NUMPY_BLOCK_BYTES (the statistics do not depend on how rows are split); logits with
+    # class ids it takes whole (per-row arrays only; a part costs some 1.5 ms of Python)
     step = max(1, NUMPY_BLOCK_BYTES // (8 * z.shape[1]))
-    if n <= step:
+    if n <= step or _per_row_only(rows, plan):
         return _numpy_chunk_stats(z, labels, offset, plan, rows)
     parts = []
     for i in range(0, n, step):
@@ -122,6 +124,15 @@ def chunk_stats(
             offset + i if isinstance(offset, int) else offset[i:j], plan,
             None if rows is None else rows.part(i, j)))
     return merge_all(parts)
+
+
+def _per_row_only(rows: RowStats | None, plan: Plan) -> bool:
+    """Whether _numpy_chunk_stats holds only per-row arrays for this block: finite logits
+    (some value outside [0, 1]) with class ids or no labels."""
+    if rows is None or plan.smoothing or plan.targets != "ids":
+        return False
+    lo, hi = rows.min.min(), rows.max.max()
+    return bool(np.isfinite(lo) and np.isfinite(hi) and (lo < 0 or hi > 1))
 
 
 #: The float64 bytes of one block of the numpy code (chunk_stats splits larger ones).
