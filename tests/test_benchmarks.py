@@ -91,3 +91,26 @@ def test_stages_script_reports_each_stage_and_the_budget(tmp_path: Path):
                           "torch, 2 threads (wall)"]
     assert all(v > 0 for v in rows.values())
     assert "2x torch on 2 cores leaves" in md.read_text()
+
+
+def test_floors_script_times_each_path_against_torch():
+    """benchmarks/floors.py on a small file: every row, in order, with a positive time and
+    its ratio to torch (torch's own is 1.00)."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed")
+    out = subprocess.run(
+        [sys.executable, "benchmarks/floors.py", "--rows", "2000", "--classes", "100",
+         "--reps", "1"],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = [line.split(" | ") for line in out.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith(("| what", "|---"))]
+    names = [r[0][2:] for r in rows]
+    want = ["torch F.cross_entropy", "float64 exp, numpy",
+            "numpy passes (exp, argmax, argmin, abs then min, sum)",
+            "numpy path (kernel._numpy_row_stats)"]
+    if kernel._COMPILED is not None:
+        want.append(f"kernel row pass ({kernel.SIMD})")
+    assert names == want
+    assert all(float(r[1]) > 0 for r in rows) and rows[0][2].rstrip(" |") == "1.00"
