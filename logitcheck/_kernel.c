@@ -342,6 +342,14 @@ typedef int64_t v4di __attribute__((vector_size(32), aligned(8), may_alias));
 #define LC_VEC 0
 #endif
 
+/* the portable per-row stage's values of a block of rows (_kernel_portable.h's all_rows) */
+#define STAGE_ROWS 64
+typedef struct {
+    int64_t t[STAGE_ROWS];
+    double y[STAGE_ROWS], nlp[STAGE_ROWS], loss[STAGE_ROWS], lse[STAGE_ROWS], span[STAGE_ROWS];
+    Py_ssize_t loss_bin[STAGE_ROWS], max_bin[STAGE_ROWS], range_bin[STAGE_ROWS];
+} StageBlock;
+
 /* a hint to fetch the cache line at p (GCC, Clang: PRFM on ARM); nothing elsewhere */
 #if defined(__GNUC__) || defined(__clang__)
 #define LC_PREFETCH(p) __builtin_prefetch((p), 0, 1)

@@ -584,12 +584,13 @@ PATTR static inline Py_ssize_t PT(bin_of)(const double *P, Py_ssize_t ne, double
  * target is not a class. (rows4 skips a group's exp and log where none of its four rows
  * can beat the largest gap so far; here a row is skipped on the same test alone: the
  * same results, as rows4's comment explains.) */
-PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i, int64_t t, double y, double lr,
-                                double nlp) {
+PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i, const StageBlock *B, int k_) {
     const Py_ssize_t s = i - R->s0;
     const double m = R->m[s], mn = R->mn[s], rest = R->rest[s];
+    const int64_t t = B->t[k_];
+    const double y = B->y[k_], nlp = B->nlp[k_];
     if (!(isfinite(m) && isfinite(mn) && isfinite(rest) && isfinite(y))) return 0;
-    const double loss = (m - y) + lr, lse = m + lr, span = m - mn;
+    const double loss = B->loss[k_], lse = B->lse[k_], span = B->span[k_];
     const int fin = isfinite(loss);
     uint32_t f = fin ? 0 : 1u << F_LOSS_NONFINITE;
     if (fin && loss < R->sat_eps) f |= 1u << F_SATURATED;
@@ -644,40 +645,55 @@ PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i, int64_t t, double y, doubl
         if (counted && ok_b) keep_largest(R->F, R->I, slot + 1, fabs(b - loss) / scale, i);
     }
     R->flags[i] = f;
-    if (fin) R->loss_hist[PT(bin_of)(R->loss_pad, R->nle, loss, R->loss_scale, R->loss_offset)]++;
+    if (fin) R->loss_hist[B->loss_bin[k_]]++;
     if (R->labelled && fin) {
         const double bar = R->I[I_NTOP] < KEEP ? -INFINITY : R->loss[R->I[I_TOP + KEEP - 1]];
         if (loss > bar) keep_top(R, loss, i);
     }
-    R->max_hist[PT(bin_of)(R->logit_pad, R->nge, m, R->logit_scale, R->logit_offset)]++;
-    R->range_hist[PT(bin_of)(R->logit_pad, R->nge, span, R->logit_scale, R->logit_offset)]++;
+    R->max_hist[B->max_bin[k_]]++;
+    R->range_hist[B->range_bin[k_]]++;
     if (R->labelled) R->label_counts[t]++;
     R->I[I_NLOSS] += fin;
     if (R->labelled) { R->I[I_NPROB] += pos; R->I[I_NLOGPROB] += 1; }
     return 1;
 }
 
-#define STAGE_ROWS 64
-/* rows [start, stop): each block's targets, then its log1p(rest) and -log(z_y) in loops
- * that vectorise (the same bits as one at a time), then row_stage row by row */
+/* rows [start, stop), STAGE_ROWS at a time: the block's targets, then its logs, losses
+ * and histogram bins in loops that vectorise or at least overlap (the same bits as one
+ * row at a time), then row_stage row by row */
 PATTR static int PT(all_rows)(Rows *R, Py_ssize_t start, Py_ssize_t stop) {
-    int64_t t[STAGE_ROWS];
-    double y[STAGE_ROWS], rest[STAGE_ROWS], py[STAGE_ROWS], lr[STAGE_ROWS], nlp[STAGE_ROWS] = {0};
+    StageBlock B;
+    double m[STAGE_ROWS], mn[STAGE_ROWS], rest[STAGE_ROWS], py[STAGE_ROWS], lr[STAGE_ROWS];
+    for (int k = 0; k < STAGE_ROWS; k++) B.nlp[k] = 0.0;
     for (Py_ssize_t i0 = start; i0 < stop; i0 += STAGE_ROWS) {
-        const Py_ssize_t n = stop - i0 < STAGE_ROWS ? stop - i0 : STAGE_ROWS;
-        for (Py_ssize_t k = 0; k < n; k++) {
+        const int n = stop - i0 < STAGE_ROWS ? (int)(stop - i0) : STAGE_ROWS;
+        for (int k = 0; k < n; k++) {
             const Py_ssize_t i = i0 + k, s = i - R->s0;
-            t[k] = R->target ? R->target[i] : R->amin[s];
-            if (t[k] < 0 || t[k] >= R->c) return 0;
-            y[k] = value_at(R, i, t[k]);
+            const int64_t t = R->target ? R->target[i] : R->amin[s];
+            if (t < 0 || t >= R->c) return 0;
+            B.t[k] = t;
+            B.y[k] = value_at(R, i, t);
+            m[k] = R->m[s];
+            mn[k] = R->mn[s];
             /* the logs' domains (rows outside them stop in row_stage) */
             rest[k] = R->rest[s] >= 0.0 && R->rest[s] < INFINITY ? R->rest[s] : 0.0;
-            py[k] = y[k] > 0.0 && y[k] < INFINITY ? y[k] : 1.0;
+            py[k] = B.y[k] > 0.0 && B.y[k] < INFINITY ? B.y[k] : 1.0;
         }
-        for (Py_ssize_t k = 0; k < n; k++) lr[k] = PT(log1p_s)(rest[k]);
-        if (R->labelled) for (Py_ssize_t k = 0; k < n; k++) nlp[k] = 0.0 - PT(log_s)(py[k]);
-        for (Py_ssize_t k = 0; k < n; k++)
-            if (!PT(row_stage)(R, i0 + k, t[k], y[k], lr[k], nlp[k])) return 0;
+        for (int k = 0; k < n; k++) lr[k] = PT(log1p_s)(rest[k]);
+        if (R->labelled) for (int k = 0; k < n; k++) B.nlp[k] = 0.0 - PT(log_s)(py[k]);
+        for (int k = 0; k < n; k++) {
+            B.loss[k] = (m[k] - B.y[k]) + lr[k];
+            B.lse[k] = m[k] + lr[k];
+            B.span[k] = m[k] - mn[k];
+        }
+        for (int k = 0; k < n; k++) {
+            B.loss_bin[k] = PT(bin_of)(R->loss_pad, R->nle, B.loss[k], R->loss_scale, R->loss_offset);
+            B.max_bin[k] = PT(bin_of)(R->logit_pad, R->nge, m[k], R->logit_scale, R->logit_offset);
+            B.range_bin[k] = PT(bin_of)(R->logit_pad, R->nge, B.span[k], R->logit_scale,
+                                        R->logit_offset);
+        }
+        for (int k = 0; k < n; k++)
+            if (!PT(row_stage)(R, i0 + k, &B, k)) return 0;
     }
     count_flags(R, start, stop);
     return 1;
