@@ -490,21 +490,22 @@ PATTR static void PT(rows_small_vec)(const char *base, Py_ssize_t n, Py_ssize_t 
             slow[l] = nan[l] || fabsf(mx[l]) == INFINITY;
             m0[l] = slow[l] ? 0.0 : (double)mx[l];
         }
-        double xs[SMALL_C * 8], d[SMALL_C * 8], t[SMALL_C * 8], mrep[SMALL_C * 8];
-        int64_t drop[SMALL_C * 8];
-        for (Py_ssize_t k = 0; k < nv; k++) {
-            xs[k] = v[k];
-            mrep[k] = m0[k & 7];
-            drop[k] = tp[k & 7] == (int32_t)(k >> 3);
-        }
-        for (Py_ssize_t k = 0; k < nv; k++) d[k] = xs[k] - mrep[k];
+        /* column by column, the 8 lanes an inner loop (vectors of the lanes) */
+        double xs[SMALL_C * 8], d[SMALL_C * 8], t[SMALL_C * 8];
+        for (Py_ssize_t j = 0; j < c; j++)
+            for (int l = 0; l < 8; l++) {
+                xs[8 * j + l] = v[8 * j + l];
+                d[8 * j + l] = xs[8 * j + l] - m0[l];
+            }
         for (Py_ssize_t k = 0; k < nv; k++) t[k] = PT(exp_full)(d[k]);
-        for (Py_ssize_t k = 0; k < nv; k++) {
-            double bb = d[k] - xs[k], e = (xs[k] - (d[k] - bb)) - (mrep[k] + bb);
-            e = d[k] > -746.0 ? e : 0.0;
-            t[k] = fma(t[k], e, t[k]);
-            t[k] = drop[k] ? 0.0 : t[k];
-        }
+        for (Py_ssize_t j = 0; j < c; j++)
+            for (int l = 0; l < 8; l++) {
+                const Py_ssize_t k = 8 * j + l;
+                double bb = d[k] - xs[k], e = (xs[k] - (d[k] - bb)) - (m0[l] + bb);
+                e = d[k] > -746.0 ? e : 0.0;
+                t[k] = fma(t[k], e, t[k]);
+            }
+        for (int l = 0; l < 8; l++) t[8 * tp[l] + l] = 0.0; /* the argmax is not a term */
         v4d rs0 = {0}, rc0 = {0}, rs1 = {0}, rc1 = {0};
         for (Py_ssize_t j = 0; j < c; j++) {
             const v4d t0 = *(const v4d *)(t + 8 * j), t1 = *(const v4d *)(t + 8 * j + 4);
