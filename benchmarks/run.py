@@ -526,7 +526,7 @@ def cpu_model() -> str:
     except OSError:
         pass
     simd = subprocess.run(
-        [sys.executable, "-c", "from logitcheck import kernel; print(kernel.SIMD)"],
+        [sys.executable, "-c", "from logitcheck.compute import kernel; print(kernel.SIMD)"],
         capture_output=True, text=True, cwd=tempfile.gettempdir()).stdout.strip() or "?"
     model = info.get("model name", platform.processor() or "unknown")
     family = f" (family {info['cpu family']})" if "cpu family" in info else ""

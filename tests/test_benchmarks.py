@@ -36,6 +36,8 @@ def test_quick_run_writes_every_row_and_target(tmp_path: Path):
     if importlib.util.find_spec("scipy") is not None:
         tools.append("scipy log_softmax")
     lines = text.splitlines()
+    # the header names the kernel's code, asked of a child that imports logitcheck
+    assert f"kernel SIMD {kernel.SIMD if kernel.SIMD else 'None'}" in text
     assert ("| shape | dtype | GB | tool | median s | best s | GB/s | × torch | × limit "
             "| peak RSS MiB |") in lines
     for shape, dtype in [("2,000 × 1,000", "float32"), ("2,000 × 1,000", "float16")]:
