@@ -10,7 +10,8 @@ so that the stable loss is (max - z_y) + log1p(rest). (Row sums, which only valu
 may be probabilities need, are row_sums(): numpy.) The compiled kernel (_kernel.c,
 built with the package where a C compiler is available) does this in one read of the
 block in its own dtype, float16 and bfloat16 included; the numpy version below computes
-the same quantities in float64. Both are accurate to an ulp or two; they agree with each
+the same quantities in float64, as exp(-max) * sum over j != argmax of exp(z_j) where every
+exp is normal (one exp a value, no shifted copy). Both are accurate to an ulp or two; they agree with each
 other to that tolerance, not bit for bit (their exp differ in the last bit), so one run
 uses one of them throughout: `KERNEL` says which.
 
@@ -19,7 +20,7 @@ class ids (numerics._softmax_compiled), and log1p_nonnegative / log_positive giv
 numpy code the same log1p and log, so that both stages give the same bits.
 
 LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both). The numpy version works
-through a chunk a few dozen rows at a time, so that its float64 temporaries stay in cache.
+through a chunk some hundred rows at a time, so that its float64 temporaries stay in cache.
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ _FAST_LOW, _FAST_HIGH = 700.0, 700.0
 class _Work:
     """What every block of _numpy_row_stats reuses."""
 
-    values: np.ndarray  # float64, a block's size
-    same: np.ndarray  # the dtype the block is read in, a block's size
+    exps: np.ndarray  # float64, a block's size
+    magnitudes: np.ndarray  # |z| in the dtype the block is read in, a block's size
     rows: np.ndarray  # 0, 1, ..., a block's rows - 1
     fast_high: float  # the largest max of the unshifted exp: _FAST_HIGH - log(C)
     widened: np.ndarray | None  # float16 storage: a block's float32 copy
@@ -146,10 +147,11 @@ class _Work:
 
 
 def _numpy_block(z: np.ndarray, out: RowStats, rows_out: slice, work: _Work) -> None:
-    """_numpy_row_stats of rows z (in their own dtype) into out[rows_out]."""
+    """_numpy_row_stats of rows z (in their own dtype; float16's widened to float32) into
+    out[rows_out]."""
     n, c = z.shape
     rows = work.rows[:n]
-    d = work.values[: n * c].reshape(n, c)
+    d = work.exps[: n * c].reshape(n, c)
     with np.errstate(invalid="ignore", over="ignore"):
         # exp(z_j) first: the block's first read waits on memory, and the exp's work hides
         # that (the passes after it find the block in cache)
@@ -158,7 +160,7 @@ def _numpy_block(z: np.ndarray, out: RowStats, rows_out: slice, work: _Work) -> 
         amin = z.argmin(axis=1)  # as fast as min, and the min is where it says
         m = z[rows, top].astype(np.float64)
         mn = z[rows, amin].astype(np.float64)
-        min_abs = _min_abs(z, work.same[: n * c].reshape(n, c))
+        min_abs = _min_abs(z, work.magnitudes[: n * c].reshape(n, c))
         if m.max() <= work.fast_high and mn.min() >= -_FAST_LOW:  # False with a NaN
             # rest = exp(-max) * sum over j != top of exp(z_j): exact values, so no rounding
             # error of z_j - max to keep; an ulp or so more than the shifted sum's
