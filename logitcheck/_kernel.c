@@ -379,6 +379,10 @@ typedef struct {
 #include <immintrin.h>
 
 #define AVX __attribute__((target("avx2,fma,f16c")))
+#define AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,f16c")))
+static int simd512; /* set once, at import (PyInit__kernel) */
+AVX512 static double pass2_512(const void *row, Py_ssize_t c, int kind, double m,
+                               Py_ssize_t top, int exact, int narrow);
 
 AVX static inline __m256d lane_mask(int count) {
     const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
@@ -558,7 +562,7 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
 
 /* The row after pass 1: argmax/argmin, then pass 2. LOAD2 fills a, b (float64) for
  * columns j..j+7. */
-#define FINISH_ROW(EXACT_EXPR)                                                             \
+#define FINISH_ROW(EXACT_EXPR, WIDE512)                                                    \
     do {                                                                                   \
         out->nan = anynan;                                                                 \
         if (anynan) { /* as numpy's argmax and argmin: the first NaN */                    \
@@ -584,6 +588,10 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
         const __m256d drop_a = _mm256_andnot_pd(lane_mask(tl), lane_mask(tl + 1));         \
         const __m256d drop_b = _mm256_andnot_pd(lane_mask(tl - 4), lane_mask(tl - 3));     \
         const int narrow = m - mnv < 708.0; /* every exp(z - max) is normal or 1 */       \
+        if (WIDE512) { /* AVX-512: the same terms, a group of 8 columns a vector */          \
+            out->rest = pass2_512(row, c, kind, m, top, EXACT_EXPR, narrow);               \
+            return;                                                                        \
+        }                                                                                  \
         if (EXACT_EXPR) {                                                                  \
             if (narrow) PASS2_ROW(1, exp4_narrow); else PASS2_ROW(1, exp4);                \
         } else {                                                                           \
@@ -692,7 +700,7 @@ AVX static void row_float(const void *row, Py_ssize_t c, int kind, int want_amin
         a = _mm256_cvtps_pd(_mm256_castps256_ps128(f_));                        \
         b = _mm256_cvtps_pd(_mm256_extractf128_ps(f_, 1));                      \
     } while (0)
-    FINISH_ROW(kind == KIND_F16 || !(hi > lo * span));
+    FINISH_ROW(kind == KIND_F16 || !(hi > lo * span), simd512);
 #undef LOAD2
 }
 
@@ -728,7 +736,7 @@ AVX static void row_f64(const void *row, Py_ssize_t c, int kind, int want_amin, 
         b = nb_ >= 4 ? _mm256_loadu_pd(p_ + 4)                                         \
             : _mm256_maskload_pd(p_ + 4, _mm256_castpd_si256(lane_mask(nb_)));         \
     } while (0)
-    FINISH_ROW(0);
+    FINISH_ROW(0, 0);
 #undef LOAD2
 }
 
@@ -883,8 +891,6 @@ AVX static void rows8_small(const void *base, Py_ssize_t c, int kind, RowOut *ou
 /* ---- AVX-512 (chosen at run time where the CPU has it): the same arithmetic, lane for
  * lane, on vectors twice as wide. Each function here mirrors an AVX2 one above; their
  * results are the same bits (the tests run both: LOGITCHECK_SIMD=avx2). */
-#define AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,f16c")))
-static int simd512; /* set once, at import (PyInit__kernel) */
 
 AVX512 static inline __m512d poly11_8(__m512d r) {
     __m512d p = _mm512_set1_pd(EXP_POLY[0]);
@@ -919,6 +925,74 @@ AVX512 static inline __m512d exp8_narrow(__m512d x) {
     __m512d p = exp_reduced8(x, &ki);
     return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p), _mm512_slli_epi64(ki, 52)));
 }
+
+/* Pass 2 of row_float (float32, float16, bfloat16 rows) eight columns a vector: each
+ * group of 8 columns' terms as PASS2_TERMS computes them (exp(z - max), times 1 + the
+ * rounding error of z - max unless exact, the argmax and the lanes past the row 0), its
+ * two halves added and TwoSum-ed into the same four lanes in the same order: the same bits
+ * as the AVX2 code, whose exps take twice the instructions. */
+#define TERMS8(t, j, cnt, EXACT, EXP)                                                    \
+    do {                                                                                 \
+        const __m512d x_ = _mm512_cvtps_pd(load8(row, j, kind, cnt));                    \
+        const __m512d d_ = _mm512_sub_pd(x_, mv);                                        \
+        t = EXP(d_);                                                                     \
+        if (!(EXACT)) {                                                                  \
+            const __m512d b_ = _mm512_sub_pd(d_, x_);                                    \
+            __m512d e_ = _mm512_sub_pd(_mm512_sub_pd(x_, _mm512_sub_pd(d_, b_)),          \
+                                       _mm512_add_pd(mv, b_));                           \
+            e_ = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(d_, floor, _CMP_GT_OQ), e_);     \
+            t = _mm512_fmadd_pd(t, e_, t);                                               \
+        }                                                                                \
+        if ((j) == top8) t = _mm512_mask_mov_pd(t, drop, _mm512_setzero_pd());           \
+        if ((cnt) < 8) t = _mm512_maskz_mov_pd((__mmask8)((1u << (cnt)) - 1), t);        \
+    } while (0)
+#define HALVES(t) _mm256_add_pd(_mm512_castpd512_pd256(t), _mm512_extractf64x4_pd(t, 1))
+#define PASS2_512(EXACT, EXP)                                                            \
+    do {                                                                                 \
+        Py_ssize_t j = 0;                                                                \
+        for (; j + 16 <= c; j += 16) { /* two groups side by side: their exps overlap */ \
+            __m512d t1, t2;                                                              \
+            _mm_prefetch(next + j * size, _MM_HINT_T1);                                  \
+            _mm_prefetch(next + (j + 8) * size, _MM_HINT_T1);                            \
+            TERMS8(t1, j, 8, EXACT, EXP);                                                \
+            TERMS8(t2, j + 8, 8, EXACT, EXP);                                            \
+            __m256d T1 = HALVES(t1), T2 = HALVES(t2);                                    \
+            TWO_SUM(T1);                                                                 \
+            TWO_SUM(T2);                                                                 \
+        }                                                                                \
+        for (; j < c; j += 8) {                                                          \
+            __m512d t;                                                                   \
+            const int cnt = c - j < 8 ? (int)(c - j) : 8;                                \
+            TERMS8(t, j, cnt, EXACT, EXP);                                               \
+            __m256d T = HALVES(t);                                                       \
+            TWO_SUM(T);                                                                  \
+        }                                                                                \
+    } while (0)
+
+AVX512 static double pass2_512(const void *row, Py_ssize_t c, int kind, double m,
+                               Py_ssize_t top, int exact, int narrow) {
+    const __m512d mv = _mm512_set1_pd(m), floor = _mm512_set1_pd(-746.0);
+    const Py_ssize_t size = kind_size(kind), top8 = top - top % 8;
+    const __mmask8 drop = (__mmask8)(1u << (top % 8));
+    const char *next = (const char *)row + c * size;
+    __m256d rs = _mm256_setzero_pd(), rc = rs;
+    if (exact) {
+        if (narrow) PASS2_512(1, exp8_narrow); else PASS2_512(1, exp8);
+    } else {
+        if (narrow) PASS2_512(0, exp8_narrow); else PASS2_512(0, exp8);
+    }
+    double r[4], e[4], rest = 0, comp = 0;
+    _mm256_storeu_pd(r, rs); _mm256_storeu_pd(e, rc);
+    for (int l = 0; l < 4; l++) { /* as FINISH_ROW */
+        double v = rest + r[l], bb = v - rest;
+        comp += ((rest - (v - bb)) + (r[l] - bb)) + e[l];
+        rest = v;
+    }
+    return rest + comp;
+}
+#undef PASS2_512
+#undef HALVES
+#undef TERMS8
 
 /* Sixteen rows of c <= 16 values, as floats, turned into columns: v[j] holds column j,
  * lane l row l (columns8's, sixteen lanes wide). Row loads and a 16 x 16 transpose in
