@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{case.shape} float32, memory-mapped, 2 threads, medians of {args.reps}")
     print("| what | s | × torch |\n|---|---:|---:|")
     for name, seconds in medians.items():
-        print(f"| {name} | {seconds:.3f} | {base / seconds:.2f} |")
+        print(f"| {name} | {seconds:.4g} | {base / seconds:.2f} |")
     return 0
 
 
