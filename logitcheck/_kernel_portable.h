@@ -582,9 +582,9 @@ PATTR static inline Py_ssize_t PT(bin_of)(const double *P, Py_ssize_t ne, double
 }
 
 /* rows4's per-row stage, row i, the block's `at`-th (all_rows has its target, losses and
- * bins): 0 if its max, min, exp sum or target value is not finite. (rows4 skips a group's exp and log where none of its four rows
- * can beat the largest gap so far; here a row is skipped on the same test alone: the
- * same results, as rows4's comment explains.) */
+ * bins): 0 if its max, min, exp sum or target value is not finite. (rows4 skips a group's
+ * exp and log where none of its four rows can beat the largest gap so far; here a row is
+ * skipped on the same test alone: the same results, as rows4's comment explains.) */
 PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i, const StageBlock *B, int at) {
     const Py_ssize_t s = i - R->s0;
     const double m = R->m[s], mn = R->mn[s], rest = R->rest[s];
@@ -633,17 +633,17 @@ PATTR static int PT(row_stage)(Rows *R, Py_ssize_t i, const StageBlock *B, int a
             double a = 0.0 - PT(log_s)(p_pos ? p : 1.0);
             a = PT(round_to)(k, p_pos ? a : INFINITY);
             a = s_zero ? NAN : a; /* 0 / 0 */
-            const int oata = isfinite(a);
-            if (!near && oata && p_pos && p < D->tiny) f |= 1u << (base + F_SUBNORMAL);
-            if (!oata && counted) f |= 1u << (base + F_FAIL_A);
-            if (counted && oata) keep_largest(R->F, R->I, slot, fabs(a - loss) / scale, i);
+            const int ok_a = isfinite(a);
+            if (!near && ok_a && p_pos && p < D->tiny) f |= 1u << (base + F_SUBNORMAL);
+            if (!ok_a && counted) f |= 1u << (base + F_FAIL_A);
+            if (counted && ok_a) keep_largest(R->F, R->I, slot, fabs(a - loss) / scale, i);
         }
         /* log-sum-exp without the max shift */
         double b = PT(finish)(k, PT(round_to)(k, lse) - y);
         b = s_zero || over ? INFINITY : b;
-        const int oatb = isfinite(b);
-        if (!oatb && counted) f |= 1u << (base + F_FAIL_B);
-        if (counted && oatb) keep_largest(R->F, R->I, slot + 1, fabs(b - loss) / scale, i);
+        const int ok_b = isfinite(b);
+        if (!ok_b && counted) f |= 1u << (base + F_FAIL_B);
+        if (counted && ok_b) keep_largest(R->F, R->I, slot + 1, fabs(b - loss) / scale, i);
     }
     R->flags[i] = f;
     if (fin) R->loss_hist[B->loss_bin[at]]++;
