@@ -9,16 +9,25 @@ import os
 from . import __version__
 
 
+#: why numpy computes where the compiled kernel is built but its fma() is a library call
+#: (_kernel.c's fast_fma): nothing a user can install changes it
+NO_FMA = "no fma instruction for the compiled kernel here: numpy is faster"
+
+
 def kernel_description() -> str:
     """Which code computes the row statistics: "compiled (avx512)", "compiled (avx2)",
-    "compiled (portable)" (the portable C: ARM, other compilers), or "numpy (...)". The
-    extension imports no numpy, so this costs a shared-library load at most."""
-    if os.environ.get("LOGITCHECK_KERNEL", "").lower() == "numpy":
+    "compiled (portable)" (the portable C: ARM, other compilers), or "numpy (...)", as
+    compute/kernel.py chooses. The extension imports no numpy, so this costs a
+    shared-library load at most."""
+    want = os.environ.get("LOGITCHECK_KERNEL", "").lower()
+    if want == "numpy":
         return "numpy (LOGITCHECK_KERNEL=numpy)"
     try:
         from . import _kernel  # type: ignore[attr-defined]
     except ImportError:
         return "numpy (the compiled kernel is not built)"
+    if want != "compiled" and not _kernel.fast_fma():
+        return f"numpy ({NO_FMA}; LOGITCHECK_KERNEL=compiled uses it)"
     return f"compiled ({_kernel.simd()})"
 
 

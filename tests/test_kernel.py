@@ -418,6 +418,40 @@ def _code_path_blocks() -> dict[str, np.ndarray]:
     return blocks
 
 
+def _in_a_child(env: dict, code: str) -> str:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", code], env={**os.environ, **env},
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@needs_compiled
+def test_numpy_computes_where_the_kernels_fma_is_a_library_call():
+    """The x86-64 build for any CPU (LOGITCHECK_SIMD=portable-baseline, as on CPUs without
+    FMA) calls libm's fma() 14 times a value, some 15x slower than numpy: numpy computes,
+    --version says why, no hint asks to install a kernel, and LOGITCHECK_KERNEL=compiled
+    uses the build anyway. The other codes have fma as an instruction."""
+    if not kernel.SIMD.startswith("avx"):
+        pytest.skip(f"this machine runs {kernel.SIMD} only")
+    code = ("from logitcheck import _kernel; from logitcheck.about import kernel_description;"
+            "from logitcheck.compute import kernel; "
+            "print(_kernel.fast_fma(), kernel.KERNEL, kernel.SIMD, kernel_description(), sep='|')")
+    for simd in ("avx2", "portable"):
+        assert _in_a_child({"LOGITCHECK_SIMD": simd}, code) == \
+            f"True|compiled|{simd}|compiled ({simd})"
+    from logitcheck.about import NO_FMA
+
+    assert _in_a_child({"LOGITCHECK_SIMD": "portable-baseline"}, code) == \
+        f"False|numpy|None|numpy ({NO_FMA}; LOGITCHECK_KERNEL=compiled uses it)"
+    assert _in_a_child({"LOGITCHECK_SIMD": "portable-baseline", "LOGITCHECK_KERNEL": "compiled"},
+                       code) == "False|compiled|portable-baseline|compiled (portable-baseline)"
+    hint = ("import logitcheck.analyses.analyze as a; from logitcheck.report.model import InputInfo; "
+            "print(a.speed_hints([InputInfo('logits', 'x.npy', (1,), 'float32', "
+            "a.NUMPY_HINT_BYTES)]))")
+    assert _in_a_child({"LOGITCHECK_SIMD": "portable-baseline"}, hint) == "[]"
+
+
 @needs_compiled
 @pytest.mark.parametrize("other", ["avx2", "portable", "portable-baseline"])
 def test_every_code_path_gives_the_same_bits(tmp_path, other):
@@ -438,8 +472,8 @@ def test_every_code_path_gives_the_same_bits(tmp_path, other):
     script = tmp_path / "width.py"
     script.write_text(_WIDTH_SCRIPT)
     np.savez(tmp_path / "in.npz", **blocks)
-    env = {**os.environ, "LOGITCHECK_SIMD": other}
-    env.pop("LOGITCHECK_KERNEL", None)
+    # (portable-baseline's fma() is a libm call: by default numpy would compute instead)
+    env = {**os.environ, "LOGITCHECK_SIMD": other, "LOGITCHECK_KERNEL": "compiled"}
     subprocess.run([sys.executable, str(script), str(tmp_path / "in.npz"),
                     str(tmp_path / "other.npz"), other], check=True, env=env)
     ns: dict = {}

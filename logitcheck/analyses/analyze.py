@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import gate
-from ..about import kernel_description
+from ..about import NO_FMA, kernel_description
 from ..backends.compute import BackendStats
 from ..backends.run import BackendResult, BackendRun
 from ..checks import Context, rules_in, run_checks
@@ -187,6 +187,8 @@ def speed_hints(inputs: list[Any]) -> list[str]:
             break
     if KERNEL == "numpy" and inputs and inputs[0].nbytes >= NUMPY_HINT_BYTES:
         why = kernel_description().partition("(")[2].rstrip(")")
+        if why.startswith(NO_FMA):
+            return hints  # the kernel is installed and would be slower: nothing to do
         hints.append(f"computed in numpy ({why}): the compiled kernel is 10-40x faster; "
                      "install a logitcheck wheel, or reinstall with a C compiler")
     return hints

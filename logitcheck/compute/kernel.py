@@ -19,8 +19,10 @@ Where compiled, softmax_rows then does the per-row stage of a block of finite lo
 class ids (numerics._softmax_compiled), and log1p_nonnegative / log_positive give the
 numpy code the same log1p and log, so that both stages give the same bits.
 
-LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both). The numpy version works
-through a chunk some hundred rows at a time, so that its float64 temporaries stay in cache.
+LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both); LOGITCHECK_KERNEL=compiled
+forces the compiled one also where its fma() is a library call (which numpy outruns: see
+_compiled). The numpy version works through a chunk some hundred rows at a time, so that
+its float64 temporaries stay in cache.
 """
 
 from __future__ import annotations
@@ -40,13 +42,20 @@ _KINDS = {k: v for k, v in _KIND_CODES.items() if k != "bfloat16"}
 
 
 def _compiled():
-    if os.environ.get("LOGITCHECK_KERNEL", "").lower() == "numpy":
+    want = os.environ.get("LOGITCHECK_KERNEL", "").lower()
+    if want == "numpy":
         return None
     try:
         from .. import _kernel  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return _kernel if _kernel.available() else None
+    if not _kernel.available():
+        return None
+    # where fma() is a library call (x86-64 CPUs without FMA, MSVC's x64 build) the
+    # kernel is ~15x slower than numpy: numpy computes, unless LOGITCHECK_KERNEL=compiled
+    if want != "compiled" and not _kernel.fast_fma():
+        return None
+    return _kernel
 
 
 _COMPILED = _compiled()
