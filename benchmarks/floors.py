@@ -78,25 +78,16 @@ def numpy_passes(x: np.ndarray) -> None:
         d.sum(axis=1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--reps", type=int, default=5)
-    args = parser.parse_args(argv)
-
+def measure(logits: Path, labels: Path, reps: int) -> dict[str, float]:
+    """Each row's median seconds, the rows timed in turns."""
     import torch
     import torch.nn.functional as F
 
     from logitcheck.compute import kernel
 
-    torch.set_num_threads(TORCH_THREADS)
-    case = Case(args.rows, args.classes, "float32")
-    tmp = tempfile.TemporaryDirectory()
-    write_case(case, Path(tmp.name) / "z.npy", Path(tmp.name) / "y.npy")
     # memory-mapped, as run.py's tools read the file (its pages in the page cache)
-    x = np.load(Path(tmp.name) / "z.npy", mmap_mode="r")
-    y = np.load(Path(tmp.name) / "y.npy")
+    x = np.load(logits, mmap_mode="r")
+    y = np.load(labels)
     warnings.filterwarnings("ignore", message=".*non-writable.*")  # torch only reads it
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     rows: dict[str, Callable[[], float]] = {
@@ -110,14 +101,28 @@ def main(argv: list[str] | None = None) -> int:
     if kernel._COMPILED is not None:
         rows[f"kernel row pass ({kernel.SIMD})"] = lambda: on_two_threads(
             lambda z: [kernel.row_stats(b, False) for b in blocks(z)], x)
-    torch.exp(torch.ones(1 << 16))  # the thread pool, outside the timing
     samples: dict[str, list[float]] = {name: [] for name in rows}
-    for _ in range(args.reps):
+    for _ in range(reps):
         for name, run in rows.items():
             samples[name].append(run())
-    del xt, x
-    tmp.cleanup()
-    medians = {name: statistics.median(v) for name, v in samples.items()}
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--classes", type=int, default=1000)
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+    torch.exp(torch.ones(1 << 16))  # the thread pool, outside the timing
+    case = Case(args.rows, args.classes, "float32")
+    with tempfile.TemporaryDirectory() as tmp:
+        write_case(case, Path(tmp) / "z.npy", Path(tmp) / "y.npy")
+        medians = measure(Path(tmp) / "z.npy", Path(tmp) / "y.npy", args.reps)
     base = medians["torch F.cross_entropy"]
     print(f"{case.shape} float32, memory-mapped, 2 threads, medians of {args.reps}")
     print("| what | s | × torch |\n|---|---:|---:|")

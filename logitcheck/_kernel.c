@@ -560,6 +560,18 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
         }                                                                          \
     } while (0)
 
+/* the four lanes' TwoSum sums (rs) and their errors (rc) added into one, in lane order */
+AVX static inline double lanes_rest(__m256d rs, __m256d rc) {
+    double r[4], e[4], rest = 0, comp = 0;
+    _mm256_storeu_pd(r, rs); _mm256_storeu_pd(e, rc);
+    for (int l = 0; l < 4; l++) {
+        double v = rest + r[l], bb = v - rest;
+        comp += ((rest - (v - bb)) + (r[l] - bb)) + e[l];
+        rest = v;
+    }
+    return rest + comp;
+}
+
 /* The row after pass 1: argmax/argmin, then pass 2. LOAD2 fills a, b (float64) for
  * columns j..j+7. */
 #define FINISH_ROW(EXACT_EXPR, WIDE512)                                                    \
@@ -597,15 +609,7 @@ AVX static Py_ssize_t first_equal(const void *row, Py_ssize_t c, int kind, doubl
         } else {                                                                           \
             if (narrow) PASS2_ROW(0, exp4_narrow); else PASS2_ROW(0, exp4);                \
         }                                                                                  \
-        double r[4], e[4];                                                                 \
-        _mm256_storeu_pd(r, rs); _mm256_storeu_pd(e, rc);                                  \
-        double rest = 0, comp = 0;                                                         \
-        for (int l = 0; l < 4; l++) {                                                      \
-            double v = rest + r[l], bb = v - rest;                                         \
-            comp += ((rest - (v - bb)) + (r[l] - bb)) + e[l];                              \
-            rest = v;                                                                      \
-        }                                                                                  \
-        out->rest = rest + comp;                                                           \
+        out->rest = lanes_rest(rs, rc);                                                    \
     } while (0)
 
 /* The largest / smallest lane (NaN lanes aside: rows with a NaN have their own flag). */
@@ -981,14 +985,7 @@ AVX512 static double pass2_512(const void *row, Py_ssize_t c, int kind, double m
     } else {
         if (narrow) PASS2_512(0, exp8_narrow); else PASS2_512(0, exp8);
     }
-    double r[4], e[4], rest = 0, comp = 0;
-    _mm256_storeu_pd(r, rs); _mm256_storeu_pd(e, rc);
-    for (int l = 0; l < 4; l++) { /* as FINISH_ROW */
-        double v = rest + r[l], bb = v - rest;
-        comp += ((rest - (v - bb)) + (r[l] - bb)) + e[l];
-        rest = v;
-    }
-    return rest + comp;
+    return lanes_rest(rs, rc);
 }
 #undef PASS2_512
 #undef HALVES

@@ -5,30 +5,40 @@ console script's --version stays fast."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from . import __version__
-
 
 #: why numpy computes where the compiled kernel is built but its fma() is a library call
 #: (_kernel.c's fast_fma): nothing a user can install changes it
 NO_FMA = "no fma instruction for the compiled kernel here: numpy is faster"
 
 
-def kernel_description() -> str:
-    """Which code computes the row statistics: "compiled (avx512)", "compiled (avx2)",
-    "compiled (portable)" (the portable C: ARM, other compilers), or "numpy (...)", as
-    compute/kernel.py chooses. The extension imports no numpy, so this costs a
-    shared-library load at most."""
+def kernel_choice() -> tuple[Any, str]:
+    """The compiled kernel module that computes the row statistics, or None for numpy, and
+    its words for --version and the reports: "compiled (avx512)", "compiled (avx2)",
+    "compiled (portable)" (the portable C: ARM, other compilers), or "numpy (why)". The one
+    place that decides (compute/kernel.py asks it too); the extension imports no numpy, so
+    this costs a shared-library load at most.
+
+    LOGITCHECK_KERNEL=numpy forces numpy; LOGITCHECK_KERNEL=compiled forces the kernel
+    also where its fma() is a call into the C library (x86-64 CPUs without FMA, MSVC's x64
+    build), which makes it some 15x slower than numpy."""
     want = os.environ.get("LOGITCHECK_KERNEL", "").lower()
     if want == "numpy":
-        return "numpy (LOGITCHECK_KERNEL=numpy)"
+        return None, "numpy (LOGITCHECK_KERNEL=numpy)"
     try:
         from . import _kernel  # type: ignore[attr-defined]
     except ImportError:
-        return "numpy (the compiled kernel is not built)"
+        return None, "numpy (the compiled kernel is not built)"
     if want != "compiled" and not _kernel.fast_fma():
-        return f"numpy ({NO_FMA}; LOGITCHECK_KERNEL=compiled uses it)"
-    return f"compiled ({_kernel.simd()})"
+        return None, f"numpy ({NO_FMA}; LOGITCHECK_KERNEL=compiled uses it)"
+    return _kernel, f"compiled ({_kernel.simd()})"
+
+
+def kernel_description() -> str:
+    """kernel_choice()'s words."""
+    return kernel_choice()[1]
 
 
 def version_text() -> str:

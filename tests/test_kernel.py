@@ -446,7 +446,8 @@ def test_numpy_computes_where_the_kernels_fma_is_a_library_call():
         f"False|numpy|None|numpy ({NO_FMA}; LOGITCHECK_KERNEL=compiled uses it)"
     assert _in_a_child({"LOGITCHECK_SIMD": "portable-baseline", "LOGITCHECK_KERNEL": "compiled"},
                        code) == "False|compiled|portable-baseline|compiled (portable-baseline)"
-    hint = ("import logitcheck.analyses.analyze as a; from logitcheck.report.model import InputInfo; "
+    hint = ("import logitcheck.analyses.analyze as a; "
+            "from logitcheck.report.model import InputInfo; "
             "print(a.speed_hints([InputInfo('logits', 'x.npy', (1,), 'float32', "
             "a.NUMPY_HINT_BYTES)]))")
     assert _in_a_child({"LOGITCHECK_SIMD": "portable-baseline"}, hint) == "[]"

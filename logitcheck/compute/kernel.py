@@ -11,23 +11,22 @@ may be probabilities need, are row_sums(): numpy.) The compiled kernel (_kernel.
 built with the package where a C compiler is available) does this in one read of the
 block in its own dtype, float16 and bfloat16 included; the numpy version below computes
 the same quantities in float64, as exp(-max) * sum over j != argmax of exp(z_j) where every
-exp is normal (one exp a value, no shifted copy). Both are accurate to an ulp or two; they agree with each
-other to that tolerance, not bit for bit (their exp differ in the last bit), so one run
-uses one of them throughout: `KERNEL` says which.
+exp is normal (one exp a value, no shifted copy). Both are accurate to an ulp or two; they
+agree with each other to that tolerance, not bit for bit (their exp differ in the last
+bit), so one run uses one of them throughout: `KERNEL` says which.
 
 Where compiled, softmax_rows then does the per-row stage of a block of finite logits with
 class ids (numerics._softmax_compiled), and log1p_nonnegative / log_positive give the
 numpy code the same log1p and log, so that both stages give the same bits.
 
 LOGITCHECK_KERNEL=numpy forces the numpy version (tests run both); LOGITCHECK_KERNEL=compiled
-forces the compiled one also where its fma() is a library call (which numpy outruns: see
-_compiled). The numpy version works through a chunk some hundred rows at a time, so that
-its float64 temporaries stay in cache.
+forces the compiled one also where its fma() is a library call, which numpy outruns
+(about.kernel_choice decides). The numpy version works through a chunk some hundred rows
+at a time, so that its float64 temporaries stay in cache.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,30 +34,15 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ..about import kernel_choice
+
 #: the kernel's codes of the floating formats (_kernel.c's KIND_*)
 _KIND_CODES = {"float64": 0, "float32": 1, "float16": 2, "bfloat16": 3}
 #: the storage dtypes it reads natively (bfloat16 arrives widened to float32)
 _KINDS = {k: v for k, v in _KIND_CODES.items() if k != "bfloat16"}
 
-
-def _compiled():
-    want = os.environ.get("LOGITCHECK_KERNEL", "").lower()
-    if want == "numpy":
-        return None
-    try:
-        from .. import _kernel  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    if not _kernel.available():
-        return None
-    # where fma() is a library call (x86-64 CPUs without FMA, MSVC's x64 build) the
-    # kernel is ~15x slower than numpy: numpy computes, unless LOGITCHECK_KERNEL=compiled
-    if want != "compiled" and not _kernel.fast_fma():
-        return None
-    return _kernel
-
-
-_COMPILED = _compiled()
+#: the compiled kernel module, or None: numpy computes
+_COMPILED = kernel_choice()[0]
 #: "compiled" or "numpy": which implementation computes the row statistics in this run
 KERNEL = "compiled" if _COMPILED is not None else "numpy"
 #: the compiled kernel's code: "avx512", "avx2", "portable" (the plain C of
@@ -175,7 +159,7 @@ def _numpy_block(z: np.ndarray, out: RowStats, rows_out: slice, work: _Work) -> 
             # error of z_j - max to keep; an ulp or so more than the shifted sum's
             d[rows, top] = 0.0
             rest = d.sum(axis=1) * np.exp(-m)
-        else:
+        else:  # a row beyond the bounds (rare): the exps again, shifted by each max
             rest = _shifted_rest(z, d, rows, top, m, mn, min_abs, work.storage)
             nan_rows = np.isnan(m)
             if nan_rows.any():  # as the compiled kernel: a NaN row's min is NaN too
