@@ -31,6 +31,8 @@ def kernel_choice() -> tuple[Any, str]:
         from . import _kernel  # type: ignore[attr-defined]
     except ImportError:
         return None, "numpy (the compiled kernel is not built)"
+    if not hasattr(_kernel, "fast_fma"):  # built in place from older sources
+        return None, "numpy (the compiled kernel is older than this logitcheck: reinstall)"
     if want != "compiled" and not _kernel.fast_fma():
         return None, f"numpy ({NO_FMA}; LOGITCHECK_KERNEL=compiled uses it)"
     return _kernel, f"compiled ({_kernel.simd()})"

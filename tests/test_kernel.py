@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -451,6 +452,22 @@ def test_numpy_computes_where_the_kernels_fma_is_a_library_call():
             "print(a.speed_hints([InputInfo('logits', 'x.npy', (1,), 'float32', "
             "a.NUMPY_HINT_BYTES)]))")
     assert _in_a_child({"LOGITCHECK_SIMD": "portable-baseline"}, hint) == "[]"
+
+
+def test_an_extension_older_than_the_package_is_not_used(monkeypatch):
+    """An in-place build from older sources lacks fast_fma: numpy computes, and --version
+    says to reinstall (not an AttributeError at import)."""
+    import types
+
+    import logitcheck
+    from logitcheck import about
+
+    old = types.ModuleType("logitcheck._kernel")
+    monkeypatch.setitem(sys.modules, "logitcheck._kernel", old)
+    monkeypatch.setattr(logitcheck, "_kernel", old, raising=False)
+    monkeypatch.delenv("LOGITCHECK_KERNEL", raising=False)
+    assert about.kernel_choice() == (
+        None, "numpy (the compiled kernel is older than this logitcheck: reinstall)")
 
 
 @needs_compiled
